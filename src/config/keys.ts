@@ -1,0 +1,132 @@
+/**
+ * The configuration keys of SPEC §2: one row per key with its kind, default and
+ * validation. load.ts is generic over this table; adding a key means adding a
+ * row here and, if the code reads it, a field in types.ts.
+ */
+
+export type ConfigKind = 'boolean' | 'integer' | 'number' | 'string';
+export type ConfigValue = boolean | number | string;
+
+interface BaseSpec {
+  readonly name: string;
+  /** Key whose resolved value is used when this key is set nowhere (then no default). */
+  readonly fallback?: string;
+  /** What a valid value looks like, for error messages ("a number ≥ 1.0"). */
+  readonly expected: string;
+}
+
+export interface BooleanSpec extends BaseSpec {
+  readonly kind: 'boolean';
+  readonly default?: boolean;
+}
+
+/** 'integer' and 'number' keys share a shape; 'integer' also rejects fractions. */
+export interface NumericSpec extends BaseSpec {
+  readonly kind: 'integer' | 'number';
+  readonly default?: number;
+  /** Range check on the parsed value. */
+  readonly valid?: (value: number) => boolean;
+  /** Maps a valid value to the one in force, e.g. -1 → the default capacity. */
+  readonly normalize?: (value: number) => number;
+}
+
+export interface StringSpec extends BaseSpec {
+  readonly kind: 'string';
+  readonly default?: string;
+  readonly valid?: (value: string) => boolean;
+}
+
+export type KeySpec = BooleanSpec | NumericSpec | StringSpec;
+
+// Small constructors so that the table below reads like SPEC §2.
+
+function bool(name: string, def: boolean): BooleanSpec {
+  return { name, kind: 'boolean', default: def, expected: 'true or false' };
+}
+
+function nonNegativeInt(name: string, def: number | undefined, fallback?: string): NumericSpec {
+  return {
+    name,
+    kind: 'integer',
+    default: def,
+    fallback,
+    expected: 'a non-negative integer',
+    valid: (v) => v >= 0,
+  };
+}
+
+/** Node capacity: a positive integer, or -1 for the built-in default (YARN's convention). */
+function capacity(name: string, def: number): NumericSpec {
+  return {
+    name,
+    kind: 'integer',
+    default: def,
+    expected: 'a positive integer, or -1 for the default',
+    valid: (v) => v > 0 || v === -1,
+    normalize: (v) => (v === -1 ? def : v),
+  };
+}
+
+export const RESOURCE_MONITOR_INTERVAL = 'yarn.nodemanager.resource-monitor.interval-ms';
+export const CONTAINER_MONITOR_INTERVAL = 'yarn.nodemanager.container-monitor.interval-ms';
+
+export const KEYS: readonly KeySpec[] = [
+  bool('yarn.nodemanager.container-monitor.enabled', true),
+  nonNegativeInt(CONTAINER_MONITOR_INTERVAL, undefined, RESOURCE_MONITOR_INTERVAL),
+  nonNegativeInt(RESOURCE_MONITOR_INTERVAL, 3000),
+  bool('yarn.nodemanager.pmem-check-enabled', true),
+  bool('yarn.nodemanager.vmem-check-enabled', true),
+  {
+    name: 'yarn.nodemanager.vmem-pmem-ratio',
+    kind: 'number',
+    default: 2.1,
+    expected: 'a number ≥ 1.0',
+    valid: (v) => v >= 1.0,
+  },
+  capacity('yarn.nodemanager.resource.memory-mb', 8192),
+  capacity('yarn.nodemanager.resource.cpu-vcores', 8),
+  {
+    name: 'yarn.nodemanager.resource.percentage-physical-cpu-limit',
+    kind: 'integer',
+    default: 100,
+    expected: 'an integer from 1 to 100',
+    valid: (v) => v >= 1 && v <= 100,
+  },
+  nonNegativeInt('yarn.nodemanager.sleep-delay-before-sigkill.ms', 250),
+  bool('yarn.nodemanager.container-monitor.procfs-tree.smaps-based-rss.enabled', false),
+  bool('yarn.nodemanager.container-log-monitor.enable', false),
+  nonNegativeInt('yarn.nodemanager.container-log-monitor.interval-ms', 60000),
+  nonNegativeInt('yarn.nodemanager.container-log-monitor.dir-size-limit-bytes', 1_000_000_000),
+  nonNegativeInt('yarn.nodemanager.container-log-monitor.total-size-limit-bytes', 10_000_000_000),
+  nonNegativeInt('yarn.nodemanager.container-diagnostics-maximum-size', 10000),
+  bool('yarn.nodemanager.container-metrics.enable', true),
+  nonNegativeInt('yarn.nodemanager.container-metrics.unregister-delay-ms', 10000),
+  bool('yarn.nodemanager.recovery.enabled', true),
+  bool('yarn.nodemanager.recovery.supervised', true),
+  nonNegativeInt('yarn.nodemanager.container-executor.exit-code-file.timeout-ms', 2000),
+  nonNegativeInt('yarn.nodemanager.opportunistic-containers-max-queue-length', 0),
+  {
+    name: 'nodewarden.executor.allowance.cpus',
+    kind: 'number',
+    default: 0.1,
+    expected: 'a number ≥ 0',
+    valid: (v) => v >= 0,
+  },
+  nonNegativeInt('nodewarden.executor.allowance.memory-mb', 32),
+  {
+    name: 'nodewarden.procfs.root',
+    kind: 'string',
+    default: '/proc',
+    expected: 'a non-empty path',
+    valid: (v) => v.length > 0,
+  },
+  {
+    name: 'nodewarden.journal.retention-hours',
+    kind: 'number',
+    default: 24,
+    expected: 'a number > 0',
+    valid: (v) => v > 0,
+  },
+];
+
+export const KEYS_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.name, k]));

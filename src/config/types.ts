@@ -1,0 +1,72 @@
+/**
+ * The daemon's configuration, as the code reads it. Every field comes from one
+ * key of SPEC §2 (named in the comment); `effective` keeps the flat key → value
+ * map that was in force, for the journal header and GET /v1/node.
+ */
+export interface Config {
+  monitor: {
+    /** yarn.nodemanager.container-monitor.enabled (and interval > 0) */
+    enabled: boolean;
+    /** yarn.nodemanager.container-monitor.interval-ms, else resource-monitor.interval-ms */
+    intervalMs: number;
+    /** yarn.nodemanager.pmem-check-enabled */
+    pmemCheckEnabled: boolean;
+    /** yarn.nodemanager.vmem-check-enabled */
+    vmemCheckEnabled: boolean;
+    /** yarn.nodemanager.vmem-pmem-ratio (≥ 1.0) */
+    vmemPmemRatio: number;
+    /** yarn.nodemanager.container-monitor.procfs-tree.smaps-based-rss.enabled */
+    smapsBasedRss: boolean;
+    /** nodewarden.procfs.root */
+    procfsRoot: string;
+    /** yarn.nodemanager.container-metrics.enable */
+    containerMetricsEnabled: boolean;
+    /** yarn.nodemanager.container-metrics.unregister-delay-ms */
+    containerMetricsUnregisterDelayMs: number;
+  };
+  logMonitor: {
+    /** yarn.nodemanager.container-log-monitor.enable */
+    enabled: boolean;
+    /** yarn.nodemanager.container-log-monitor.interval-ms */
+    intervalMs: number;
+    /** yarn.nodemanager.container-log-monitor.dir-size-limit-bytes */
+    dirSizeLimitBytes: number;
+    /** yarn.nodemanager.container-log-monitor.total-size-limit-bytes */
+    totalSizeLimitBytes: number;
+  };
+  node: {
+    /** yarn.nodemanager.resource.memory-mb (-1 → 8192) */
+    memoryMb: number;
+    /** yarn.nodemanager.resource.cpu-vcores (-1 → 8) */
+    vcores: number;
+    /** yarn.nodemanager.resource.percentage-physical-cpu-limit (1..100) */
+    cpuLimitPercent: number;
+  };
+  /** The Mesos command-executor allowance added to every container's limits. */
+  allowance: {
+    /** nodewarden.executor.allowance.cpus */
+    cpus: number;
+    /** nodewarden.executor.allowance.memory-mb */
+    memoryMb: number;
+  };
+  /** yarn.nodemanager.sleep-delay-before-sigkill.ms */
+  sigkillDelayMs: number;
+  /** yarn.nodemanager.container-diagnostics-maximum-size */
+  diagnosticsMaxSize: number;
+  /** yarn.nodemanager.opportunistic-containers-max-queue-length */
+  opportunisticQueueLength: number;
+  recovery: {
+    /** yarn.nodemanager.recovery.enabled */
+    enabled: boolean;
+    /** yarn.nodemanager.recovery.supervised */
+    supervised: boolean;
+    /** yarn.nodemanager.container-executor.exit-code-file.timeout-ms */
+    exitCodeFileTimeoutMs: number;
+  };
+  journal: {
+    /** nodewarden.journal.retention-hours */
+    retentionHours: number;
+  };
+  /** Flat key → value map in force after defaults, files and --set (values typed). */
+  effective: Record<string, string | number | boolean>;
+}
