@@ -30,6 +30,8 @@ export interface ContainerContext {
   diagnostics: string;
   /** The wrapper's pid, session and process-group leader; null until launched. */
   pid: number | null;
+  /** The pid's /proc starttime, to tell it from a later process that reuses the pid. */
+  pidStartTime: number | null;
   /** Launches made so far (a relaunch counts). */
   attempt: number;
   remainingRetries: number;
@@ -56,6 +58,7 @@ export function initialContext({ spec, diagnosticsMaxSize }: ContainerInput): Co
     exitCode: ExitStatus.INVALID,
     diagnostics: '',
     pid: null,
+    pidStartTime: null,
     attempt: 0,
     remainingRetries: spec.retryPolicy.maxRetries,
   };
@@ -115,10 +118,10 @@ export const containerMachine = setup({
       const after = { ...context, ...killed(context, e) };
       return { ...after, diagnostics: withDiagnostics(after, 'Container is killed before being launched.', e.ts) };
     }),
-    recordLaunch: assign(({ context, event }) => ({
-      pid: (event as Ev<'CONTAINER_LAUNCHED'>).pid,
-      attempt: context.attempt + 1,
-    })),
+    recordLaunch: assign(({ context, event }) => {
+      const e = event as Ev<'CONTAINER_LAUNCHED'>;
+      return { pid: e.pid, pidStartTime: e.startTime, attempt: context.attempt + 1 };
+    }),
     recordExit: assign(({ context, event }) => exited(context, event as ExitEvent)),
     /** YARN RetryFailureTransition: keep the failure's code and message, spend a retry. */
     recordRetry: assign(({ context, event }) => {

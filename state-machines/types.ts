@@ -74,7 +74,8 @@ export type ContainerEvent =
   | ({ type: 'INIT_CONTAINER' } & At)
   | ({ type: 'RESOURCE_LOCALIZED'; name: string } & At)
   | ({ type: 'RESOURCE_FAILED'; name: string; diagnostics: string } & At)
-  | ({ type: 'CONTAINER_LAUNCHED'; pid: number } & At)
+  /** pid and its /proc starttime (clock ticks since boot) identify the process even if the pid is reused. */
+  | ({ type: 'CONTAINER_LAUNCHED'; pid: number; startTime: number } & At)
   | ({ type: 'CONTAINER_EXITED_WITH_SUCCESS'; exitCode: number } & At)
   | ({ type: 'CONTAINER_EXITED_WITH_FAILURE'; exitCode: number; diagnostics: string } & At)
   | ({ type: 'CONTAINER_KILLED_ON_REQUEST'; exitCode: number; diagnostics: string } & At)
@@ -118,6 +119,8 @@ export type ContainerEffect =
   | { type: 'SCHEDULE_CONTAINER' }
   /** ContainerScheduler: the container is finished; give its resources back. */
   | { type: 'CONTAINER_COMPLETED' }
+  /** ContainersLauncher: start the process (decided by the ContainerScheduler, not the machine). */
+  | { type: 'LAUNCH_CONTAINER'; attempt: number }
   /** ContainersLauncher: start again after a failure, not before `notBefore` (ms). */
   | { type: 'RELAUNCH_CONTAINER'; notBefore: number; attempt: number }
   /** ContainersLauncher: stop the process group (or cancel a launch not yet made). */

@@ -48,7 +48,7 @@ function sample(type: ContainerEventType): ContainerEvent {
     case 'RESOURCE_FAILED':
       return { type, ts, name: 'a', diagnostics: 'a: no such file' };
     case 'CONTAINER_LAUNCHED':
-      return { type, ts, pid: 4242 };
+      return { type, ts, pid: 4242, startTime: 777 };
     case 'CONTAINER_EXITED_WITH_SUCCESS':
       return { type, ts, exitCode: 0 };
     case 'CONTAINER_EXITED_WITH_FAILURE':
@@ -196,7 +196,7 @@ describe('container machine: branches, effects and context', () => {
     const a = at('SCHEDULED');
     const step = a.step(sample('CONTAINER_LAUNCHED'));
     expect(step.effects).toEqual([{ type: 'START_MONITORING', pid: 4242 }]);
-    expect(a.context).toMatchObject({ pid: 4242, attempt: 1 });
+    expect(a.context).toMatchObject({ pid: 4242, pidStartTime: 777, attempt: 1 });
   });
 
   it('success: exit status 0, cleanup, DONE stops monitoring and releases resources', () => {
@@ -268,7 +268,7 @@ describe('container machine: retry policy (RELAUNCHING)', () => {
   it('RETRY_ON_ALL_ERRORS relaunches after the interval, then gives up when retries run out', () => {
     const s = spec({ retryPolicy: { policy: 'RETRY_ON_ALL_ERRORS', errorCodes: [], maxRetries: 2, retryIntervalMs: 500 } });
     const a = at('SCHEDULED', {}, s);
-    a.step({ type: 'CONTAINER_LAUNCHED', ts: T0, pid: 10 });
+    a.step({ type: 'CONTAINER_LAUNCHED', ts: T0, pid: 10, startTime: 1 });
     for (let i = 1; i <= 2; i++) {
       const step = a.step(failure(7, T0 + i * 1000));
       expect(step.to).toBe('RELAUNCHING');
@@ -276,7 +276,7 @@ describe('container machine: retry policy (RELAUNCHING)', () => {
         { type: 'STOP_MONITORING' },
         { type: 'RELAUNCH_CONTAINER', notBefore: T0 + i * 1000 + 500, attempt: i + 1 },
       ]);
-      expect(a.step({ type: 'CONTAINER_LAUNCHED', ts: T0 + i * 1000 + 500, pid: 10 + i }).to).toBe('RUNNING');
+      expect(a.step({ type: 'CONTAINER_LAUNCHED', ts: T0 + i * 1000 + 500, pid: 10 + i, startTime: 1 }).to).toBe('RUNNING');
     }
     expect(a.step(failure(7)).to).toBe('EXITED_WITH_FAILURE');
     expect(a.context).toMatchObject({ exitStatus: 7, exitCode: 7, attempt: 3, remainingRetries: 0 });
@@ -293,7 +293,7 @@ describe('container machine: retry policy (RELAUNCHING)', () => {
     const a = at('RUNNING', SETUP.RUNNING, s);
     for (let i = 0; i < 5; i++) {
       expect(a.step(failure(1)).to).toBe('RELAUNCHING');
-      a.step({ type: 'CONTAINER_LAUNCHED', ts: T0, pid: 11 });
+      a.step({ type: 'CONTAINER_LAUNCHED', ts: T0, pid: 11, startTime: 1 });
     }
     expect(at('RUNNING', SETUP.RUNNING, s).step(failure(137)).to).toBe('EXITED_WITH_FAILURE');
     expect(at('RUNNING', SETUP.RUNNING, s).step(failure(143)).to).toBe('EXITED_WITH_FAILURE');

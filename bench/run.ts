@@ -1,0 +1,73 @@
+/**
+ * `npm run bench`: runs the benchmarks, prints a table, and merges the figures
+ * into bench/results.json (other benchmarks add their own sections).
+ * `--quick` makes CI-sized runs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { figure, machine, type Figure } from './stats.js';
+import { dispatchPath, naivePerRow } from './transitions.js';
+
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 3 : 5;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function transitionsBench(): Promise<Record<string, unknown>> {
+  const containers = quick ? 5_000 : 25_000;
+  const naiveRows = quick ? 1_000 : 4_000;
+  // Warm-up: JIT, page cache, the SQLite library.
+  await dispatchPath(1_000);
+  naivePerRow(200);
+  const durable: number[] = [];
+  const naive: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Interleaved, so both see the same machine state.
+    const d = await dispatchPath(containers);
+    const n = naivePerRow(naiveRows);
+    durable.push(d);
+    naive.push(n);
+    ratios.push(d / n);
+  }
+  const d = figure(durable);
+  const n = figure(naive);
+  const r = figure(ratios);
+  const row = (name: string, f: Figure, unit: string) =>
+    console.log(`${name.padEnd(44)} ${fmt(f.median).padStart(10)} ${unit}  (min ${fmt(f.min)}, max ${fmt(f.max)})`);
+  row('durable transitions/s (dispatch path, FULL)', d, '/s');
+  row('naive one-commit-per-row baseline (FULL)', n, '/s');
+  console.log(`${'ratio dispatch / naive'.padEnd(44)} ${r.median.toFixed(1).padStart(10)} x   (min ${r.min.toFixed(1)}, max ${r.max.toFixed(1)})`);
+  const goals = { durablePerSecond: 50_000, ratioToBaseline: 5 };
+  const met = d.median >= goals.durablePerSecond && r.median >= goals.ratioToBaseline;
+  console.log(`goal ≥ ${fmt(goals.durablePerSecond)}/s and ≥ ${goals.ratioToBaseline}x baseline: ${met ? 'met' : 'NOT met'}`);
+  return {
+    description: 'durable transitions per second: machines + scheduler + store (group commit, synchronous=FULL) vs one commit per row',
+    containers,
+    transitionsPerContainer: 4,
+    naiveRows,
+    durablePerSecond: d,
+    naivePerSecond: n,
+    ratio: r,
+    goals,
+    met,
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(`nodewarden benchmarks${quick ? ' (quick)' : ''}: median of ${RUNS} runs after a warm-up\n`);
+  const results: Record<string, unknown> = { transitions: await transitionsBench() };
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results.json');
+  const previous = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const merged = {
+    ...previous,
+    machine: machine(),
+    date: new Date().toISOString(),
+    quick,
+    results: { ...((previous.results as Record<string, unknown> | undefined) ?? {}), ...results },
+  };
+  fs.writeFileSync(file, JSON.stringify(merged, null, 2) + '\n');
+  console.log(`\nwritten to ${path.relative(process.cwd(), file)}`);
+}
+
+await main();

@@ -1,0 +1,18 @@
+/**
+ * Errors the core gives back for bad input. Each carries the HTTP status and
+ * code the API answers with; none of them changes any state.
+ */
+export class NodewardenError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 413 | 503,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NodewardenError';
+  }
+}
+
+export const badRequest = (message: string) => new NodewardenError(400, 'BAD_REQUEST', message);
+export const notFound = (id: string) => new NodewardenError(404, 'NOT_FOUND', `container ${id} not found`);
+export const conflict = (message: string) => new NodewardenError(409, 'CONFLICT', message);

@@ -1,0 +1,62 @@
+/**
+ * The bash wrapper every container runs under (`launch_container.sh`).
+ *
+ * `/bin/bash launch_container.sh <command...>` with the container directory as
+ * working directory. The command only ever arrives as the wrapper's arguments
+ * ("$@") — it is never part of the script text, so nothing in it is
+ * interpreted by a shell. The wrapper
+ *
+ *  1. handles SIGTERM with a trap that only records it. A handled signal
+ *     (unlike an ignored one) is reset to the default action in the command it
+ *     starts, so a SIGTERM to the process group kills the command while the
+ *     wrapper lives on to record the command's status (143);
+ *  2. writes its own pid to `<id>.pid` (temp file + rename: readers never see
+ *     a partial file);
+ *  3. runs the command as a foreground child — `( exec "$@" )`: a subshell that
+ *     execs the program, so the command always has exec semantics (a PATH
+ *     lookup, 127 when not found, 126 when not executable) and a command named
+ *     like a bash builtin (`exit`, `exec`, `eval`, `trap`…) cannot run inside
+ *     the wrapper and skip the exit-code file. The wrapper itself is not
+ *     replaced: it stays the session and group leader and outlives the
+ *     command. If the SIGTERM came before the command was started (a kill
+ *     right after launch), the trap has swallowed it and nobody else would
+ *     see it: the command is then not started at all and the status is 143;
+ *  4. ignores SIGTERM from then on (a late TERM must not kill the `mv` below),
+ *     writes the status to `<id>.pid.exitcode` (temp file + rename) and exits
+ *     with it.
+ *
+ * `command -p mv` finds mv on the default system path whatever PATH the
+ * container's environment sets.
+ */
+import { assertSafeContainerId } from './container-paths.js';
+
+/** Single-quote a string for bash. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+export function launchScript(id: string): string {
+  assertSafeContainerId(id);
+  const pidFile = shellQuote(`${id}.pid`);
+  const exitCodeFile = shellQuote(`${id}.pid.exitcode`);
+  return [
+    '#!/bin/bash',
+    '# nodewarden launch wrapper. The command is this script\'s arguments ("$@"),',
+    '# never part of its text. Do not edit: recovery reads the files it writes.',
+    'term=0',
+    "trap 'term=1' TERM",
+    `pid_file=${pidFile}`,
+    `exit_code_file=${exitCodeFile}`,
+    'echo "$$" > "${pid_file}.tmp" && command -p mv -f -- "${pid_file}.tmp" "${pid_file}"',
+    'if [ "$term" = 0 ]; then',
+    '  ( [ "$term" = 0 ] || exit 143; exec "$@" )',
+    '  rc=$?',
+    'else',
+    '  rc=143',
+    'fi',
+    "trap '' TERM",
+    'echo "$rc" > "${exit_code_file}.tmp" && command -p mv -f -- "${exit_code_file}.tmp" "${exit_code_file}"',
+    'exit "$rc"',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,676 @@
+/**
+ * The launcher adapter: turns "launch this container" into a real process tree
+ * and reports how it ended. It makes no lifecycle decisions (the container
+ * state machine does); it does the OS work and reports facts.
+ *
+ * Process model (SPEC §4): every container runs under `launch_container.sh`
+ * (see launch-script.ts), spawned detached — a new session and process group
+ * whose leader is the wrapper, so the container survives the daemon and one
+ * signal to `-pid` reaches the whole tree, grandchildren included.
+ *
+ * Reporting: each launched or watched container gets exactly one `onExit`
+ * call, made asynchronously (never from inside launch()/watch()/kill()).
+ * A launch that cannot start a process throws LaunchError and never calls
+ * onExit; once launch() has returned a pid, every outcome arrives via onExit.
+ * After close() no onExit is called any more.
+ *
+ * Exit code resolution (one function, `resolveExitCode`, for children and
+ * watched processes): the wrapper's `<id>.pid.exitcode` if present; else, for
+ * our own child, its wait status (code, or 128 + signal: SIGKILL → 137); for a
+ * watched process that we SIGKILLed ourselves, 137; otherwise wait up to
+ * exitCodeFileTimeoutMs for the file to appear, then LOST (154).
+ *
+ * Group liveness: `kill(-pgid, 0)` answers "does the group still hold any
+ * task", but zombies count there — and a zombie whose parent is gone may never
+ * be reaped (an init that does not reap orphans). So when the group answers,
+ * procfs is scanned for members that are not zombies. Once a group has been
+ * seen without a live member it can never gain one again; from then on we
+ * never signal that pgid (the number may be reused by an unrelated group).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ExitCode } from '../../state-machines/exit-status.js';
+import { containerPaths, type ContainerPaths } from './container-paths.js';
+import { launchScript } from './launch-script.js';
+
+export type { ContainerPaths } from './container-paths.js';
+
+export interface ExitNotice {
+  exitCode: number;
+  diagnostics: string;
+}
+
+export interface Launched {
+  /** The wrapper's pid: session and process-group leader of the container. */
+  pid: number;
+  /** Field 22 (starttime, clock ticks since boot) of `<procfsRoot>/<pid>/stat`. */
+  startTime: number;
+}
+
+export class LaunchError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LaunchError';
+  }
+}
+
+export interface LauncherOptions {
+  workDir: string;
+  /** SIGTERM → SIGKILL delay (yarn.nodemanager.sleep-delay-before-sigkill.ms). */
+  sigkillDelayMs: number;
+  /** How long a watched process's exit-code file is waited for (…exit-code-file.timeout-ms). */
+  exitCodeFileTimeoutMs: number;
+  /** Default `/proc`. Must show the real processes this launcher starts. */
+  procfsRoot?: string;
+  /** Liveness poll for processes that are not our child; default 1000 ms. */
+  pollIntervalMs?: number;
+  log: Logger;
+}
+
+export const WRAPPER_SHELL = '/bin/bash';
+const DIR_MODE = 0o750;
+const FILE_MODE = 0o640;
+const STDERR_TAIL_BYTES = 4096;
+/** Poll period while a kill is in progress (group drain, watched leader). */
+const FAST_POLL_MS = 20;
+/** Poll period while waiting for a watched container's exit-code file. */
+const EXIT_CODE_FILE_POLL_MS = 50;
+/** After SIGKILL, how long the notice waits for the kernel to tear the group down. */
+const POST_SIGKILL_DRAIN_MS = 2000;
+
+export const LOST_DIAGNOSTICS =
+  'Container exited while nodewarden was not running and left no exit code (LOST).';
+
+interface StatFields {
+  state: string;
+  pgrp: number;
+  session: number;
+  startTime: number;
+}
+
+/**
+ * Parse the first line of `/proc/<pid>/stat`: `pid (comm) state ppid pgrp
+ * session … starttime(22) …`. comm may hold spaces and parentheses, so it runs
+ * to the LAST `)`.
+ */
+export function parseStat(line: string): StatFields | undefined {
+  const close = line.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const rest = line.slice(close + 2).trim().split(/\s+/);
+  // rest[0] is field 3 (state): field N is rest[N - 3].
+  const state = rest[0];
+  const pgrp = Number(rest[2]);
+  const session = Number(rest[3]);
+  const startTime = Number(rest[19]);
+  if (state === undefined || !Number.isInteger(pgrp) || !Number.isInteger(session) || !Number.isInteger(startTime)) {
+    return undefined;
+  }
+  return { state, pgrp, session, startTime };
+}
+
+function isDeadState(state: string): boolean {
+  return state === 'Z' || state === 'X' || state === 'x';
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
+function isPid(n: number): boolean {
+  return Number.isSafeInteger(n) && n > 1;
+}
+
+interface Rec {
+  id: string;
+  pid: number;
+  startTime: number;
+  paths: ContainerPaths;
+  isChild: boolean;
+  onExit: (n: ExitNotice) => void;
+  /** We may signal -pid: the group is (still) the container's. */
+  ownsGroup: boolean;
+  /** Watched: the leader was already gone when watch() was called. */
+  deadAtWatch: boolean;
+  /** Leader gone; the exit code is being resolved or has been. */
+  exited: boolean;
+  notice?: ExitNotice;
+  delivered: boolean;
+  /** launch() threw after the spawn: never report. */
+  abandoned: boolean;
+  killRequested: boolean;
+  sigkillSent: boolean;
+  /** The leader was alive when we sent SIGKILL (so a missing exit code is 137). */
+  sigkilledLeader: boolean;
+  drainDeadline: number;
+  killTimer?: NodeJS.Timeout;
+  pollTimer?: NodeJS.Timeout;
+}
+
+export class ProcessLauncher {
+  private readonly workDir: string;
+  private readonly sigkillDelayMs: number;
+  private readonly exitCodeFileTimeoutMs: number;
+  private readonly procfsRoot: string;
+  private readonly pollIntervalMs: number;
+  private readonly log: Logger;
+  private readonly recs = new Map<string, Rec>();
+  private closed = false;
+  private procfsWarned = false;
+
+  constructor(opts: LauncherOptions) {
+    if (!Number.isFinite(opts.sigkillDelayMs) || opts.sigkillDelayMs < 0) {
+      throw new RangeError(`sigkillDelayMs must be >= 0, got ${opts.sigkillDelayMs}`);
+    }
+    if (!Number.isFinite(opts.exitCodeFileTimeoutMs) || opts.exitCodeFileTimeoutMs < 0) {
+      throw new RangeError(`exitCodeFileTimeoutMs must be >= 0, got ${opts.exitCodeFileTimeoutMs}`);
+    }
+    const poll = opts.pollIntervalMs ?? 1000;
+    if (!Number.isFinite(poll) || poll <= 0) throw new RangeError(`pollIntervalMs must be > 0, got ${poll}`);
+    this.workDir = path.resolve(opts.workDir);
+    this.sigkillDelayMs = opts.sigkillDelayMs;
+    this.exitCodeFileTimeoutMs = opts.exitCodeFileTimeoutMs;
+    this.procfsRoot = opts.procfsRoot ?? '/proc';
+    this.pollIntervalMs = poll;
+    this.log = opts.log;
+  }
+
+  /** mkdir -p the container dir and its logs dir (0750); idempotent. */
+  prepareDir(id: string): ContainerPaths {
+    const paths = containerPaths(this.workDir, id);
+    try {
+      fs.mkdirSync(paths.logDir, { recursive: true, mode: DIR_MODE });
+      fs.chmodSync(paths.dir, DIR_MODE);
+      fs.chmodSync(paths.logDir, DIR_MODE);
+    } catch (e) {
+      throw new LaunchError(`cannot prepare container directory ${paths.dir}: ${(e as Error).message}`, { cause: e });
+    }
+    return paths;
+  }
+
+  /**
+   * Start `/bin/bash launch_container.sh ...command` in the container directory,
+   * in a new session and process group. Throws LaunchError when no process
+   * could be started (bad command, directory or file errors, spawn failure
+   * such as ENOENT/EACCES/EAGAIN); otherwise onExit is called exactly once,
+   * later, with how it ended.
+   */
+  launch(id: string, command: string[], env: Record<string, string>, onExit: (n: ExitNotice) => void): Launched {
+    if (this.closed) throw new LaunchError(`cannot launch container ${id}: launcher is closed`);
+    if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string')) {
+      throw new LaunchError(`cannot launch container ${id}: command must be a non-empty array of strings`);
+    }
+    if (command[0] === '') throw new LaunchError(`cannot launch container ${id}: empty program name`);
+    const running = this.recs.get(id);
+    if (running !== undefined) {
+      throw new LaunchError(`cannot launch container ${id}: it is already running as pid ${running.pid}`);
+    }
+    const childEnv = this.buildEnv(id, env);
+    const paths = this.prepareDir(id);
+
+    let out: number | undefined;
+    let err: number | undefined;
+    let child: ChildProcess;
+    try {
+      // A relaunch reuses the directory: stale files from the previous attempt
+      // must not be taken for this one's.
+      for (const f of [paths.pidFile, paths.exitCodeFile, `${paths.pidFile}.tmp`, `${paths.exitCodeFile}.tmp`]) {
+        fs.rmSync(f, { force: true });
+      }
+      // New inode each time: a bash still reading an old copy is not disturbed.
+      const tmp = `${paths.script}.tmp`;
+      fs.writeFileSync(tmp, launchScript(id), { mode: FILE_MODE });
+      fs.chmodSync(tmp, FILE_MODE);
+      fs.renameSync(tmp, paths.script);
+      out = fs.openSync(paths.stdout, 'a', FILE_MODE);
+      err = fs.openSync(paths.stderr, 'a', FILE_MODE);
+      child = spawn(WRAPPER_SHELL, [path.basename(paths.script), ...command], {
+        cwd: paths.dir,
+        env: childEnv,
+        detached: true,
+        stdio: ['ignore', out, err],
+      });
+    } catch (e) {
+      if (e instanceof LaunchError) throw e;
+      throw new LaunchError(`cannot launch container ${id}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      // The child holds its own copies (uv_spawn returns after exec).
+      if (out !== undefined) fs.closeSync(out);
+      if (err !== undefined) fs.closeSync(err);
+    }
+
+    const pid = child.pid;
+    if (pid === undefined) {
+      // Node reports run-time spawn errors (ENOENT, EACCES, EAGAIN, EMFILE…)
+      // one tick later as 'error', but leaves pid unset right away: turn that
+      // into a synchronous LaunchError and swallow the late event.
+      child.once('error', (e) => this.log.debug({ containerId: id, err: e }, 'spawn error (already reported as LaunchError)'));
+      throw new LaunchError(`cannot launch container ${id}: ${this.diagnoseSpawnFailure(paths.dir)}`);
+    }
+    child.unref();
+
+    const rec: Rec = {
+      id,
+      pid,
+      startTime: -1,
+      paths,
+      isChild: true,
+      onExit,
+      ownsGroup: true,
+      deadAtWatch: false,
+      exited: false,
+      delivered: false,
+      abandoned: false,
+      killRequested: false,
+      sigkillSent: false,
+      sigkilledLeader: false,
+      drainDeadline: 0,
+    };
+    child.on('error', (e) => {
+      // With a pid, 'error' only comes from signalling through the handle,
+      // which we never do; the 'exit' event still follows.
+      this.log.warn({ containerId: id, pid, err: e }, 'container process error');
+    });
+    child.once('exit', (code, signal) => {
+      let waitCode: number;
+      if (code !== null) waitCode = code;
+      else if (signal !== null) waitCode = 128 + (os.constants.signals[signal] ?? 0);
+      else waitCode = -1;
+      this.leaderGone(rec, waitCode);
+    });
+
+    const stat = this.readStat(pid);
+    if (stat === undefined) {
+      // The process exists (it cannot have been reaped yet: that happens on the
+      // event loop), so an unreadable stat means a procfs root that does not
+      // show our processes. Without a start time nothing could ever recognise
+      // this process again: do not leave it running.
+      rec.abandoned = true;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      throw new LaunchError(
+        `cannot launch container ${id}: cannot read the start time of pid ${pid} from ${path.join(this.procfsRoot, String(pid), 'stat')}`,
+      );
+    }
+    rec.startTime = stat.startTime;
+    this.recs.set(id, rec);
+    this.log.info({ containerId: id, pid, startTime: rec.startTime, command }, 'container launched');
+    return { pid, startTime: rec.startTime };
+  }
+
+  /**
+   * Follow a container process that is not our child (recovered after a
+   * daemon restart): every pollIntervalMs, is pid alive with this start time?
+   * When not (a zombie counts as dead; a different start time means the pid
+   * was reused, so ours is dead), resolve its exit code and call onExit once.
+   * A pid that is not ours (start time mismatch) is never signalled.
+   */
+  watch(id: string, pid: number, startTime: number, onExit: (n: ExitNotice) => void): void {
+    if (this.closed) throw new Error(`cannot watch container ${id}: launcher is closed`);
+    if (this.recs.has(id)) throw new Error(`container ${id} is already tracked by this launcher`);
+    const paths = containerPaths(this.workDir, id);
+    const alive = isPid(pid) && this.isAlive(pid, startTime);
+    const rec: Rec = {
+      id,
+      pid,
+      startTime,
+      paths,
+      isChild: false,
+      onExit,
+      ownsGroup: alive,
+      deadAtWatch: !alive,
+      exited: false,
+      delivered: false,
+      abandoned: false,
+      killRequested: false,
+      sigkillSent: false,
+      sigkilledLeader: false,
+      drainDeadline: 0,
+    };
+    this.recs.set(id, rec);
+    this.log.info({ containerId: id, pid, startTime, alive }, 'watching recovered container');
+    this.schedulePoll(rec, alive ? this.pollIntervalMs : 0);
+  }
+
+  /** Is this exact process (pid and start time) alive? Zombies are not. */
+  isAlive(pid: number, startTime: number): boolean {
+    if (!isPid(pid)) return false;
+    const stat = this.readStat(pid);
+    return stat !== undefined && !isDeadState(stat.state) && stat.startTime === startTime;
+  }
+
+  /**
+   * SIGTERM + SIGCONT to the group, SIGKILL after sigkillDelayMs if any member
+   * is left. The exit notice is held back until the group has no live member
+   * (or SIGKILL has been sent and the group has drained, bounded), so a
+   * container reported finished leaves no process behind. Idempotent.
+   */
+  kill(id: string): void {
+    const rec = this.recs.get(id);
+    if (rec === undefined || this.closed) {
+      this.log.warn({ containerId: id }, 'kill: container not tracked by the launcher (already finished?)');
+      return;
+    }
+    if (rec.killRequested) return;
+    rec.killRequested = true;
+    this.log.info({ containerId: id, pid: rec.pid }, 'killing container: SIGTERM to the process group');
+    this.signalGroup(rec, 'SIGTERM');
+    // A paused (SIGSTOPped) group can only act on the TERM once continued.
+    this.signalGroup(rec, 'SIGCONT');
+    rec.killTimer = setTimeout(() => {
+      rec.killTimer = undefined;
+      if (rec.delivered) return;
+      if (this.groupLive(rec)) {
+        rec.sigkilledLeader = !rec.exited && this.isAlive(rec.pid, rec.startTime);
+        this.log.info({ containerId: id, pid: rec.pid }, 'container still running after SIGTERM: SIGKILL to the process group');
+        this.signalGroup(rec, 'SIGKILL');
+      }
+      rec.sigkillSent = true;
+      rec.drainDeadline = Date.now() + POST_SIGKILL_DRAIN_MS;
+      if (!rec.isChild && !rec.exited) this.schedulePoll(rec, 0);
+      this.settle(rec);
+    }, this.sigkillDelayMs);
+    // Deliberately ref'd: a kill that was asked for completes even when the
+    // daemon is shutting down.
+    if (!rec.isChild && !rec.exited) this.schedulePoll(rec, FAST_POLL_MS);
+  }
+
+  /** SIGSTOP to the process group. */
+  pause(id: string): void {
+    this.signalById(id, 'SIGSTOP');
+  }
+
+  /** SIGCONT to the process group. */
+  resume(id: string): void {
+    this.signalById(id, 'SIGCONT');
+  }
+
+  /**
+   * Daemon shutdown: stop every poll, forget every container, never call
+   * onExit again. Processes are not touched — except that a SIGKILL already
+   * scheduled by kill() (or for a finished container's leftovers) still fires,
+   * so a kill that was asked for completes.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const rec of this.recs.values()) {
+      if (rec.pollTimer !== undefined) clearTimeout(rec.pollTimer);
+      rec.pollTimer = undefined;
+    }
+    this.recs.clear();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private buildEnv(id: string, env: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const k of ['PATH', 'HOME', 'LANG'] as const) {
+      const v = process.env[k];
+      if (v !== undefined) out[k] = v;
+    }
+    if (out.PATH === undefined) out.PATH = '/usr/local/bin:/usr/bin:/bin';
+    for (const [k, v] of Object.entries(env ?? {})) {
+      if (k === '' || k.includes('=') || k.includes('\0')) {
+        throw new LaunchError(`cannot launch container ${id}: invalid environment variable name ${JSON.stringify(k)}`);
+      }
+      if (typeof v !== 'string' || v.includes('\0')) {
+        throw new LaunchError(`cannot launch container ${id}: invalid value for environment variable ${k}`);
+      }
+      out[k] = v;
+    }
+    // Set by the node manager, as YARN does: the container cannot override it.
+    out.CONTAINER_ID = id;
+    return out;
+  }
+
+  private diagnoseSpawnFailure(cwd: string): string {
+    try {
+      if (!fs.statSync(cwd).isDirectory()) return `working directory ${cwd} is not a directory`;
+    } catch (e) {
+      return `working directory ${cwd} is not accessible (${errno(e) ?? String(e)})`;
+    }
+    try {
+      fs.accessSync(WRAPPER_SHELL, fs.constants.X_OK);
+    } catch (e) {
+      return `${WRAPPER_SHELL} cannot be executed (${errno(e) ?? String(e)})`;
+    }
+    return `spawn of ${WRAPPER_SHELL} failed (out of processes or file descriptors: EAGAIN/EMFILE/ENFILE)`;
+  }
+
+  private readStat(pid: number): StatFields | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(this.procfsRoot, String(pid), 'stat'), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const nl = text.indexOf('\n');
+    return parseStat(nl < 0 ? text : text.slice(0, nl));
+  }
+
+  /** Pids of the group's members that are not zombies. */
+  private liveGroupMembers(pgid: number): number[] {
+    try {
+      process.kill(-pgid, 0);
+    } catch (e) {
+      if (errno(e) === 'ESRCH') return [];
+      // EPERM: members exist that we may not signal; look at procfs.
+    }
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.procfsRoot);
+    } catch (e) {
+      if (!this.procfsWarned) {
+        this.procfsWarned = true;
+        this.log.warn({ procfsRoot: this.procfsRoot, err: e }, 'cannot scan procfs; treating process groups as alive');
+      }
+      return [pgid];
+    }
+    const live: number[] = [];
+    for (const name of names) {
+      if (!/^[1-9][0-9]*$/.test(name)) continue;
+      const stat = this.readStat(Number(name));
+      if (stat !== undefined && stat.pgrp === pgid && !isDeadState(stat.state)) live.push(Number(name));
+    }
+    return live;
+  }
+
+  /** Does the container's group still hold a live process? Loses ownership when not. */
+  private groupLive(rec: Rec): boolean {
+    if (!rec.ownsGroup) return false;
+    if (this.liveGroupMembers(rec.pid).length > 0) return true;
+    rec.ownsGroup = false;
+    return false;
+  }
+
+  private signalGroup(rec: Rec, sig: NodeJS.Signals): void {
+    if (!rec.ownsGroup) return;
+    try {
+      process.kill(-rec.pid, sig);
+    } catch (e) {
+      if (errno(e) !== 'ESRCH') this.log.error({ containerId: rec.id, pid: rec.pid, sig, err: e }, 'cannot signal container process group');
+    }
+  }
+
+  private signalById(id: string, sig: NodeJS.Signals): void {
+    const rec = this.recs.get(id);
+    if (rec === undefined || this.closed) {
+      this.log.warn({ containerId: id, sig }, 'signal: container not tracked by the launcher (already finished?)');
+      return;
+    }
+    this.log.info({ containerId: id, pid: rec.pid, sig }, 'signalling container process group');
+    this.signalGroup(rec, sig);
+  }
+
+  /** (Re)arm a watched container's liveness poll. */
+  private schedulePoll(rec: Rec, delayMs: number): void {
+    if (rec.pollTimer !== undefined) clearTimeout(rec.pollTimer);
+    rec.pollTimer = setTimeout(() => {
+      rec.pollTimer = undefined;
+      if (this.closed || rec.exited) return;
+      if (!rec.deadAtWatch && this.isAlive(rec.pid, rec.startTime)) {
+        this.schedulePoll(rec, rec.killRequested ? FAST_POLL_MS : this.pollIntervalMs);
+        return;
+      }
+      this.leaderGone(rec, null);
+    }, delayMs);
+    rec.pollTimer.unref();
+  }
+
+  /** The wrapper is gone (reaped child, or a watched pid found dead). */
+  private leaderGone(rec: Rec, waitCode: number | null): void {
+    if (rec.exited) return;
+    rec.exited = true;
+    if (rec.pollTimer !== undefined) clearTimeout(rec.pollTimer);
+    rec.pollTimer = undefined;
+    if (this.closed || rec.abandoned) return;
+    this.resolveExitCode(rec, waitCode, (exitCode, lost) => {
+      rec.notice = { exitCode, diagnostics: this.diagnostics(rec, exitCode, lost) };
+      this.log.info({ containerId: rec.id, pid: rec.pid, exitCode }, 'container process exited');
+      this.settle(rec);
+    });
+  }
+
+  /**
+   * The exit code, for our children and watched processes alike: the
+   * exit-code file; else the wait status (children); else 137 if we SIGKILLed
+   * the live leader ourselves; else wait for the file up to the timeout; else LOST.
+   */
+  private resolveExitCode(rec: Rec, waitCode: number | null, done: (exitCode: number, lost: boolean) => void): void {
+    const fromFile = this.readExitCodeFile(rec);
+    if (fromFile !== undefined) return done(fromFile, false);
+    if (waitCode !== null) return done(waitCode, false);
+    if (rec.sigkilledLeader) return done(ExitCode.FORCE_KILLED, false);
+    const deadline = Date.now() + this.exitCodeFileTimeoutMs;
+    const poll = (): void => {
+      rec.pollTimer = undefined;
+      if (this.closed) return;
+      const code = this.readExitCodeFile(rec);
+      if (code !== undefined) return done(code, false);
+      const left = deadline - Date.now();
+      if (left <= 0) return done(ExitCode.LOST, true);
+      rec.pollTimer = setTimeout(poll, Math.min(EXIT_CODE_FILE_POLL_MS, left));
+      rec.pollTimer.unref();
+    };
+    rec.pollTimer = setTimeout(poll, Math.min(EXIT_CODE_FILE_POLL_MS, this.exitCodeFileTimeoutMs));
+    rec.pollTimer.unref();
+  }
+
+  private readExitCodeFile(rec: Rec): number | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(rec.paths.exitCodeFile, 'utf8');
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') this.log.warn({ containerId: rec.id, err: e }, 'cannot read exit-code file');
+      return undefined;
+    }
+    const t = text.trim();
+    if (!/^-?[0-9]+$/.test(t)) {
+      this.log.warn({ containerId: rec.id, content: t.slice(0, 64) }, 'exit-code file does not hold an integer; ignored');
+      return undefined;
+    }
+    return Number(t);
+  }
+
+  private diagnostics(rec: Rec, exitCode: number, lost: boolean): string {
+    if (exitCode === 0) return '';
+    if (lost) {
+      return rec.deadAtWatch
+        ? LOST_DIAGNOSTICS
+        : `Container exited and left no exit code within ${this.exitCodeFileTimeoutMs} ms (LOST).`;
+    }
+    let msg = `Container exited with a non-zero exit code ${exitCode}`;
+    const tail = this.stderrTail(rec.paths.stderr);
+    if (tail !== '') msg += `. Last ${STDERR_TAIL_BYTES} bytes of stderr :\n${tail}`;
+    return msg;
+  }
+
+  private stderrTail(file: string): string {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return '';
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      const len = Math.min(size, STDERR_TAIL_BYTES);
+      if (len <= 0) return '';
+      const buf = Buffer.alloc(len);
+      const n = fs.readSync(fd, buf, 0, len, size - len);
+      let start = 0;
+      // Do not start in the middle of a UTF-8 sequence.
+      while (start < n && start < 3 && ((buf[start] ?? 0) & 0xc0) === 0x80) start++;
+      return buf.subarray(start, n).toString('utf8');
+    } catch {
+      return '';
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Deliver the notice when the kill rules allow it. */
+  private settle(rec: Rec): void {
+    if (rec.delivered || rec.abandoned || this.closed || rec.notice === undefined) return;
+    if (!rec.killRequested) {
+      this.deliver(rec);
+      // A finished container must not leave processes behind.
+      if (this.groupLive(rec)) this.reapLeftovers(rec);
+      return;
+    }
+    if (!this.groupLive(rec)) return this.deliver(rec);
+    if (rec.sigkillSent && Date.now() >= rec.drainDeadline) {
+      this.log.warn(
+        { containerId: rec.id, pid: rec.pid, members: this.liveGroupMembers(rec.pid) },
+        'process group still has members after SIGKILL (uninterruptible?); reporting the exit anyway',
+      );
+      return this.deliver(rec);
+    }
+    // Wait for the group to drain (or for the SIGKILL timer to fire).
+    if (rec.pollTimer !== undefined) clearTimeout(rec.pollTimer);
+    rec.pollTimer = setTimeout(() => {
+      rec.pollTimer = undefined;
+      this.settle(rec);
+    }, FAST_POLL_MS);
+    rec.pollTimer.unref();
+  }
+
+  private deliver(rec: Rec): void {
+    const notice = rec.notice;
+    if (notice === undefined || rec.delivered) return;
+    rec.delivered = true;
+    if (rec.pollTimer !== undefined) clearTimeout(rec.pollTimer);
+    rec.pollTimer = undefined;
+    if (rec.killTimer !== undefined) clearTimeout(rec.killTimer);
+    rec.killTimer = undefined;
+    if (this.recs.get(rec.id) === rec) this.recs.delete(rec.id);
+    try {
+      rec.onExit(notice);
+    } catch (e) {
+      this.log.error({ containerId: rec.id, err: e }, 'onExit handler threw');
+    }
+  }
+
+  /** SIGTERM (+SIGCONT) the members left in a finished container's group, SIGKILL after the delay. */
+  private reapLeftovers(rec: Rec): void {
+    this.log.warn(
+      { containerId: rec.id, pgid: rec.pid, members: this.liveGroupMembers(rec.pid) },
+      'container exited but left processes in its group: terminating them',
+    );
+    this.signalGroup(rec, 'SIGTERM');
+    this.signalGroup(rec, 'SIGCONT');
+    // Ref'd, like kill()'s escalation: it must fire even during shutdown.
+    setTimeout(() => {
+      if (this.groupLive(rec)) {
+        this.log.warn({ containerId: rec.id, pgid: rec.pid }, 'leftover processes survived SIGTERM: SIGKILL');
+        this.signalGroup(rec, 'SIGKILL');
+      }
+    }, this.sigkillDelayMs);
+  }
+}

@@ -1,0 +1,60 @@
+/** The container view of SPEC §6: what the API, the CLI and tests see of a container. */
+import { memoryLimits } from '../../state-machines/limits.js';
+import type { ContainerState, ExecutionType, Resources } from '../../state-machines/types.js';
+import type { Config } from '../config/types.js';
+import type { ContainerEntry } from '../core/dispatcher.js';
+import { containerPaths } from '../launcher/container-paths.js';
+
+export interface ContainerUsage {
+  pmemBytes: number;
+  vmemBytes: number;
+  cpuPercent: number;
+  milliVcores: number;
+  timestamp: number;
+}
+
+export interface ContainerView {
+  id: string;
+  state: ContainerState;
+  pid: number | null;
+  exitStatus: number;
+  exitCode: number;
+  diagnostics: string;
+  command: string[];
+  resources: Resources;
+  /** Enforced limits: the request plus the executor allowance. */
+  limits: { pmemBytes: number; vmemBytes: number; cpus: number };
+  executionType: ExecutionType;
+  usage: ContainerUsage | null;
+  createdAt: number;
+  updatedAt: number;
+  workDir: string;
+  logDir: string;
+}
+
+export function containerLimits(resources: Resources, config: Config): ContainerView['limits'] {
+  const { pmemBytes, vmemBytes } = memoryLimits(resources.memoryMb + config.allowance.memoryMb, config.monitor.vmemPmemRatio);
+  return { pmemBytes, vmemBytes, cpus: resources.vcores + config.allowance.cpus };
+}
+
+export function containerView(entry: ContainerEntry, config: Config, workDir: string, usage: ContainerUsage | null = null): ContainerView {
+  const { context } = entry.actor;
+  const paths = containerPaths(workDir, entry.spec.id);
+  return {
+    id: entry.spec.id,
+    state: entry.actor.state,
+    pid: context.pid,
+    exitStatus: context.exitStatus,
+    exitCode: context.exitCode,
+    diagnostics: context.diagnostics,
+    command: entry.spec.command,
+    resources: entry.spec.resources,
+    limits: containerLimits(entry.spec.resources, config),
+    executionType: entry.spec.executionType,
+    usage,
+    createdAt: entry.createdAt,
+    updatedAt: entry.updatedAt,
+    workDir: paths.dir,
+    logDir: paths.logDir,
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The imperative shell: performs the effects the core emits (only ever after
+ * they are committed) with the localizer and the launcher, and turns what the
+ * world answers — resource ready, pid, exit code — into the next events. It
+ * decides nothing about the lifecycle; the one check it makes is YARN's
+ * ContainerLaunch.shouldLaunchContainer: a container killed before its launch
+ * ran is never spawned.
+ */
+import type { Logger } from 'pino';
+import { exitEventType, ExitCode } from '../../state-machines/exit-status.js';
+import type { ContainerEffect } from '../../state-machines/types.js';
+import type { Clock } from '../clock.js';
+import type { ContainerEntry, Dispatcher } from '../core/dispatcher.js';
+import { localizeResource } from '../localizer/localizer.js';
+import { LaunchError, type ExitNotice, type ProcessLauncher } from '../launcher/process-launcher.js';
+
+export const TERMINATED_BEFORE_LAUNCH = 'Container terminated before launch.';
+
+export class EffectRunner {
+  /** Containers with a live process: launched and not yet reported exited. */
+  private readonly live = new Set<string>();
+  private readonly relaunchTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly core: Dispatcher,
+    private readonly launcher: ProcessLauncher,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  run({ id, effect }: { id: string; effect: ContainerEffect }): void {
+    const entry = this.core.get(id);
+    if (!entry) return;
+    switch (effect.type) {
+      case 'INIT_CONTAINER_RESOURCES':
+        void this.localize(entry);
+        return;
+      case 'CLEANUP_CONTAINER_RESOURCES':
+        // Localized resources stay in the container directory with its logs;
+        // the group's leftovers were already dealt with when it exited.
+        this.send(id, { type: 'CONTAINER_RESOURCES_CLEANEDUP' });
+        return;
+      case 'LAUNCH_CONTAINER':
+        this.launch(entry);
+        return;
+      case 'RELAUNCH_CONTAINER': {
+        const delay = Math.max(0, effect.notBefore - this.clock.now());
+        this.relaunchTimers.set(id, setTimeout(() => {
+          this.relaunchTimers.delete(id);
+          this.launch(entry);
+        }, delay));
+        return;
+      }
+      case 'CLEANUP_CONTAINER':
+        this.cleanup(entry);
+        return;
+      case 'PAUSE_CONTAINER':
+        this.launcher.pause(id);
+        this.send(id, { type: 'CONTAINER_PAUSED' });
+        return;
+      case 'RESUME_CONTAINER':
+        this.launcher.resume(id);
+        this.send(id, { type: 'CONTAINER_RESUMED' });
+        return;
+      case 'START_MONITORING':
+      case 'STOP_MONITORING':
+      case 'SCHEDULE_CONTAINER':
+      case 'CONTAINER_COMPLETED':
+        return; // the monitor and the scheduler take these, not the launcher
+    }
+  }
+
+  /** Watch a process launched by an earlier daemon (recovery): it is not our child. */
+  adopt(entry: ContainerEntry, pid: number, startTime: number): void {
+    this.live.add(entry.spec.id);
+    this.launcher.watch(entry.spec.id, pid, startTime, (notice) => this.exited(entry.spec.id, notice));
+  }
+
+  close(): void {
+    for (const t of this.relaunchTimers.values()) clearTimeout(t);
+    this.relaunchTimers.clear();
+  }
+
+  private send(id: string, event: DistributiveOmit<Parameters<Dispatcher['dispatch']>[1], 'ts'>): void {
+    this.core.dispatch(id, { ...event, ts: this.clock.now() } as Parameters<Dispatcher['dispatch']>[1]);
+  }
+
+  private async localize(entry: ContainerEntry): Promise<void> {
+    const dir = this.launcher.prepareDir(entry.spec.id).dir;
+    for (const r of entry.spec.localResources) {
+      const result = await localizeResource(dir, r);
+      if (result.ok) this.send(entry.spec.id, { type: 'RESOURCE_LOCALIZED', name: result.name });
+      else {
+        entry.log.warn({ resource: r.source }, result.diagnostics);
+        this.send(entry.spec.id, { type: 'RESOURCE_FAILED', name: result.name, diagnostics: result.diagnostics });
+        return;
+      }
+    }
+  }
+
+  private launch(entry: ContainerEntry): void {
+    const { id, command, env } = entry.spec;
+    const state = entry.actor.state;
+    if (state !== 'SCHEDULED' && state !== 'RELAUNCHING') {
+      entry.log.info({ state }, 'launch skipped: the container left SCHEDULED before it ran');
+      return;
+    }
+    try {
+      const { pid, startTime } = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice));
+      this.live.add(id);
+      entry.log.info({ pid, command }, `container ${id} launched with pid ${pid}`);
+      this.send(id, { type: 'CONTAINER_LAUNCHED', pid, startTime });
+    } catch (err) {
+      const message = err instanceof LaunchError ? err.message : `unexpected launch error: ${(err as Error).message}`;
+      entry.log.error({ err }, message);
+      this.send(id, { type: 'CONTAINER_EXITED_WITH_FAILURE', exitCode: -1, diagnostics: `Failed to launch container: ${message}` });
+    }
+  }
+
+  private cleanup(entry: ContainerEntry): void {
+    const id = entry.spec.id;
+    const timer = this.relaunchTimers.get(id);
+    if (timer) {
+      clearTimeout(timer);
+      this.relaunchTimers.delete(id);
+    }
+    if (this.live.has(id)) {
+      entry.log.info('killing the process group: SIGTERM, then SIGKILL after the delay');
+      this.launcher.kill(id);
+    } else {
+      this.send(id, { type: 'CONTAINER_KILLED_ON_REQUEST', exitCode: ExitCode.TERMINATED, diagnostics: TERMINATED_BEFORE_LAUNCH });
+    }
+  }
+
+  private exited(id: string, notice: ExitNotice): void {
+    this.live.delete(id);
+    const type = exitEventType(notice.exitCode);
+    this.core.get(id)?.log.info({ exitCode: notice.exitCode }, `container ${id} exited with code ${notice.exitCode}`);
+    if (type === 'CONTAINER_EXITED_WITH_SUCCESS') this.send(id, { type, exitCode: notice.exitCode });
+    else if (type === 'CONTAINER_KILLED_ON_REQUEST') {
+      const diagnostics = `Container killed on request. Exit code is ${notice.exitCode}\n${notice.diagnostics}`;
+      this.send(id, { type, exitCode: notice.exitCode, diagnostics });
+    } else this.send(id, { type, exitCode: notice.exitCode, diagnostics: notice.diagnostics });
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

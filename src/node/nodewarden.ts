@@ -1,0 +1,163 @@
+/**
+ * The daemon, wired: store, core (machines + scheduler), bus, and the shell
+ * that performs effects. This is the in-process entry point: the socket API,
+ * the CLI and the tests all drive a NodeWarden through these methods.
+ *
+ * Every request method resolves only once its effect on the state is durable.
+ */
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { ExitStatus } from '../../state-machines/exit-status.js';
+import type { ContainerEvent, ContainerEventType } from '../../state-machines/types.js';
+import { createBus, guarded, type Bus } from '../bus.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { Config } from '../config/types.js';
+import { allocationOf, Dispatcher, stateAccepts, type ContainerEntry } from '../core/dispatcher.js';
+import { badRequest, conflict, notFound } from '../core/errors.js';
+import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
+import { ProcessLauncher } from '../launcher/process-launcher.js';
+import { Store, type TransitionRow } from '../store/store.js';
+import { containerView, type ContainerView } from './container-view.js';
+import { EffectRunner } from './effect-runner.js';
+
+export interface NodeWardenOptions {
+  config: Config;
+  /** SQLite file (SPEC default db/nodewarden.sqlite). */
+  dbPath: string;
+  /** Containers live under <workDir>/containers (SPEC default var/). */
+  workDir: string;
+  log?: Logger;
+  clock?: Clock;
+}
+
+/** YARN ContainerManagerImpl.stopContainerInternal's message. */
+export const KILLED_BY_API = 'Container killed by the ApplicationMaster.';
+
+export class NodeWarden {
+  readonly config: Config;
+  readonly workDir: string;
+  readonly bus: Bus;
+  readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly store: Store;
+  private readonly core: Dispatcher;
+  private readonly launcher: ProcessLauncher;
+  private readonly runner: EffectRunner;
+  private idCounter = 0;
+  private closed = false;
+
+  constructor(opts: NodeWardenOptions) {
+    this.config = opts.config;
+    this.workDir = path.resolve(opts.workDir);
+    this.log = opts.log ?? pino({ name: 'nodewarden' });
+    this.clock = opts.clock ?? systemClock;
+    this.bus = createBus();
+    this.store = new Store(opts.dbPath);
+    this.core = new Dispatcher(this.store, this.bus, this.config, this.log);
+    this.launcher = new ProcessLauncher({
+      workDir: this.workDir,
+      sigkillDelayMs: this.config.sigkillDelayMs,
+      exitCodeFileTimeoutMs: this.config.recovery.exitCodeFileTimeoutMs,
+      // Always the real /proc: the configurable root is for the monitor's tree math in tests.
+      log: this.log,
+    });
+    this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log);
+    this.bus.on('effect', guarded(this.log, 'effect', (e) => this.runner.run(e)));
+    for (const row of this.store.loadContainers()) {
+      const entry = this.core.restore(row);
+      // A container the scheduler had started holds its resources until DONE.
+      // (Reacquiring its process after a restart is recovery's job, SPEC §8.)
+      if (entry.actor.state !== 'DONE' && row.launchAttempt > 0) {
+        this.core.scheduler.restoreRunning(row.id, allocationOf(row.spec, this.config), row.spec.executionType);
+      }
+    }
+    this.log.info({ db: opts.dbPath, workDir: this.workDir }, 'nodewarden started');
+  }
+
+  /** POST /v1/containers: 201-style `created: true`, or the same container again for the same spec. */
+  async launch(body: unknown): Promise<{ view: ContainerView; created: boolean }> {
+    const spec = parseLaunchRequest(body, () => this.newId());
+    const existing = this.core.get(spec.id);
+    if (existing) {
+      if (!sameSpec(existing.spec, spec)) {
+        throw conflict(`container ${spec.id} already exists with a different request`);
+      }
+      await this.core.durable();
+      return { view: this.view(spec.id), created: false };
+    }
+    const need = allocationOf(spec, this.config);
+    if (!this.core.scheduler.canEverFit(need)) {
+      throw badRequest(
+        `container ${spec.id} can never fit this node: it needs ${need.memoryMb} MB and ${need.milliVcores / 1000} vcores ` +
+          `(request plus the executor allowance of ${this.config.allowance.memoryMb} MB and ${this.config.allowance.cpus} cpus); ` +
+          `the node has ${this.config.node.memoryMb} MB and ${this.config.node.vcores} vcores`,
+      );
+    }
+    this.core.add(spec, this.clock.now());
+    await this.core.durable();
+    return { view: this.view(spec.id), created: true };
+  }
+
+  /** KILL_CONTAINER with KILLED_BY_APPMASTER (-105). */
+  kill(id: string): Promise<ContainerView> {
+    return this.request(id, { type: 'KILL_CONTAINER', ts: this.clock.now(), exitStatus: ExitStatus.KILLED_BY_APPMASTER, diagnostics: KILLED_BY_API });
+  }
+
+  pause(id: string): Promise<ContainerView> {
+    return this.request(id, { type: 'PAUSE_CONTAINER', ts: this.clock.now() });
+  }
+
+  resume(id: string): Promise<ContainerView> {
+    return this.request(id, { type: 'RESUME_CONTAINER', ts: this.clock.now() });
+  }
+
+  view(id: string): ContainerView {
+    return containerView(this.entry(id), this.config, this.workDir);
+  }
+
+  list(): ContainerView[] {
+    return [...this.core.all()].map((e) => containerView(e, this.config, this.workDir));
+  }
+
+  transitions(id: string): TransitionRow[] {
+    this.entry(id);
+    return this.store.transitionsOf(id);
+  }
+
+  /** Commit what is pending and release the database. Containers keep running (supervised shutdown). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.runner.close();
+    this.launcher.close();
+    this.core.close();
+    this.store.close();
+    this.log.info('nodewarden stopped');
+  }
+
+  private entry(id: string): ContainerEntry {
+    const entry = this.core.get(checkId(id));
+    if (!entry) throw notFound(id);
+    return entry;
+  }
+
+  /** A request event: refused (409, nothing changed) when the container's state has no row for it. */
+  private async request(id: string, event: ContainerEvent): Promise<ContainerView> {
+    const entry = this.entry(id);
+    const state = entry.actor.state;
+    if (!stateAccepts(state, event.type as ContainerEventType)) {
+      throw conflict(`container ${id} is ${state}: ${event.type} is not possible in that state`);
+    }
+    this.core.dispatch(id, event);
+    await this.core.durable();
+    return this.view(id);
+  }
+
+  private newId(): string {
+    let id: string;
+    do {
+      id = `container_${this.clock.now()}_${String(++this.idCounter).padStart(6, '0')}`;
+    } while (this.core.get(id));
+    return id;
+  }
+}
