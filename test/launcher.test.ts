@@ -13,56 +13,9 @@ import {
   type LauncherOptions,
 } from '../src/launcher/process-launcher.js';
 import { ExitCode } from '../state-machines/exit-status.js';
+import { isLive, killGroups, liveMembers, procStat, waitFor } from './helpers/proc.js';
 
 // ---------------------------------------------------------------- helpers
-
-/** Poll fn until it returns a truthy value; fail after timeoutMs. */
-async function waitFor<T>(fn: () => T, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-interface Stat {
-  state: string;
-  pgrp: number;
-  session: number;
-  startTime: number;
-}
-
-function procStat(pid: number): Stat | undefined {
-  let line: string;
-  try {
-    line = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const f = line.slice(line.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0]!, pgrp: Number(f[2]), session: Number(f[3]), startTime: Number(f[19]) };
-}
-
-/**
- * Members of a process group that are not zombies. (Zombies are dead; in some
- * sandboxes pid 1 never reaps orphans, so they linger in /proc.)
- */
-function liveMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    const s = procStat(Number(name));
-    if (s && s.pgrp === pgid && s.state !== 'Z' && s.state !== 'X') out.push(Number(name));
-  }
-  return out;
-}
-
-function isLive(pid: number): boolean {
-  const s = procStat(pid);
-  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
-}
 
 const log = pino({ level: 'silent' });
 
@@ -80,16 +33,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const l of launchers) l.close();
-  for (const pgid of groups) {
-    if (liveMembers(pgid).length > 0) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  await waitFor(() => [...groups].every((g) => liveMembers(g).length === 0), 10_000, 'test process groups to die');
+  await killGroups(groups);
   delete process.env.NW_SECRET_TEST;
   fs.rmSync(tmp, { recursive: true, force: true });
 });

@@ -119,9 +119,16 @@ export class NodeWarden {
     return [...this.core.all()].map((e) => containerView(e, this.config, this.workDir));
   }
 
-  transitions(id: string): TransitionRow[] {
+  /** The container's transitions from the database, once everything already decided is committed. */
+  async transitions(id: string): Promise<TransitionRow[]> {
     this.entry(id);
+    await this.core.durable();
     return this.store.transitionsOf(id);
+  }
+
+  /** Resolves once every transition decided so far is committed. */
+  durable(): Promise<void> {
+    return this.core.durable();
   }
 
   /** Commit what is pending and release the database. Containers keep running (supervised shutdown). */

@@ -1,0 +1,64 @@
+/** Test helpers over the real /proc and the clock-free waits every test uses. */
+import fs from 'node:fs';
+
+/** Poll fn until it returns a truthy value; fail after timeoutMs, naming what was awaited. */
+export async function waitFor<T>(fn: () => T, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export interface Stat {
+  state: string;
+  pgrp: number;
+  session: number;
+  startTime: number;
+}
+
+export function procStat(pid: number): Stat | undefined {
+  let line: string;
+  try {
+    line = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const f = line.slice(line.lastIndexOf(')') + 2).split(' ');
+  return { state: f[0]!, pgrp: Number(f[2]), session: Number(f[3]), startTime: Number(f[19]) };
+}
+
+/**
+ * Members of a process group that are not zombies. (Zombies are dead; in some
+ * sandboxes pid 1 never reaps orphans, so they linger in /proc.)
+ */
+export function liveMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    const s = procStat(Number(name));
+    if (s && s.pgrp === pgid && s.state !== 'Z' && s.state !== 'X') out.push(Number(name));
+  }
+  return out;
+}
+
+export function isLive(pid: number): boolean {
+  const s = procStat(pid);
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+}
+
+/** SIGKILL every group that still has members, then wait until all are gone. */
+export async function killGroups(pgids: Iterable<number>): Promise<void> {
+  const groups = [...pgids];
+  for (const pgid of groups) {
+    if (liveMembers(pgid).length === 0) continue;
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  await waitFor(() => groups.every((g) => liveMembers(g).length === 0), 10_000, 'test process groups to die');
+}
