@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { figure, machine, type Figure } from './stats.js';
-import { dispatchPath, naivePerRow } from './transitions.js';
+import { dispatchPath, machinesOnly, naivePerRow } from './transitions.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 5;
@@ -19,24 +19,29 @@ async function transitionsBench(): Promise<Record<string, unknown>> {
   // Warm-up: JIT, page cache, the SQLite library.
   await dispatchPath(1_000);
   naivePerRow(200);
+  machinesOnly(1_000);
   const durable: number[] = [];
   const naive: number[] = [];
+  const machines: number[] = [];
   const ratios: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    // Interleaved, so both see the same machine state.
+    // Interleaved, so all three see the same machine state.
     const d = await dispatchPath(containers);
     const n = naivePerRow(naiveRows);
+    machines.push(machinesOnly(containers));
     durable.push(d);
     naive.push(n);
     ratios.push(d / n);
   }
   const d = figure(durable);
   const n = figure(naive);
+  const m = figure(machines);
   const r = figure(ratios);
   const row = (name: string, f: Figure, unit: string) =>
     console.log(`${name.padEnd(44)} ${fmt(f.median).padStart(10)} ${unit}  (min ${fmt(f.min)}, max ${fmt(f.max)})`);
   row('durable transitions/s (dispatch path, FULL)', d, '/s');
   row('naive one-commit-per-row baseline (FULL)', n, '/s');
+  row('machines alone (xstate actors, no store)', m, '/s');
   console.log(`${'ratio dispatch / naive'.padEnd(44)} ${r.median.toFixed(1).padStart(10)} x   (min ${r.min.toFixed(1)}, max ${r.max.toFixed(1)})`);
   const goals = { durablePerSecond: 50_000, ratioToBaseline: 5 };
   const met = d.median >= goals.durablePerSecond && r.median >= goals.ratioToBaseline;
@@ -48,6 +53,7 @@ async function transitionsBench(): Promise<Record<string, unknown>> {
     naiveRows,
     durablePerSecond: d,
     naivePerSecond: n,
+    machinesOnlyPerSecond: m,
     ratio: r,
     goals,
     met,

@@ -17,6 +17,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { Dispatcher } from '../src/core/dispatcher.js';
 import { openDatabase } from '../src/store/database.js';
 import { Store } from '../src/store/store.js';
+import { ContainerActor } from '../state-machines/container-actor.js';
 import { NEVER_RETRY } from '../state-machines/retry-policy.js';
 import type { ContainerSpec } from '../state-machines/types.js';
 
@@ -69,6 +70,24 @@ export async function dispatchPath(containers: number, wave = 1000): Promise<num
   if (done !== containers || rows !== containers * TRANSITIONS_PER_CONTAINER) {
     throw new Error(`benchmark run is wrong: ${done} DONE of ${containers}, ${rows} transition rows`);
   }
+  return (containers * TRANSITIONS_PER_CONTAINER) / seconds;
+}
+
+/**
+ * The machines alone — the same lifecycles stepped through xstate actors, no
+ * scheduler, no store: the ceiling the durable path cannot pass.
+ */
+export function machinesOnly(containers: number): number {
+  const actors: ContainerActor[] = [];
+  let ts = Date.now();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < containers; i++) actors.push(new ContainerActor({ spec: spec(`c${i}`), diagnosticsMaxSize: 10_000 }));
+  for (const a of actors) a.step({ type: 'INIT_CONTAINER', ts: ++ts });
+  for (const a of actors) a.step({ type: 'CONTAINER_LAUNCHED', ts: ++ts, pid: 1, startTime: 1 });
+  for (const a of actors) a.step({ type: 'CONTAINER_EXITED_WITH_SUCCESS', ts: ++ts, exitCode: 0 });
+  for (const a of actors) a.step({ type: 'CONTAINER_RESOURCES_CLEANEDUP', ts: ++ts });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (actors.some((a) => a.state !== 'DONE')) throw new Error('benchmark run is wrong: not every container is DONE');
   return (containers * TRANSITIONS_PER_CONTAINER) / seconds;
 }
 

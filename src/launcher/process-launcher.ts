@@ -246,7 +246,7 @@ export class ProcessLauncher {
       // Node reports run-time spawn errors (ENOENT, EACCES, EAGAIN, EMFILE…)
       // one tick later as 'error', but leaves pid unset right away: turn that
       // into a synchronous LaunchError and swallow the late event.
-      child.once('error', (e) => this.log.debug({ containerId: id, err: e }, 'spawn error (already reported as LaunchError)'));
+      child.once('error', (e) => this.log.debug({ container: id, err: e }, 'spawn error (already reported as LaunchError)'));
       throw new LaunchError(`cannot launch container ${id}: ${this.diagnoseSpawnFailure(paths.dir)}`);
     }
     child.unref();
@@ -271,7 +271,7 @@ export class ProcessLauncher {
     child.on('error', (e) => {
       // With a pid, 'error' only comes from signalling through the handle,
       // which we never do; the 'exit' event still follows.
-      this.log.warn({ containerId: id, pid, err: e }, 'container process error');
+      this.log.warn({ container: id, pid, err: e }, 'container process error');
     });
     child.once('exit', (code, signal) => {
       let waitCode: number;
@@ -299,7 +299,7 @@ export class ProcessLauncher {
     }
     rec.startTime = stat.startTime;
     this.recs.set(id, rec);
-    this.log.info({ containerId: id, pid, startTime: rec.startTime, command }, 'container launched');
+    this.log.info({ container: id, pid, startTime: rec.startTime, command }, 'container launched');
     return { pid, startTime: rec.startTime };
   }
 
@@ -333,7 +333,7 @@ export class ProcessLauncher {
       drainDeadline: 0,
     };
     this.recs.set(id, rec);
-    this.log.info({ containerId: id, pid, startTime, alive }, 'watching recovered container');
+    this.log.info({ container: id, pid, startTime, alive }, 'watching recovered container');
     this.schedulePoll(rec, alive ? this.pollIntervalMs : 0);
   }
 
@@ -353,12 +353,12 @@ export class ProcessLauncher {
   kill(id: string): void {
     const rec = this.recs.get(id);
     if (rec === undefined || this.closed) {
-      this.log.warn({ containerId: id }, 'kill: container not tracked by the launcher (already finished?)');
+      this.log.warn({ container: id }, 'kill: container not tracked by the launcher (already finished?)');
       return;
     }
     if (rec.killRequested) return;
     rec.killRequested = true;
-    this.log.info({ containerId: id, pid: rec.pid }, 'killing container: SIGTERM to the process group');
+    this.log.info({ container: id, pid: rec.pid }, 'killing container: SIGTERM to the process group');
     this.signalGroup(rec, 'SIGTERM');
     // A paused (SIGSTOPped) group can only act on the TERM once continued.
     this.signalGroup(rec, 'SIGCONT');
@@ -367,7 +367,7 @@ export class ProcessLauncher {
       if (rec.delivered) return;
       if (this.groupLive(rec)) {
         rec.sigkilledLeader = !rec.exited && this.isAlive(rec.pid, rec.startTime);
-        this.log.info({ containerId: id, pid: rec.pid }, 'container still running after SIGTERM: SIGKILL to the process group');
+        this.log.info({ container: id, pid: rec.pid }, 'container still running after SIGTERM: SIGKILL to the process group');
         this.signalGroup(rec, 'SIGKILL');
       }
       rec.sigkillSent = true;
@@ -494,17 +494,17 @@ export class ProcessLauncher {
     try {
       process.kill(-rec.pid, sig);
     } catch (e) {
-      if (errno(e) !== 'ESRCH') this.log.error({ containerId: rec.id, pid: rec.pid, sig, err: e }, 'cannot signal container process group');
+      if (errno(e) !== 'ESRCH') this.log.error({ container: rec.id, pid: rec.pid, sig, err: e }, 'cannot signal container process group');
     }
   }
 
   private signalById(id: string, sig: NodeJS.Signals): void {
     const rec = this.recs.get(id);
     if (rec === undefined || this.closed) {
-      this.log.warn({ containerId: id, sig }, 'signal: container not tracked by the launcher (already finished?)');
+      this.log.warn({ container: id, sig }, 'signal: container not tracked by the launcher (already finished?)');
       return;
     }
-    this.log.info({ containerId: id, pid: rec.pid, sig }, 'signalling container process group');
+    this.log.info({ container: id, pid: rec.pid, sig }, 'signalling container process group');
     this.signalGroup(rec, sig);
   }
 
@@ -532,7 +532,7 @@ export class ProcessLauncher {
     if (this.closed || rec.abandoned) return;
     this.resolveExitCode(rec, waitCode, (exitCode, lost) => {
       rec.notice = { exitCode, diagnostics: this.diagnostics(rec, exitCode, lost) };
-      this.log.info({ containerId: rec.id, pid: rec.pid, exitCode }, 'container process exited');
+      this.log.info({ container: rec.id, pid: rec.pid, exitCode }, 'container process exited');
       this.settle(rec);
     });
   }
@@ -567,12 +567,12 @@ export class ProcessLauncher {
     try {
       text = fs.readFileSync(rec.paths.exitCodeFile, 'utf8');
     } catch (e) {
-      if (errno(e) !== 'ENOENT') this.log.warn({ containerId: rec.id, err: e }, 'cannot read exit-code file');
+      if (errno(e) !== 'ENOENT') this.log.warn({ container: rec.id, err: e }, 'cannot read exit-code file');
       return undefined;
     }
     const t = text.trim();
     if (!/^-?[0-9]+$/.test(t)) {
-      this.log.warn({ containerId: rec.id, content: t.slice(0, 64) }, 'exit-code file does not hold an integer; ignored');
+      this.log.warn({ container: rec.id, content: t.slice(0, 64) }, 'exit-code file does not hold an integer; ignored');
       return undefined;
     }
     return Number(t);
@@ -627,7 +627,7 @@ export class ProcessLauncher {
     if (!this.groupLive(rec)) return this.deliver(rec);
     if (rec.sigkillSent && Date.now() >= rec.drainDeadline) {
       this.log.warn(
-        { containerId: rec.id, pid: rec.pid, members: this.liveGroupMembers(rec.pid) },
+        { container: rec.id, pid: rec.pid, members: this.liveGroupMembers(rec.pid) },
         'process group still has members after SIGKILL (uninterruptible?); reporting the exit anyway',
       );
       return this.deliver(rec);
@@ -653,14 +653,14 @@ export class ProcessLauncher {
     try {
       rec.onExit(notice);
     } catch (e) {
-      this.log.error({ containerId: rec.id, err: e }, 'onExit handler threw');
+      this.log.error({ container: rec.id, err: e }, 'onExit handler threw');
     }
   }
 
   /** SIGTERM (+SIGCONT) the members left in a finished container's group, SIGKILL after the delay. */
   private reapLeftovers(rec: Rec): void {
     this.log.warn(
-      { containerId: rec.id, pgid: rec.pid, members: this.liveGroupMembers(rec.pid) },
+      { container: rec.id, pgid: rec.pid, members: this.liveGroupMembers(rec.pid) },
       'container exited but left processes in its group: terminating them',
     );
     this.signalGroup(rec, 'SIGTERM');
@@ -668,7 +668,7 @@ export class ProcessLauncher {
     // Ref'd, like kill()'s escalation: it must fire even during shutdown.
     setTimeout(() => {
       if (this.groupLive(rec)) {
-        this.log.warn({ containerId: rec.id, pgid: rec.pid }, 'leftover processes survived SIGTERM: SIGKILL');
+        this.log.warn({ container: rec.id, pgid: rec.pid }, 'leftover processes survived SIGTERM: SIGKILL');
         this.signalGroup(rec, 'SIGKILL');
       }
     }, this.sigkillDelayMs);

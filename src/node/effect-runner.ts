@@ -108,7 +108,6 @@ export class EffectRunner {
     try {
       const { pid, startTime } = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice));
       this.live.add(id);
-      entry.log.info({ pid, command }, `container ${id} launched with pid ${pid}`);
       this.send(id, { type: 'CONTAINER_LAUNCHED', pid, startTime });
     } catch (err) {
       const message = err instanceof LaunchError ? err.message : `unexpected launch error: ${(err as Error).message}`;
@@ -125,7 +124,6 @@ export class EffectRunner {
       this.relaunchTimers.delete(id);
     }
     if (this.live.has(id)) {
-      entry.log.info('killing the process group: SIGTERM, then SIGKILL after the delay');
       this.launcher.kill(id);
     } else {
       this.send(id, { type: 'CONTAINER_KILLED_ON_REQUEST', exitCode: ExitCode.TERMINATED, diagnostics: TERMINATED_BEFORE_LAUNCH });
@@ -135,7 +133,6 @@ export class EffectRunner {
   private exited(id: string, notice: ExitNotice): void {
     this.live.delete(id);
     const type = exitEventType(notice.exitCode);
-    this.core.get(id)?.log.info({ exitCode: notice.exitCode }, `container ${id} exited with code ${notice.exitCode}`);
     if (type === 'CONTAINER_EXITED_WITH_SUCCESS') this.send(id, { type, exitCode: notice.exitCode });
     else if (type === 'CONTAINER_KILLED_ON_REQUEST') {
       const diagnostics = `Container killed on request. Exit code is ${notice.exitCode}\n${notice.diagnostics}`;
