@@ -1,0 +1,70 @@
+/** The `nodewarden` command as a user runs it: the built bin, real processes, exit codes. */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from './helpers/proc.js';
+
+const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-cli-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+
+describe('nodewarden CLI', () => {
+  it('start runs the daemon in the foreground and stops cleanly on SIGTERM', async () => {
+    const db = path.join(dir, 'db', 'nw.sqlite');
+    const child = spawn(process.execPath, [BIN, 'start', '--db', db, '--work-dir', path.join(dir, 'var')], { cwd: dir });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('nodewarden started'), 15_000, 'the start log line');
+      const line = JSON.parse(out.split('\n').find((l) => l.includes('nodewarden started'))!);
+      expect(line).toMatchObject({ name: 'nodewarden', db });
+      expect(fs.existsSync(db)).toBe(true);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out).toContain('nodewarden stopped');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a bad configuration value stops start with exit 1 and a message naming the key', () => {
+    const r = run('start', '--db', path.join(dir, 'x.sqlite'), '--set', 'yarn.nodemanager.vmem-pmem-ratio=0.5');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('yarn.nodemanager.vmem-pmem-ratio');
+    expect(r.stderr).not.toContain('    at ');
+    expect(fs.existsSync(path.join(dir, 'x.sqlite'))).toBe(false);
+  });
+
+  it('a missing config file is a clear error', () => {
+    const r = run('start', '--config', path.join(dir, 'nope.json'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('nope.json');
+  });
+
+  it('a corrupt database is refused and left untouched', () => {
+    const db = path.join(dir, 'corrupt.sqlite');
+    fs.writeFileSync(db, 'this is not a database, it is a text file pretending to be one'.repeat(100));
+    const before = fs.readFileSync(db);
+    const r = run('start', '--db', db, '--work-dir', path.join(dir, 'var'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('unreadable or corrupt');
+    expect(fs.readFileSync(db).equals(before)).toBe(true);
+  });
+
+  it('unknown commands and options are usage errors (exit 2)', () => {
+    expect(run('frobnicate').status).toBe(2);
+    const r = run('start', '--no-such-flag');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown option --no-such-flag');
+  });
+});
