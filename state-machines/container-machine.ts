@@ -87,6 +87,20 @@ function exited(context: ContainerContext, event: ExitEvent): Partial<ContainerC
   };
 }
 
+/** "EXITED_*, CONTAINER_CLEANEDUP_AFTER_KILL, DONE | KILL_CONTAINER and late exit events | self". */
+const lateEventsIgnored = {
+  KILL_CONTAINER: {},
+  CONTAINER_KILLED_ON_REQUEST: {},
+  CONTAINER_EXITED_WITH_SUCCESS: {},
+  CONTAINER_EXITED_WITH_FAILURE: {},
+} as const;
+
+/** EXITED_WITH_SUCCESS, EXITED_WITH_FAILURE and CONTAINER_CLEANEDUP_AFTER_KILL: release resources, then DONE. */
+const finished = {
+  entry: 'cleanupResources',
+  on: { CONTAINER_RESOURCES_CLEANEDUP: 'DONE', ...lateEventsIgnored },
+} as const;
+
 export const containerMachine = setup({
   types: {
     context: {} as ContainerContext,
@@ -252,45 +266,12 @@ export const containerMachine = setup({
         RESOURCE_FAILED: {},
       },
     },
-    CONTAINER_CLEANEDUP_AFTER_KILL: {
-      entry: 'cleanupResources',
-      on: {
-        CONTAINER_RESOURCES_CLEANEDUP: 'DONE',
-        KILL_CONTAINER: {},
-        CONTAINER_KILLED_ON_REQUEST: {},
-        CONTAINER_EXITED_WITH_SUCCESS: {},
-        CONTAINER_EXITED_WITH_FAILURE: {},
-      },
-    },
-    EXITED_WITH_SUCCESS: {
-      entry: 'cleanupResources',
-      on: {
-        CONTAINER_RESOURCES_CLEANEDUP: 'DONE',
-        KILL_CONTAINER: {},
-        CONTAINER_KILLED_ON_REQUEST: {},
-        CONTAINER_EXITED_WITH_SUCCESS: {},
-        CONTAINER_EXITED_WITH_FAILURE: {},
-      },
-    },
-    EXITED_WITH_FAILURE: {
-      entry: 'cleanupResources',
-      on: {
-        CONTAINER_RESOURCES_CLEANEDUP: 'DONE',
-        KILL_CONTAINER: {},
-        CONTAINER_KILLED_ON_REQUEST: {},
-        CONTAINER_EXITED_WITH_SUCCESS: {},
-        CONTAINER_EXITED_WITH_FAILURE: {},
-      },
-    },
+    CONTAINER_CLEANEDUP_AFTER_KILL: finished,
+    EXITED_WITH_SUCCESS: finished,
+    EXITED_WITH_FAILURE: finished,
     DONE: {
       entry: ['stopMonitoring', 'completed'],
-      on: {
-        KILL_CONTAINER: {},
-        CONTAINER_KILLED_ON_REQUEST: {},
-        CONTAINER_EXITED_WITH_SUCCESS: {},
-        CONTAINER_EXITED_WITH_FAILURE: {},
-        CONTAINER_RESOURCES_CLEANEDUP: {},
-      },
+      on: { ...lateEventsIgnored, CONTAINER_RESOURCES_CLEANEDUP: {} },
     },
   },
 });

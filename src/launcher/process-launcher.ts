@@ -149,6 +149,20 @@ interface Rec {
   pollTimer?: NodeJS.Timeout;
 }
 
+/** A new record: what the caller knows, every progress flag cleared. */
+function newRec(known: Pick<Rec, 'id' | 'pid' | 'startTime' | 'paths' | 'isChild' | 'onExit' | 'ownsGroup' | 'deadAtWatch'>): Rec {
+  return {
+    ...known,
+    exited: false,
+    delivered: false,
+    abandoned: false,
+    killRequested: false,
+    sigkillSent: false,
+    sigkilledLeader: false,
+    drainDeadline: 0,
+  };
+}
+
 export class ProcessLauncher {
   private readonly workDir: string;
   private readonly sigkillDelayMs: number;
@@ -251,23 +265,7 @@ export class ProcessLauncher {
     }
     child.unref();
 
-    const rec: Rec = {
-      id,
-      pid,
-      startTime: -1,
-      paths,
-      isChild: true,
-      onExit,
-      ownsGroup: true,
-      deadAtWatch: false,
-      exited: false,
-      delivered: false,
-      abandoned: false,
-      killRequested: false,
-      sigkillSent: false,
-      sigkilledLeader: false,
-      drainDeadline: 0,
-    };
+    const rec = newRec({ id, pid, startTime: -1, paths, isChild: true, onExit, ownsGroup: true, deadAtWatch: false });
     child.on('error', (e) => {
       // With a pid, 'error' only comes from signalling through the handle,
       // which we never do; the 'exit' event still follows.
@@ -315,23 +313,7 @@ export class ProcessLauncher {
     if (this.recs.has(id)) throw new Error(`container ${id} is already tracked by this launcher`);
     const paths = containerPaths(this.workDir, id);
     const alive = isPid(pid) && this.isAlive(pid, startTime);
-    const rec: Rec = {
-      id,
-      pid,
-      startTime,
-      paths,
-      isChild: false,
-      onExit,
-      ownsGroup: alive,
-      deadAtWatch: !alive,
-      exited: false,
-      delivered: false,
-      abandoned: false,
-      killRequested: false,
-      sigkillSent: false,
-      sigkilledLeader: false,
-      drainDeadline: 0,
-    };
+    const rec = newRec({ id, pid, startTime, paths, isChild: false, onExit, ownsGroup: alive, deadAtWatch: !alive });
     this.recs.set(id, rec);
     this.log.info({ container: id, pid, startTime, alive }, 'watching recovered container');
     this.schedulePoll(rec, alive ? this.pollIntervalMs : 0);

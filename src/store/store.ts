@@ -8,20 +8,18 @@ import type { ContainerContext } from '../../state-machines/container-machine.js
 import type { ContainerEvent, ContainerSpec, ContainerState } from '../../state-machines/types.js';
 import { openDatabase, type Db } from './database.js';
 
-export interface ContainerRow {
+/** The machine context as stored: all of it but what comes from the spec (retry policy) and the config. */
+export type StoredContext = Pick<
+  ContainerContext,
+  'pendingResources' | 'exitStatus' | 'exitCode' | 'diagnostics' | 'pid' | 'pidStartTime' | 'attempt' | 'remainingRetries'
+>;
+
+export interface ContainerRow extends StoredContext {
   id: string;
   spec: ContainerSpec;
   state: ContainerState;
-  /** The machine context, less what comes from the spec and the config. */
-  pendingResources: string[];
-  exitStatus: number;
-  exitCode: number;
-  diagnostics: string;
-  pid: number | null;
-  pidStartTime: number | null;
-  attempt: number;
+  /** The launch marker: launches decided, durable before the spawn. */
   launchAttempt: number;
-  remainingRetries: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -36,28 +34,14 @@ export interface TransitionRow {
 }
 
 /** The columns that restore a machine, taken from its context. */
-export function rowFromContext(
-  context: ContainerContext,
-): Pick<ContainerRow, 'pendingResources' | 'exitStatus' | 'exitCode' | 'diagnostics' | 'pid' | 'pidStartTime' | 'attempt' | 'remainingRetries'> {
+export function rowFromContext(context: StoredContext): StoredContext {
   const { pendingResources, exitStatus, exitCode, diagnostics, pid, pidStartTime, attempt, remainingRetries } = context;
   return { pendingResources, exitStatus, exitCode, diagnostics, pid, pidStartTime, attempt, remainingRetries };
 }
 
 /** The machine context again, from a row, its spec and the configured diagnostics size. */
 export function contextFromRow(row: ContainerRow, diagnosticsMaxSize: number): ContainerContext {
-  return {
-    id: row.id,
-    retryPolicy: row.spec.retryPolicy,
-    diagnosticsMaxSize,
-    pendingResources: row.pendingResources,
-    exitStatus: row.exitStatus,
-    exitCode: row.exitCode,
-    diagnostics: row.diagnostics,
-    pid: row.pid,
-    pidStartTime: row.pidStartTime,
-    attempt: row.attempt,
-    remainingRetries: row.remainingRetries,
-  };
+  return { id: row.id, retryPolicy: row.spec.retryPolicy, diagnosticsMaxSize, ...rowFromContext(row) };
 }
 
 interface RawContainer {
