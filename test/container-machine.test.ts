@@ -303,3 +303,17 @@ describe('container machine: retry policy (RELAUNCHING)', () => {
     expect(at('RUNNING', SETUP.RUNNING).step(failure(1)).to).toBe('EXITED_WITH_FAILURE');
   });
 });
+
+describe('container actor: finished containers are parked', () => {
+  it('keeps state and context after DONE and still takes late events from the table', () => {
+    const a = at('RUNNING', SETUP.RUNNING);
+    a.step(sample('CONTAINER_EXITED_WITH_FAILURE'));
+    a.step(sample('CONTAINER_RESOURCES_CLEANEDUP'));
+    expect(a.state).toBe('DONE');
+    const context = structuredClone(a.context);
+    expect(a.step(sample('KILL_CONTAINER'))).toEqual({ from: 'DONE', to: 'DONE', handled: true, effects: [] });
+    expect(a.step(sample('CONTAINER_LAUNCHED')).handled).toBe(false);
+    a.step({ type: 'UPDATE_DIAGNOSTICS_MSG', ts: T0, message: 'late note' });
+    expect(a.context).toEqual({ ...context, diagnostics: `${context.diagnostics}[2026-11-21 08:30:00.005] late note\n` });
+  });
+});
