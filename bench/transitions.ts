@@ -46,7 +46,8 @@ export async function dispatchPath(containers: number, wave = 1000): Promise<num
     { 'yarn.nodemanager.resource.memory-mb': 1 << 30, 'yarn.nodemanager.resource.cpu-vcores': 1 << 20 },
   ]);
   const store = new Store(db.file);
-  const core = new Dispatcher(store, createBus(), config, pino({ level: 'silent' }));
+  const log = pino({ level: 'silent' });
+  const core = new Dispatcher(store, createBus(log), config, log);
   const ids = Array.from({ length: containers }, (_, i) => `c${i}`);
   let ts = Date.now();
   const start = process.hrtime.bigint();

@@ -1,8 +1,9 @@
 /**
  * The event bus between the core and the adapters (mitt). The core emits
  * `effect` only after the transition that asked for it is committed, and
- * `transitions` with each committed batch. mitt stops at the first handler
- * that throws, so adapters subscribe through `guarded`.
+ * `transitions` with each committed batch. A subscriber that throws is logged
+ * and does not stop the others (plain mitt would stop at it and throw into
+ * the core).
  */
 import mittModule, { type Emitter } from 'mitt';
 import type { Logger } from 'pino';
@@ -20,15 +21,18 @@ export type Bus = Emitter<BusEvents>;
 // type is the module, while at run time it is the function itself.
 const mitt = mittModule as unknown as typeof mittModule.default;
 
-export const createBus = (): Bus => mitt<BusEvents>();
-
-/** A handler whose failure is logged instead of breaking the emitter's other handlers. */
-export function guarded<T>(log: Logger, what: string, handler: (event: T) => void): (event: T) => void {
-  return (event) => {
+export function createBus(log: Logger): Bus {
+  const bus = mitt<BusEvents>();
+  const call = (type: string, run: () => void) => {
     try {
-      handler(event);
+      run();
     } catch (err) {
-      log.error({ err }, `${what} failed`);
+      log.error({ err, busEvent: type }, `a ${type} subscriber failed`);
     }
   };
+  bus.emit = (<K extends keyof BusEvents>(type: K, event: BusEvents[K]) => {
+    for (const handler of [...(bus.all.get(type) ?? [])]) call(type, () => (handler as (e: BusEvents[K]) => void)(event));
+    for (const handler of [...(bus.all.get('*') ?? [])]) call(type, () => (handler as (t: K, e: BusEvents[K]) => void)(type, event));
+  }) as Bus['emit'];
+  return bus;
 }

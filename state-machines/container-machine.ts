@@ -87,6 +87,19 @@ function exited(context: ContainerContext, event: ExitEvent): Partial<ContainerC
   };
 }
 
+/** The process runs: monitor it. YARN LaunchTransition. */
+const launched = { target: 'RUNNING', actions: ['recordLaunch', 'startMonitoring'] } as const;
+
+/** Any state with a process (or about to have one): a kill stops it. YARN KillTransition. */
+const toKilling = { target: 'KILLING', actions: ['recordKill', 'cleanupContainer'] } as const;
+
+/** The process ended by itself, or someone else killed it (137/143 we did not ask for). */
+const processExits = {
+  CONTAINER_EXITED_WITH_SUCCESS: { target: 'EXITED_WITH_SUCCESS', actions: 'recordExit' },
+  CONTAINER_EXITED_WITH_FAILURE: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
+  CONTAINER_KILLED_ON_REQUEST: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
+} as const;
+
 /** "EXITED_*, CONTAINER_CLEANEDUP_AFTER_KILL, DONE | KILL_CONTAINER and late exit events | self". */
 const lateEventsIgnored = {
   KILL_CONTAINER: {},
@@ -193,6 +206,7 @@ export const containerMachine = setup({
           { actions: 'recordLocalized' },
         ],
         RESOURCE_FAILED: { target: 'LOCALIZATION_FAILED', actions: 'recordLocalizationFailure' },
+        // Nothing runs yet: only the resources are cleaned up. YARN KillBeforeRunningTransition.
         KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupResources'] },
       },
     },
@@ -208,57 +222,52 @@ export const containerMachine = setup({
     SCHEDULED: {
       entry: 'schedule',
       on: {
-        CONTAINER_LAUNCHED: { target: 'RUNNING', actions: ['recordLaunch', 'startMonitoring'] },
+        CONTAINER_LAUNCHED: launched,
+        // The launch itself failed.
         CONTAINER_EXITED_WITH_FAILURE: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
-        KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupContainer'] },
+        KILL_CONTAINER: toKilling,
       },
     },
     RUNNING: {
       on: {
-        CONTAINER_EXITED_WITH_SUCCESS: { target: 'EXITED_WITH_SUCCESS', actions: 'recordExit' },
+        ...processExits,
         CONTAINER_EXITED_WITH_FAILURE: [
           { guard: 'retryAllowed', target: 'RELAUNCHING', actions: ['recordRetry', 'stopMonitoring', 'relaunch'] },
-          { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
+          processExits.CONTAINER_EXITED_WITH_FAILURE,
         ],
-        KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupContainer'] },
-        // Killed by someone else (137/143 without our asking).
-        CONTAINER_KILLED_ON_REQUEST: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
+        KILL_CONTAINER: toKilling,
         PAUSE_CONTAINER: { target: 'PAUSING', actions: 'pauseContainer' },
       },
     },
     RELAUNCHING: {
       on: {
-        CONTAINER_LAUNCHED: { target: 'RUNNING', actions: ['recordLaunch', 'startMonitoring'] },
-        CONTAINER_EXITED_WITH_FAILURE: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
-        KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupContainer'] },
+        CONTAINER_LAUNCHED: launched,
+        CONTAINER_EXITED_WITH_FAILURE: processExits.CONTAINER_EXITED_WITH_FAILURE,
+        KILL_CONTAINER: toKilling,
       },
     },
+    // YARN also lets PAUSING, PAUSED and RESUMING end when the process does
+    // (ContainerImpl: "in case something goes wrong"); without those rows a
+    // paused container whose process died would wait forever.
     PAUSING: {
-      on: {
-        CONTAINER_PAUSED: 'PAUSED',
-        KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupContainer'] },
-        CONTAINER_EXITED_WITH_SUCCESS: { target: 'EXITED_WITH_SUCCESS', actions: 'recordExit' },
-        CONTAINER_EXITED_WITH_FAILURE: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
-      },
+      on: { CONTAINER_PAUSED: 'PAUSED', KILL_CONTAINER: toKilling, ...processExits },
     },
     PAUSED: {
       on: {
         RESUME_CONTAINER: { target: 'RESUMING', actions: 'resumeContainer' },
-        KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupContainer'] },
+        KILL_CONTAINER: toKilling,
         PAUSE_CONTAINER: {},
+        ...processExits,
       },
     },
     RESUMING: {
-      on: {
-        CONTAINER_RESUMED: 'RUNNING',
-        KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupContainer'] },
-      },
+      on: { CONTAINER_RESUMED: 'RUNNING', KILL_CONTAINER: toKilling, ...processExits },
     },
     KILLING: {
       on: {
+        ...processExits,
+        // The kill we asked for took effect.
         CONTAINER_KILLED_ON_REQUEST: { target: 'CONTAINER_CLEANEDUP_AFTER_KILL', actions: 'recordExit' },
-        CONTAINER_EXITED_WITH_SUCCESS: { target: 'EXITED_WITH_SUCCESS', actions: 'recordExit' },
-        CONTAINER_EXITED_WITH_FAILURE: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
         CONTAINER_RESOURCES_CLEANEDUP: 'DONE',
         KILL_CONTAINER: {},
         CONTAINER_LAUNCHED: {},

@@ -114,6 +114,13 @@ for (const s of ['EXITED_WITH_SUCCESS', 'EXITED_WITH_FAILURE', 'CONTAINER_CLEANE
     TABLE[s]![e] = 'self';
   }
 }
+// Beyond the reference, as YARN's ContainerImpl has them: PAUSING, PAUSED and
+// RESUMING end when the process does, or when someone else kills it.
+for (const s of ['PAUSING', 'PAUSED', 'RESUMING'] as const) {
+  TABLE[s]!.CONTAINER_EXITED_WITH_SUCCESS = 'EXITED_WITH_SUCCESS';
+  TABLE[s]!.CONTAINER_EXITED_WITH_FAILURE = 'EXITED_WITH_FAILURE';
+  TABLE[s]!.CONTAINER_KILLED_ON_REQUEST = 'EXITED_WITH_FAILURE';
+}
 // DONE also absorbs a late cleanup notice.
 TABLE.DONE!.CONTAINER_RESOURCES_CLEANEDUP = 'self';
 // "In every state UPDATE_DIAGNOSTICS_MSG appends … and stays."
@@ -139,6 +146,10 @@ describe('container machine: the YARN transition table', () => {
           expect(step.handled).toBe(true);
           expect(step.from).toBe(state);
           expect(step.to).toBe(expected === 'self' ? state : expected);
+          // Every way into DONE stops monitoring and gives the resources back.
+          if (step.to === 'DONE' && step.from !== 'DONE') {
+            expect(step.effects).toEqual(expect.arrayContaining([{ type: 'STOP_MONITORING' }, { type: 'CONTAINER_COMPLETED' }]));
+          }
         });
       } else {
         it(`${state} | ${type} is ignored, nothing changes`, () => {

@@ -202,6 +202,56 @@ describe('lifecycle with real processes', () => {
   });
 });
 
+describe('lifecycle: things going wrong', () => {
+  it('a paused container whose processes are killed by someone else ends EXITED_WITH_FAILURE, not stuck', async () => {
+    const d = daemon();
+    await d.node.launch({ id: 'px', command: ['sleep', '1000'], resources: small });
+    await d.until('px', 'RUNNING');
+    await d.node.pause('px');
+    await d.until('px', 'PAUSED');
+    process.kill(-d.node.view('px').pid!, 'SIGKILL');
+    await d.until('px', 'DONE');
+    expect(d.node.view('px')).toMatchObject({ exitStatus: 137, exitCode: 137 });
+    expect(await states(d, 'px')).toContain('PAUSED>EXITED_WITH_FAILURE');
+  });
+
+  it('a kill while waiting to relaunch cancels the relaunch', async () => {
+    const d = daemon();
+    await d.node.launch({
+      id: 'rk',
+      command: ['sh', '-c', 'echo run >> runs; exit 9'],
+      resources: small,
+      retryPolicy: { policy: 'RETRY_ON_ALL_ERRORS', maxRetries: 5, retryIntervalMs: 600_000 },
+    });
+    await d.until('rk', 'RELAUNCHING');
+    await d.node.kill('rk');
+    await d.until('rk', 'DONE');
+    expect(d.node.view('rk')).toMatchObject({ exitStatus: -105, exitCode: 143 });
+    expect(fs.readFileSync(path.join(containerPaths(d.workDir, 'rk').dir, 'runs'), 'utf8')).toBe('run\n');
+  });
+
+  it('a launch that cannot happen fails the container with a clear diagnostic; the daemon goes on', async () => {
+    const d = daemon();
+    // A file where the container directory must go: mkdir fails.
+    fs.mkdirSync(path.join(d.workDir, 'containers'), { recursive: true });
+    fs.writeFileSync(containerPaths(d.workDir, 'blocked').dir, 'in the way');
+    fs.writeFileSync(containerPaths(d.workDir, 'blocked2').dir, 'in the way');
+    await d.node.launch({ id: 'blocked', command: ['true'], resources: small });
+    await d.until('blocked', 'DONE');
+    expect(d.node.view('blocked').diagnostics).toContain('Failed to launch container');
+    expect(await states(d, 'blocked')).toEqual(['NEW>SCHEDULED', 'SCHEDULED>EXITED_WITH_FAILURE', 'EXITED_WITH_FAILURE>DONE']);
+    // Same with local resources to localize first.
+    const src = path.join(d.dir, 'r');
+    fs.writeFileSync(src, 'x');
+    await d.node.launch({ id: 'blocked2', command: ['true'], resources: small, localResources: [{ source: src, name: 'r' }] });
+    await d.until('blocked2', 'DONE');
+    expect(d.node.view('blocked2').diagnostics).toContain('cannot prepare the container directory');
+    await d.node.launch({ id: 'fine', command: ['true'], resources: small });
+    await d.until('fine', 'DONE');
+    expect(d.node.view('fine').exitStatus).toBe(0);
+  });
+});
+
 describe('scheduler with real processes', () => {
   it('GUARANTEED containers wait in order for room, and start when it is freed', async () => {
     const d = daemon({ 'yarn.nodemanager.resource.memory-mb': 300, 'nodewarden.executor.allowance.memory-mb': 0 });

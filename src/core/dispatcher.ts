@@ -18,6 +18,7 @@ import { ContainerScheduler, type Allocation, type SchedulerDecision } from '../
 import type { ContainerEffect, ContainerEvent, ContainerEventType, ContainerSpec, ContainerState } from '../../state-machines/types.js';
 import type { Bus } from '../bus.js';
 import type { Config } from '../config/types.js';
+import { NodewardenError } from './errors.js';
 import { contextFromRow, rowFromContext, type ContainerRow, type Store, type TransitionRow } from '../store/store.js';
 
 export interface ContainerEntry {
@@ -75,7 +76,10 @@ export class Dispatcher {
   private draining = false;
   private effects: Array<{ id: string; effect: ContainerEffect }> = [];
   private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
-  private flushTimer: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  /** The group commit of this turn of the event loop. */
+  private flushImmediate: NodeJS.Immediate | null = null;
+  /** A commit that failed is tried again after a pause. */
+  private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
@@ -138,20 +142,24 @@ export class Dispatcher {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  /** Commit now (synchronously) and run the effects: for shutdown and for benchmarks. */
-  flushNow(): void {
-    if (this.flushTimer) clearImmediate(this.flushTimer as NodeJS.Immediate);
-    this.flush();
-  }
-
+  /**
+   * Shutdown: commit what was decided, but start nothing new. Effects not yet
+   * run (a launch, a kill) stay recorded — the launch marker, the KILLING
+   * state — for recovery to finish on the next start.
+   */
   close(): void {
     this.closed = true;
-    if (this.flushTimer) {
-      clearImmediate(this.flushTimer as NodeJS.Immediate);
-      clearTimeout(this.flushTimer as NodeJS.Timeout);
-    }
-    this.flushTimer = null;
+    this.cancelTimers();
+    if (this.effects.length > 0) this.log.info({ effects: this.effects.length }, 'shutting down: pending effects left to recovery');
+    this.effects = [];
     if (this.store.hasStaged()) this.flush();
+  }
+
+  private cancelTimers(): void {
+    if (this.flushImmediate) clearImmediate(this.flushImmediate);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.flushImmediate = null;
+    this.retryTimer = null;
   }
 
   private step({ id, event }: Queued): void {
@@ -225,27 +233,36 @@ export class Dispatcher {
   }
 
   private scheduleFlush(): void {
-    if (this.flushTimer || this.closed) return;
-    this.flushTimer = setImmediate(() => this.flush());
+    if (this.flushImmediate || this.retryTimer || this.closed) return;
+    this.flushImmediate = setImmediate(() => this.flush());
   }
 
   private flush(): void {
-    this.flushTimer = null;
+    this.cancelTimers();
     const waiters = this.waiters;
     this.waiters = [];
     let committed: TransitionRow[];
     try {
       committed = this.store.commit();
     } catch (err) {
-      // Nothing of this batch happened: effects wait, staged rows stay staged, and we try again.
-      this.log.error({ err }, 'commit failed; effects held back until the batch is durable, retrying in 1 s');
-      for (const w of waiters) w.reject(err as Error);
-      if (!this.closed) this.flushTimer = setTimeout(() => this.flush(), 1000);
+      // Nothing of this batch is durable, so none of its effects run: they
+      // wait, the rows stay staged, and the commit is tried again. The
+      // requesters hear 503: their request may still take effect then.
+      this.log.error({ err }, 'commit failed: effects held back until the batch is durable; retrying in 1 s');
+      const unavailable = new NodewardenError(
+        503,
+        'STORE_UNAVAILABLE',
+        `the database could not commit (${(err as Error).message}); the request is not durable yet and may take effect once the database recovers`,
+      );
+      for (const w of waiters) w.reject(unavailable);
+      if (!this.closed) this.retryTimer = setTimeout(() => this.flush(), 1000);
       return;
     }
     const effects = this.effects;
     this.effects = [];
     for (const w of waiters) w.resolve();
+    // Observers hear of the transitions before their effects run; the bus
+    // guards every subscriber, so none of them can stop the effects.
     if (committed.length > 0) this.bus.emit('transitions', committed);
     for (const e of effects) this.bus.emit('effect', e);
   }

@@ -11,6 +11,8 @@ import { badRequest } from './errors.js';
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESOURCE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
+/** Node timers hold at most 2^31 - 1 ms; a longer one would fire at once. */
+const MAX_RETRY_INTERVAL_MS = 2 ** 31 - 1;
 const REQUEST_FIELDS = ['id', 'command', 'env', 'resources', 'executionType', 'localResources', 'retryPolicy'];
 const RETRY_POLICIES: RetryPolicyName[] = ['NEVER_RETRY', 'RETRY_ON_ALL_ERRORS', 'RETRY_ON_SPECIFIC_ERROR_CODES'];
 const EXECUTION_TYPES: ExecutionType[] = ['GUARANTEED', 'OPPORTUNISTIC'];
@@ -101,8 +103,8 @@ function retryPolicy(v: unknown): RetryPolicy {
     throw badRequest('retryPolicy.maxRetries must be an integer ≥ 0, or -1 to retry forever');
   }
   const retryIntervalMs = v.retryIntervalMs ?? 0;
-  if (!Number.isSafeInteger(retryIntervalMs) || (retryIntervalMs as number) < 0) {
-    throw badRequest('retryPolicy.retryIntervalMs must be an integer ≥ 0');
+  if (!Number.isSafeInteger(retryIntervalMs) || (retryIntervalMs as number) < 0 || (retryIntervalMs as number) > MAX_RETRY_INTERVAL_MS) {
+    throw badRequest(`retryPolicy.retryIntervalMs must be an integer from 0 to ${MAX_RETRY_INTERVAL_MS} (about 24 days)`);
   }
   const errorCodes = v.errorCodes ?? [];
   if (!Array.isArray(errorCodes) || !errorCodes.every((c) => Number.isSafeInteger(c))) {

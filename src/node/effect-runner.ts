@@ -86,13 +86,25 @@ export class EffectRunner {
   }
 
   private async localize(entry: ContainerEntry): Promise<void> {
-    const dir = this.launcher.prepareDir(entry.spec.id).dir;
+    const id = entry.spec.id;
+    let dir: string;
+    try {
+      dir = this.launcher.prepareDir(id).dir;
+    } catch (err) {
+      // No directory (disk full, permissions): the container fails, the daemon goes on.
+      const diagnostics = `cannot prepare the container directory: ${(err as Error).message}`;
+      const first = entry.spec.localResources[0]!;
+      this.send(id, { type: 'RESOURCE_FAILED', name: first.name, diagnostics });
+      return;
+    }
     for (const r of entry.spec.localResources) {
+      // A kill while localizing: stop copying, the machine has moved on.
+      if (entry.actor.state !== 'LOCALIZING') return;
       const result = await localizeResource(dir, r);
-      if (result.ok) this.send(entry.spec.id, { type: 'RESOURCE_LOCALIZED', name: result.name });
+      if (result.ok) this.send(id, { type: 'RESOURCE_LOCALIZED', name: result.name });
       else {
         entry.log.warn({ resource: r.source }, result.diagnostics);
-        this.send(entry.spec.id, { type: 'RESOURCE_FAILED', name: result.name, diagnostics: result.diagnostics });
+        this.send(id, { type: 'RESOURCE_FAILED', name: result.name, diagnostics: result.diagnostics });
         return;
       }
     }

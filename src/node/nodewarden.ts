@@ -9,7 +9,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ExitStatus } from '../../state-machines/exit-status.js';
 import type { ContainerEvent, ContainerEventType } from '../../state-machines/types.js';
-import { createBus, guarded, type Bus } from '../bus.js';
+import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import { allocationOf, Dispatcher, stateAccepts, type ContainerEntry } from '../core/dispatcher.js';
@@ -51,7 +51,7 @@ export class NodeWarden {
     this.workDir = path.resolve(opts.workDir);
     this.log = opts.log ?? pino({ name: 'nodewarden' });
     this.clock = opts.clock ?? systemClock;
-    this.bus = createBus();
+    this.bus = createBus(this.log);
     this.store = new Store(opts.dbPath);
     this.core = new Dispatcher(this.store, this.bus, this.config, this.log);
     this.launcher = new ProcessLauncher({
@@ -62,7 +62,7 @@ export class NodeWarden {
       log: this.log,
     });
     this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log);
-    this.bus.on('effect', guarded(this.log, 'effect', (e) => this.runner.run(e)));
+    this.bus.on('effect', (e) => this.runner.run(e));
     for (const row of this.store.loadContainers()) {
       const entry = this.core.restore(row);
       // A container the scheduler had started holds its resources until DONE.
