@@ -87,6 +87,12 @@ function exited(context: ContainerContext, event: ExitEvent): Partial<ContainerC
   };
 }
 
+/** With a retry policy, YARN marks each failure as one attempt's. */
+function attemptFailure(context: ContainerContext, event: Ev<'CONTAINER_EXITED_WITH_FAILURE'>): Ev<'CONTAINER_EXITED_WITH_FAILURE'> {
+  if (context.retryPolicy.policy === 'NEVER_RETRY' || event.diagnostics === '') return event;
+  return { ...event, diagnostics: `Diagnostic message from attempt : \n${event.diagnostics}` };
+}
+
 /** The process runs: monitor it. YARN LaunchTransition. */
 const launched = { target: 'RUNNING', actions: ['recordLaunch', 'startMonitoring'] } as const;
 
@@ -97,8 +103,12 @@ const toKilling = { target: 'KILLING', actions: ['recordKill', 'cleanupContainer
 const processExits = {
   CONTAINER_EXITED_WITH_SUCCESS: { target: 'EXITED_WITH_SUCCESS', actions: 'recordExit' },
   CONTAINER_EXITED_WITH_FAILURE: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
-  CONTAINER_KILLED_ON_REQUEST: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
+  CONTAINER_KILLED_ON_REQUEST: { target: 'EXITED_WITH_FAILURE', actions: 'recordKilledExternally' },
 } as const;
+
+/** Nothing runs yet: record the kill, then stop what is under way. YARN KillBeforeRunningTransition. */
+const killBeforeRunning = (stop: 'cleanupResources' | 'cleanupContainer') =>
+  ({ target: 'KILLING', actions: ['recordKillBeforeLaunch', stop] }) as const;
 
 /** "EXITED_*, CONTAINER_CLEANEDUP_AFTER_KILL, DONE | KILL_CONTAINER and late exit events | self". */
 const lateEventsIgnored = {
@@ -139,7 +149,7 @@ export const containerMachine = setup({
       return { diagnostics: withDiagnostics(context, e.diagnostics, e.ts) };
     }),
     recordKill: assign(({ context, event }) => killed(context, event as Ev<'KILL_CONTAINER'>)),
-    /** YARN KillOnNewTransition. */
+    /** YARN KillOnNewTransition and KillBeforeRunningTransition. */
     recordKillBeforeLaunch: assign(({ context, event }) => {
       const e = event as Ev<'KILL_CONTAINER'>;
       const after = { ...context, ...killed(context, e) };
@@ -150,9 +160,17 @@ export const containerMachine = setup({
       return { pid: e.pid, pidStartTime: e.startTime, attempt: context.attempt + 1 };
     }),
     recordExit: assign(({ context, event }) => exited(context, event as ExitEvent)),
-    /** YARN RetryFailureTransition: keep the failure's code and message, spend a retry. */
+    /** YARN KilledExternallyTransition: 137/143 that nobody here asked for. */
+    recordKilledExternally: assign(({ context, event }) => {
+      const e = event as Ev<'CONTAINER_KILLED_ON_REQUEST'>;
+      const after = { ...context, ...exited(context, e) };
+      return { ...after, diagnostics: withDiagnostics(after, 'Killed by external signal', e.ts) };
+    }),
+    /** YARN RetryFailureTransition, last attempt: the failure, marked as an attempt's when retries were asked for. */
+    recordFailedAttempt: assign(({ context, event }) => exited(context, attemptFailure(context, event as Ev<'CONTAINER_EXITED_WITH_FAILURE'>))),
+    /** YARN RetryFailureTransition: keep the attempt's code and message, spend a retry. */
     recordRetry: assign(({ context, event }) => {
-      const e = event as Ev<'CONTAINER_EXITED_WITH_FAILURE'>;
+      const e = attemptFailure(context, event as Ev<'CONTAINER_EXITED_WITH_FAILURE'>);
       return {
         exitCode: e.exitCode,
         diagnostics: withDiagnostics(context, e.diagnostics, e.ts),
@@ -206,8 +224,7 @@ export const containerMachine = setup({
           { actions: 'recordLocalized' },
         ],
         RESOURCE_FAILED: { target: 'LOCALIZATION_FAILED', actions: 'recordLocalizationFailure' },
-        // Nothing runs yet: only the resources are cleaned up. YARN KillBeforeRunningTransition.
-        KILL_CONTAINER: { target: 'KILLING', actions: ['recordKill', 'cleanupResources'] },
+        KILL_CONTAINER: killBeforeRunning('cleanupResources'),
       },
     },
     LOCALIZATION_FAILED: {
@@ -225,7 +242,8 @@ export const containerMachine = setup({
         CONTAINER_LAUNCHED: launched,
         // The launch itself failed.
         CONTAINER_EXITED_WITH_FAILURE: { target: 'EXITED_WITH_FAILURE', actions: 'recordExit' },
-        KILL_CONTAINER: toKilling,
+        // A launch may be under way: CLEANUP_CONTAINER stops it, or stops the process it made.
+        KILL_CONTAINER: killBeforeRunning('cleanupContainer'),
       },
     },
     RUNNING: {
@@ -233,7 +251,7 @@ export const containerMachine = setup({
         ...processExits,
         CONTAINER_EXITED_WITH_FAILURE: [
           { guard: 'retryAllowed', target: 'RELAUNCHING', actions: ['recordRetry', 'stopMonitoring', 'relaunch'] },
-          processExits.CONTAINER_EXITED_WITH_FAILURE,
+          { target: 'EXITED_WITH_FAILURE', actions: 'recordFailedAttempt' },
         ],
         KILL_CONTAINER: toKilling,
         PAUSE_CONTAINER: { target: 'PAUSING', actions: 'pauseContainer' },

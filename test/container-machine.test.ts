@@ -199,8 +199,24 @@ describe('container machine: branches, effects and context', () => {
   });
 
   it('a kill while localizing cleans up resources (no process to signal)', () => {
-    const step = at('LOCALIZING', { pendingResources: ['a'] }).step(sample('KILL_CONTAINER'));
+    const a = at('LOCALIZING', { pendingResources: ['a'] });
+    const step = a.step(sample('KILL_CONTAINER'));
     expect(step.effects).toEqual([{ type: 'CLEANUP_CONTAINER_RESOURCES' }]);
+    expect(a.context.diagnostics).toContain('Container is killed before being launched.');
+  });
+
+  it('a kill while scheduled stops a launch under way and says it was before launch', () => {
+    const a = at('SCHEDULED');
+    expect(a.step(sample('KILL_CONTAINER')).effects).toEqual([{ type: 'CLEANUP_CONTAINER' }]);
+    expect(a.context.exitStatus).toBe(-105);
+    expect(a.context.diagnostics).toContain('Container is killed before being launched.');
+  });
+
+  it('a 137/143 nobody asked for is "Killed by external signal"', () => {
+    const a = at('RUNNING', SETUP.RUNNING);
+    a.step(sample('CONTAINER_KILLED_ON_REQUEST'));
+    expect(a.context).toMatchObject({ exitStatus: 143, exitCode: 143 });
+    expect(a.context.diagnostics).toMatch(/Exit code is 143\n\[[^\]]+\] Killed by external signal\n$/);
   });
 
   it('launch starts monitoring with the pid', () => {
@@ -291,6 +307,8 @@ describe('container machine: retry policy (RELAUNCHING)', () => {
     }
     expect(a.step(failure(7)).to).toBe('EXITED_WITH_FAILURE');
     expect(a.context).toMatchObject({ exitStatus: 7, exitCode: 7, attempt: 3, remainingRetries: 0 });
+    // Each attempt's failure is marked as such (YARN RetryFailureTransition).
+    expect(a.context.diagnostics.match(/Diagnostic message from attempt : \nContainer exited with a non-zero exit code 7/g)).toHaveLength(3);
   });
 
   it('RETRY_ON_SPECIFIC_ERROR_CODES relaunches only on the listed codes', () => {
@@ -310,8 +328,10 @@ describe('container machine: retry policy (RELAUNCHING)', () => {
     expect(at('RUNNING', SETUP.RUNNING, s).step(failure(143)).to).toBe('EXITED_WITH_FAILURE');
   });
 
-  it('NEVER_RETRY never relaunches', () => {
-    expect(at('RUNNING', SETUP.RUNNING).step(failure(1)).to).toBe('EXITED_WITH_FAILURE');
+  it('NEVER_RETRY never relaunches, and its failure is not called an attempt', () => {
+    const a = at('RUNNING', SETUP.RUNNING);
+    expect(a.step(failure(1)).to).toBe('EXITED_WITH_FAILURE');
+    expect(a.context.diagnostics).not.toContain('attempt');
   });
 });
 

@@ -63,15 +63,33 @@ export class NodeWarden {
     });
     this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log);
     this.bus.on('effect', (e) => this.runner.run(e));
-    for (const row of this.store.loadContainers()) {
+    let unfinished = 0;
+    const rows = this.store.loadContainers();
+    for (const row of rows) {
       const entry = this.core.restore(row);
+      if (entry.actor.state === 'DONE') continue;
+      unfinished++;
       // A container the scheduler had started holds its resources until DONE.
-      // (Reacquiring its process after a restart is recovery's job, SPEC §8.)
-      if (entry.actor.state !== 'DONE' && row.launchAttempt > 0) {
+      if (row.launchAttempt > 0) {
         this.core.scheduler.restoreRunning(row.id, allocationOf(row.spec, this.config), row.spec.executionType);
       }
     }
-    this.log.info({ db: opts.dbPath, workDir: this.workDir }, 'nodewarden started');
+    if (unfinished > 0) {
+      this.log.warn(
+        { unfinished },
+        `${unfinished} container(s) were not finished when nodewarden last stopped; they are shown as recorded, ` +
+          'but this version does not reacquire their processes yet (work-preserving recovery, SPEC §8)',
+      );
+    }
+    this.log.info(
+      {
+        db: opts.dbPath,
+        workDir: this.workDir,
+        containers: rows.length,
+        capacity: { memoryMb: this.config.node.memoryMb, vcores: this.config.node.vcores },
+      },
+      'nodewarden started',
+    );
   }
 
   /** POST /v1/containers: 201-style `created: true`, or the same container again for the same spec. */
