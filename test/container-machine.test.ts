@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { ContainerActor } from '../state-machines/container-actor.js';
 import { initialContext, type ContainerContext } from '../state-machines/container-machine.js';
 import { ExitStatus } from '../state-machines/exit-status.js';
-import { NEVER_RETRY } from '../state-machines/retry-policy.js';
 import {
   CONTAINER_EVENT_TYPES,
   CONTAINER_STATES,
@@ -11,21 +10,11 @@ import {
   type ContainerSpec,
   type ContainerState,
 } from '../state-machines/types.js';
+import { containerSpec } from './helpers/spec.js';
 
 const T0 = Date.UTC(2026, 10, 21, 8, 30, 0, 5);
 
-function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    id: 'c1',
-    command: ['true'],
-    env: {},
-    resources: { memoryMb: 128, vcores: 1 },
-    executionType: 'GUARANTEED',
-    localResources: [],
-    retryPolicy: NEVER_RETRY,
-    ...over,
-  };
-}
+const spec = (over: Partial<ContainerSpec> = {}) => containerSpec('c1', over);
 
 function at(state: ContainerState, ctx: Partial<ContainerContext> = {}, s: ContainerSpec = spec()): ContainerActor {
   const input = { spec: s, diagnosticsMaxSize: 10_000 };

@@ -9,19 +9,11 @@ import { resolveConfig } from '../src/config/load.js';
 import { Dispatcher } from '../src/core/dispatcher.js';
 import { NodewardenError } from '../src/core/errors.js';
 import { Store } from '../src/store/store.js';
-import { NEVER_RETRY } from '../state-machines/retry-policy.js';
-import type { ContainerEffect, ContainerSpec } from '../state-machines/types.js';
+import type { ContainerEffect } from '../state-machines/types.js';
+import { containerSpec } from './helpers/spec.js';
 
 const log = pino({ level: 'silent' });
-const spec = (id: string): ContainerSpec => ({
-  id,
-  command: ['true'],
-  env: {},
-  resources: { memoryMb: 64, vcores: 1 },
-  executionType: 'GUARANTEED',
-  localResources: [],
-  retryPolicy: NEVER_RETRY,
-});
+const spec = (id: string) => containerSpec(id, { resources: { memoryMb: 64, vcores: 1 } });
 
 let dir: string;
 let store: Store;

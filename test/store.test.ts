@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, openDatabase, StoreError } from '../src/store/database.js';
 import { Store, type ContainerRow } from '../src/store/store.js';
-import { NEVER_RETRY } from '../state-machines/retry-policy.js';
+import { containerSpec } from './helpers/spec.js';
 
 let dir: string;
 beforeEach(() => {
@@ -18,7 +18,7 @@ afterEach(() => {
 
 const row = (id: string, state: ContainerRow['state'] = 'NEW'): ContainerRow => ({
   id,
-  spec: { id, command: ['true'], env: { A: '1' }, resources: { memoryMb: 64, vcores: 1 }, executionType: 'GUARANTEED', localResources: [], retryPolicy: NEVER_RETRY },
+  spec: containerSpec(id, { env: { A: '1' } }),
   state,
   pendingResources: [],
   exitStatus: -1000,

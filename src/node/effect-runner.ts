@@ -70,12 +70,6 @@ export class EffectRunner {
     }
   }
 
-  /** Watch a process launched by an earlier daemon (recovery): it is not our child. */
-  adopt(entry: ContainerEntry, pid: number, startTime: number): void {
-    this.live.add(entry.spec.id);
-    this.launcher.watch(entry.spec.id, pid, startTime, (notice) => this.exited(entry.spec.id, notice));
-  }
-
   close(): void {
     for (const t of this.relaunchTimers.values()) clearTimeout(t);
     this.relaunchTimers.clear();
