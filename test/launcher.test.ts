@@ -530,7 +530,8 @@ describe('ProcessLauncher.watch (processes that are not our child)', () => {
     const root = path.join(tmp, 'proc');
     const write = (pid: number, comm: string, state: string, start: number): void => {
       fs.mkdirSync(path.join(root, String(pid)), { recursive: true });
-      const rest = [state, 1, pid, pid, 0, -1, 4194560, 0, 0, 0, 0, 1, 2, 0, 0, 20, 0, 1, 0, start, 1000, 10];
+      // A whole line (52 fields, as the kernel writes): the parser wants at least 15 after rss.
+      const rest = [state, 1, pid, pid, 0, -1, 4194560, 0, 0, 0, 0, 1, 2, 0, 0, 20, 0, 1, 0, start, 1000, 10, ...Array<number>(28).fill(0)];
       fs.writeFileSync(path.join(root, String(pid), 'stat'), `${pid} (${comm}) ${rest.join(' ')}\n`);
     };
     write(100, 'sleep', 'S', 4242);

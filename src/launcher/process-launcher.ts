@@ -33,6 +33,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../state-machines/exit-status.js';
+import type { ProcessStat } from '../../state-machines/process-tree.js';
+import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { containerPaths, type ContainerPaths } from './container-paths.js';
 import { launchScript } from './launch-script.js';
 
@@ -83,33 +85,6 @@ const POST_SIGKILL_DRAIN_MS = 2000;
 
 export const LOST_DIAGNOSTICS =
   'Container exited while nodewarden was not running and left no exit code (LOST).';
-
-interface StatFields {
-  state: string;
-  pgrp: number;
-  session: number;
-  startTime: number;
-}
-
-/**
- * Parse the first line of `/proc/<pid>/stat`: `pid (comm) state ppid pgrp
- * session … starttime(22) …`. comm may hold spaces and parentheses, so it runs
- * to the LAST `)`.
- */
-export function parseStat(line: string): StatFields | undefined {
-  const close = line.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const rest = line.slice(close + 2).trim().split(/\s+/);
-  // rest[0] is field 3 (state): field N is rest[N - 3].
-  const state = rest[0];
-  const pgrp = Number(rest[2]);
-  const session = Number(rest[3]);
-  const startTime = Number(rest[19]);
-  if (state === undefined || !Number.isInteger(pgrp) || !Number.isInteger(session) || !Number.isInteger(startTime)) {
-    return undefined;
-  }
-  return { state, pgrp, session, startTime };
-}
 
 function isDeadState(state: string): boolean {
   return state === 'Z' || state === 'X' || state === 'x';
@@ -168,6 +143,7 @@ export class ProcessLauncher {
   private readonly sigkillDelayMs: number;
   private readonly exitCodeFileTimeoutMs: number;
   private readonly procfsRoot: string;
+  private readonly procfs: ProcfsReader;
   private readonly pollIntervalMs: number;
   private readonly log: Logger;
   private readonly recs = new Map<string, Rec>();
@@ -187,6 +163,7 @@ export class ProcessLauncher {
     this.sigkillDelayMs = opts.sigkillDelayMs;
     this.exitCodeFileTimeoutMs = opts.exitCodeFileTimeoutMs;
     this.procfsRoot = opts.procfsRoot ?? '/proc';
+    this.procfs = new ProcfsReader(this.procfsRoot);
     this.pollIntervalMs = poll;
     this.log = opts.log;
   }
@@ -425,15 +402,9 @@ export class ProcessLauncher {
     return `spawn of ${WRAPPER_SHELL} failed (out of processes or file descriptors: EAGAIN/EMFILE/ENFILE)`;
   }
 
-  private readStat(pid: number): StatFields | undefined {
-    let text: string;
-    try {
-      text = fs.readFileSync(path.join(this.procfsRoot, String(pid), 'stat'), 'utf8');
-    } catch {
-      return undefined;
-    }
-    const nl = text.indexOf('\n');
-    return parseStat(nl < 0 ? text : text.slice(0, nl));
+  /** The process's stat, or undefined when it is gone or unreadable (a corrupt line counts as unreadable). */
+  private readStat(pid: number): ProcessStat | undefined {
+    return this.procfs.readStat(pid) ?? undefined;
   }
 
   /** Pids of the group's members that are not zombies. */
@@ -444,9 +415,9 @@ export class ProcessLauncher {
       if (errno(e) === 'ESRCH') return [];
       // EPERM: members exist that we may not signal; look at procfs.
     }
-    let names: string[];
+    let pids: number[];
     try {
-      names = fs.readdirSync(this.procfsRoot);
+      pids = this.procfs.listPids();
     } catch (e) {
       if (!this.procfsWarned) {
         this.procfsWarned = true;
@@ -455,10 +426,9 @@ export class ProcessLauncher {
       return [pgid];
     }
     const live: number[] = [];
-    for (const name of names) {
-      if (!/^[1-9][0-9]*$/.test(name)) continue;
-      const stat = this.readStat(Number(name));
-      if (stat !== undefined && stat.pgrp === pgid && !isDeadState(stat.state)) live.push(Number(name));
+    for (const pid of pids) {
+      const stat = this.readStat(pid);
+      if (stat !== undefined && stat.pgrp === pgid && !isDeadState(stat.state)) live.push(pid);
     }
     return live;
   }

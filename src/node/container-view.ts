@@ -1,17 +1,13 @@
 /** The container view of SPEC §6: what the API, the CLI and tests see of a container. */
-import { memoryLimits } from '../../state-machines/limits.js';
+import { containerLimits as limitsOf } from '../../state-machines/limits.js';
+import type { RecordedUsage } from '../../state-machines/containers-monitor.js';
 import type { ContainerState, ExecutionType, Resources } from '../../state-machines/types.js';
 import type { Config } from '../config/types.js';
 import type { ContainerEntry } from '../core/dispatcher.js';
 import { containerPaths } from '../launcher/container-paths.js';
 
-export interface ContainerUsage {
-  pmemBytes: number;
-  vmemBytes: number;
-  cpuPercent: number;
-  milliVcores: number;
-  timestamp: number;
-}
+/** The monitor's last recorded usage (YARN recordUsage); null until a tick has measured CPU. */
+export type ContainerUsage = RecordedUsage;
 
 export interface ContainerView {
   id: string;
@@ -33,8 +29,7 @@ export interface ContainerView {
 }
 
 export function containerLimits(resources: Resources, config: Config): ContainerView['limits'] {
-  const { pmemBytes, vmemBytes } = memoryLimits(resources.memoryMb + config.allowance.memoryMb, config.monitor.vmemPmemRatio);
-  return { pmemBytes, vmemBytes, cpus: resources.vcores + config.allowance.cpus };
+  return limitsOf(resources, { vmemPmemRatio: config.monitor.vmemPmemRatio, allowance: config.allowance });
 }
 
 export function containerView(entry: ContainerEntry, config: Config, workDir: string, usage: ContainerUsage | null = null): ContainerView {
@@ -51,7 +46,7 @@ export function containerView(entry: ContainerEntry, config: Config, workDir: st
     resources: entry.spec.resources,
     limits: containerLimits(entry.spec.resources, config),
     executionType: entry.spec.executionType,
-    usage,
+    usage: usage === null ? null : { pmemBytes: usage.pmemBytes, vmemBytes: usage.vmemBytes, cpuPercent: usage.cpuPercent, milliVcores: usage.milliVcores, timestamp: usage.timestamp },
     createdAt: entry.createdAt,
     updatedAt: entry.updatedAt,
     workDir: paths.dir,

@@ -16,6 +16,8 @@ import { allocationOf, Dispatcher, stateAccepts, type ContainerEntry } from '../
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
 import { ProcessLauncher } from '../launcher/process-launcher.js';
+import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-monitor.js';
+import type { HostFacts, NodeUtilization } from '../../state-machines/containers-monitor.js';
 import { Store, type TransitionRow } from '../store/store.js';
 import { containerView, type ContainerView } from './container-view.js';
 import { EffectRunner } from './effect-runner.js';
@@ -28,6 +30,8 @@ export interface NodeWardenOptions {
   workDir: string;
   log?: Logger;
   clock?: Clock;
+  /** Page size, clock ticks, processors; default this machine's. */
+  host?: HostFacts;
 }
 
 /** YARN ContainerManagerImpl.stopContainerInternal's message. */
@@ -43,6 +47,7 @@ export class NodeWarden {
   private readonly core: Dispatcher;
   private readonly launcher: ProcessLauncher;
   private readonly runner: EffectRunner;
+  readonly monitor: ContainersMonitor;
   private idCounter = 0;
   private closed = false;
 
@@ -63,6 +68,15 @@ export class NodeWarden {
     });
     this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log);
     this.bus.on('effect', (e) => this.runner.run(e));
+    this.monitor = new ContainersMonitor({
+      config: this.config,
+      core: this.core,
+      bus: this.bus,
+      clock: this.clock,
+      log: this.log,
+      workDir: this.workDir,
+      ...(opts.host ? { host: opts.host } : {}),
+    });
     let unfinished = 0;
     const rows = this.store.loadContainers();
     for (const row of rows) {
@@ -90,6 +104,7 @@ export class NodeWarden {
       },
       'nodewarden started',
     );
+    this.monitor.start();
   }
 
   /** POST /v1/containers: 201-style `created: true`, or the same container again for the same spec. */
@@ -130,11 +145,21 @@ export class NodeWarden {
   }
 
   view(id: string): ContainerView {
-    return containerView(this.entry(id), this.config, this.workDir);
+    return this.viewOf(this.entry(id));
   }
 
   list(): ContainerView[] {
-    return [...this.core.all()].map((e) => containerView(e, this.config, this.workDir));
+    return [...this.core.all()].map((e) => this.viewOf(e));
+  }
+
+  /** Mesos `/monitor/statistics` of the containers being monitored. */
+  statistics(): MesosStatistics[] {
+    return this.monitor.statistics();
+  }
+
+  /** Σ pmem, vmem and vcores used by the monitored containers, as of the last tick. */
+  utilization(): NodeUtilization {
+    return this.monitor.utilization();
   }
 
   /** The container's transitions from the database, once everything already decided is committed. */
@@ -153,11 +178,16 @@ export class NodeWarden {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.monitor.close();
     this.runner.close();
     this.launcher.close();
     this.core.close();
     this.store.close();
     this.log.info('nodewarden stopped');
+  }
+
+  private viewOf(entry: ContainerEntry): ContainerView {
+    return containerView(entry, this.config, this.workDir, this.monitor.figuresOf(entry.spec.id)?.usage ?? null);
   }
 
   private entry(id: string): ContainerEntry {

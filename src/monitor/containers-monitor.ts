@@ -1,0 +1,252 @@
+/**
+ * The shell around the ContainersMonitor machine: turns the container
+ * machines' START/STOP_MONITORING effects into monitor events, runs the tick
+ * (one procfs scan for all trees) and the log-monitor tick on their
+ * intervals, and dispatches the kills the machine decides as KILL_CONTAINER
+ * events into the core — where they are committed before the process group
+ * is signalled, like any other kill.
+ *
+ * It also keeps what the API shows: each container's latest usage and Mesos
+ * statistics, and node utilization. A finished container's figures stay for
+ * yarn.nodemanager.container-metrics.unregister-delay-ms (YARN ContainerMetrics).
+ */
+import type { Logger } from 'pino';
+import type { HostFacts, MonitorEvent, MonitorKill, MonitorSettings, NodeUtilization, RecordedUsage, TreeMeasure } from '../../state-machines/containers-monitor.js';
+import type { ContainerLimits } from '../../state-machines/limits.js';
+import { MonitorActor } from '../../state-machines/monitor-actor.js';
+import type { ContainerEffect } from '../../state-machines/types.js';
+import type { Bus } from '../bus.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/types.js';
+import type { Dispatcher } from '../core/dispatcher.js';
+import { containerPaths } from '../launcher/container-paths.js';
+import { hostFacts } from '../procfs/host-facts.js';
+import { logDirSize } from './log-dir-size.js';
+import { TreeSampler } from './tree-sampler.js';
+
+/** Mesos `/monitor/statistics` entry (SPEC §6). */
+export interface MesosStatistics {
+  executor_id: string;
+  executor_name: string;
+  framework_id: string;
+  source: string;
+  statistics: {
+    timestamp: number;
+    cpus_limit: number;
+    cpus_user_time_secs: number;
+    cpus_system_time_secs: number;
+    mem_limit_bytes: number;
+    mem_rss_bytes: number;
+    mem_total_bytes: number;
+    processes: number;
+    threads: number;
+  };
+}
+
+/** What the monitor last knew of a container. */
+export interface ContainerFigures {
+  id: string;
+  pid: number;
+  limits: ContainerLimits;
+  measure: TreeMeasure | null;
+  usage: RecordedUsage | null;
+  /** When monitoring stopped; the figures are dropped unregister-delay-ms later. */
+  finishedAt: number | null;
+}
+
+export interface ContainersMonitorOptions {
+  config: Config;
+  core: Dispatcher;
+  bus: Bus;
+  clock: Clock;
+  log: Logger;
+  workDir: string;
+  /** Default: this machine's (getconf, cpu count). */
+  host?: HostFacts;
+}
+
+export function monitorSettings(config: Config, host: HostFacts): MonitorSettings {
+  return {
+    pmemCheckEnabled: config.monitor.pmemCheckEnabled,
+    vmemCheckEnabled: config.monitor.vmemCheckEnabled,
+    vmemPmemRatio: config.monitor.vmemPmemRatio,
+    allowance: config.allowance,
+    smapsBasedRss: config.monitor.smapsBasedRss,
+    nodeVcores: config.node.vcores,
+    cpuLimitPercent: config.node.cpuLimitPercent,
+    logDirSizeLimitBytes: config.logMonitor.dirSizeLimitBytes,
+    logTotalSizeLimitBytes: config.logMonitor.totalSizeLimitBytes,
+    host,
+  };
+}
+
+export class ContainersMonitor {
+  readonly settings: MonitorSettings;
+  private readonly actor: MonitorActor;
+  private readonly sampler: TreeSampler;
+  private readonly figures = new Map<string, ContainerFigures>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private lastTickMs = 0;
+  private closed = false;
+
+  constructor(private readonly opts: ContainersMonitorOptions) {
+    const { config } = opts;
+    this.settings = monitorSettings(config, opts.host ?? hostFacts());
+    this.actor = new MonitorActor(this.settings);
+    this.sampler = new TreeSampler({ procfsRoot: config.monitor.procfsRoot, smapsBasedRss: config.monitor.smapsBasedRss, log: opts.log });
+    opts.bus.on('effect', ({ id, effect }) => this.onEffect(id, effect));
+  }
+
+  /** Start the tick timers (when monitoring, and the log monitor, are enabled). */
+  start(): void {
+    const { monitor, logMonitor } = this.opts.config;
+    if (monitor.enabled) {
+      this.timers.push(setInterval(() => this.guard('tick', () => this.tick()), monitor.intervalMs));
+      this.opts.log.info(
+        { intervalMs: monitor.intervalMs, pmemCheck: monitor.pmemCheckEnabled, vmemCheck: monitor.vmemCheckEnabled, procfsRoot: monitor.procfsRoot },
+        'containers monitor started',
+      );
+    } else {
+      this.opts.log.info('containers monitor disabled: no usage figures and no memory kills');
+    }
+    if (logMonitor.enabled) {
+      this.timers.push(setInterval(() => this.guard('log tick', () => this.logTick()), logMonitor.intervalMs));
+    }
+  }
+
+  /** One monitor interval: one procfs scan, every tracked tree, the limit check. */
+  tick(): MonitorKill[] {
+    const started = performance.now();
+    const roots = new Map<string, number>();
+    for (const [id, t] of this.actor.context.tracking) roots.set(id, t.pid);
+    const samples = this.sampler.sample(roots);
+    const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples });
+    this.refreshFigures();
+    this.lastTickMs = performance.now() - started;
+    return kills;
+  }
+
+  /** One log-monitor interval: the size of each tracked container's log directory. */
+  logTick(): MonitorKill[] {
+    const logDirs: Record<string, Array<{ dir: string; bytes: number }>> = {};
+    for (const id of this.actor.context.tracking.keys()) {
+      const dir = containerPaths(this.opts.workDir, id).logDir;
+      logDirs[id] = [{ dir, bytes: logDirSize(dir) }];
+    }
+    return this.send({ type: 'LOG_TICK', ts: this.opts.clock.now(), logDirs });
+  }
+
+  /** The container's latest recorded usage and tree figures, while known. */
+  figuresOf(id: string): ContainerFigures | undefined {
+    return this.figures.get(id);
+  }
+
+  utilization(): NodeUtilization {
+    return this.actor.context.utilization;
+  }
+
+  /** Duration of the last tick, ms. */
+  lastTickDurationMs(): number {
+    return this.lastTickMs;
+  }
+
+  trackedIds(): string[] {
+    return [...this.actor.context.tracking.keys()];
+  }
+
+  /** Mesos `/monitor/statistics`: one entry per tracked container that has been sampled. */
+  statistics(): MesosStatistics[] {
+    const out: MesosStatistics[] = [];
+    const { clockTicks } = this.settings.host;
+    for (const t of this.actor.context.tracking.values()) {
+      const m = t.measure;
+      if (m === null) continue;
+      const entry = this.opts.core.get(t.id);
+      out.push({
+        executor_id: t.id,
+        executor_name: entry ? entry.spec.command.join(' ') : '',
+        framework_id: 'default',
+        source: t.id,
+        statistics: {
+          timestamp: m.timestamp / 1000,
+          cpus_limit: t.limits.cpus,
+          cpus_user_time_secs: m.utimeTicks / clockTicks,
+          cpus_system_time_secs: m.stimeTicks / clockTicks,
+          mem_limit_bytes: t.limits.pmemBytes,
+          mem_rss_bytes: m.pmemBytes,
+          mem_total_bytes: m.rssBytes,
+          processes: m.processes,
+          threads: m.threads,
+        },
+      });
+    }
+    return out;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    this.actor.stop();
+  }
+
+  private onEffect(id: string, effect: ContainerEffect): void {
+    if (this.closed) return;
+    const ts = this.opts.clock.now();
+    if (effect.type === 'START_MONITORING') {
+      const entry = this.opts.core.get(id);
+      if (!entry) return;
+      this.send({ type: 'START_MONITORING', ts, id, pid: effect.pid, resources: entry.spec.resources });
+      const t = this.actor.context.tracking.get(id)!;
+      this.figures.set(id, { id, pid: t.pid, limits: t.limits, measure: null, usage: null, finishedAt: null });
+      this.opts.log.info({ container: id, pid: effect.pid, limits: t.limits }, 'starting resource-monitoring');
+    } else if (effect.type === 'STOP_MONITORING') {
+      this.send({ type: 'STOP_MONITORING', ts, id });
+      this.finish(id, ts);
+    }
+  }
+
+  private send(event: MonitorEvent): MonitorKill[] {
+    const kills = this.actor.step(event);
+    for (const kill of kills) {
+      this.opts.log.warn({ container: kill.id, exitStatus: kill.exitStatus }, kill.diagnostics);
+      this.opts.bus.emit('monitorKill', { ...kill, ts: event.ts });
+      this.opts.core.dispatch(kill.id, { type: 'KILL_CONTAINER', ts: event.ts, exitStatus: kill.exitStatus, diagnostics: kill.diagnostics });
+    }
+    return kills;
+  }
+
+  private refreshFigures(): void {
+    for (const t of this.actor.context.tracking.values()) {
+      const f = this.figures.get(t.id);
+      if (f === undefined) continue;
+      f.limits = t.limits;
+      f.measure = t.measure;
+      f.usage = t.usage ?? f.usage;
+    }
+  }
+
+  /** Keep the figures for the unregister delay (0 when container metrics are off). */
+  private finish(id: string, ts: number): void {
+    const f = this.figures.get(id);
+    if (f === undefined || f.finishedAt !== null) return;
+    f.finishedAt = ts;
+    const { containerMetricsEnabled, containerMetricsUnregisterDelayMs } = this.opts.config.monitor;
+    if (!containerMetricsEnabled || containerMetricsUnregisterDelayMs <= 0) {
+      this.figures.delete(id);
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (this.figures.get(id) === f) this.figures.delete(id);
+    }, containerMetricsUnregisterDelayMs);
+    timer.unref();
+  }
+
+  private guard(what: string, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.opts.log.error({ err }, `containers monitor ${what} failed; it will run again next interval`);
+    }
+  }
+}

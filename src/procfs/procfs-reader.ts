@@ -1,0 +1,103 @@
+/**
+ * Reading procfs under a configurable root (tests point it at a fake tree).
+ * Every read is of one small file; a process that vanished, a file we may not
+ * read or a line that does not parse skips that process and nothing throws.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ProcessStat } from '../../state-machines/process-tree.js';
+import { cmdlineForDump } from '../../state-machines/process-tree-dump.js';
+import { anonymousKb } from './smaps.js';
+import { parseStatLine } from './stat-line.js';
+
+export const PID_PATTERN = /^[1-9][0-9]*$/;
+
+/** One scan: every process that could be read, and the pids whose stat line did not parse. */
+export interface ProcfsScan {
+  processes: Map<number, ProcessStat>;
+  corrupt: number[];
+}
+
+export class ProcfsReader {
+  readonly root: string;
+  /** Reused for every stat read: a stat line is well under 1 KB. */
+  private readonly buf = Buffer.allocUnsafe(4096);
+
+  constructor(root = '/proc') {
+    this.root = path.resolve(root);
+  }
+
+  /** Directory names that are pids. Throws only when the root itself cannot be listed. */
+  listPids(): number[] {
+    const pids: number[] = [];
+    for (const name of fs.readdirSync(this.root)) {
+      if (PID_PATTERN.test(name)) pids.push(Number(name));
+    }
+    return pids;
+  }
+
+  /** The first line of <root>/<pid>/stat; undefined when it cannot be read. */
+  readStatLine(pid: number): string | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(`${this.root}/${pid}/stat`, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const n = fs.readSync(fd, this.buf, 0, this.buf.length, 0);
+      // A line longer than the buffer is not a real stat line, but read it whole rather than guess.
+      const text = n < this.buf.length ? this.buf.toString('utf8', 0, n) : fs.readFileSync(fd, 'utf8');
+      const nl = text.indexOf('\n');
+      return nl < 0 ? text : text.slice(0, nl);
+    } catch {
+      return undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** undefined: gone or unreadable; null: read but corrupt. */
+  readStat(pid: number): ProcessStat | null | undefined {
+    const line = this.readStatLine(pid);
+    if (line === undefined) return undefined;
+    return parseStatLine(pid, line) ?? null;
+  }
+
+  /** Every readable process under the root (YARN getProcessList + constructProcessInfo). */
+  scan(): ProcfsScan {
+    const processes = new Map<number, ProcessStat>();
+    const corrupt: number[] = [];
+    let pids: number[];
+    try {
+      pids = this.listPids();
+    } catch {
+      return { processes, corrupt };
+    }
+    for (const pid of pids) {
+      const stat = this.readStat(pid);
+      if (stat === undefined) continue;
+      if (stat === null) corrupt.push(pid);
+      else processes.set(pid, stat);
+    }
+    return { processes, corrupt };
+  }
+
+  /** The command line as the process-tree dump shows it; `N/A` when unreadable or empty. */
+  readCmdline(pid: number): string {
+    try {
+      return cmdlineForDump(fs.readFileSync(`${this.root}/${pid}/cmdline`, 'utf8'));
+    } catch {
+      return 'N/A';
+    }
+  }
+
+  /** Anonymous kB of the process's private mappings; undefined when smaps cannot be read. */
+  readAnonymousKb(pid: number): number | undefined {
+    try {
+      return anonymousKb(fs.readFileSync(`${this.root}/${pid}/smaps`, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * YARN's ContainersMonitorImpl as a pure xstate machine. The container
+ * machines' START/STOP_MONITORING add and remove containers from
+ * `tracking` (YARN trackingContainers); every TICK carries the process trees
+ * the shell read from one procfs scan, and the machine does the rest of
+ * YARN's MonitoringThread: ages, CPU, usage recording, node utilization and
+ * the limit check, emitting KILL_CONTAINER with YARN's exit status and
+ * message. LOG_TICK does the same for the log monitor (-109).
+ *
+ * Nothing here reads procfs or the clock, so the same samples always give
+ * the same kills — live, after recovery, and in replay.
+ */
+import { assign, enqueueActions, setup } from 'xstate';
+import { newCpuTracker, jiffyLengthMs, sampleCpu, type CpuTracker } from './cpu-tracker.js';
+import { ExitStatus } from './exit-status.js';
+import { containerLimits, isProcessTreeOverLimit, milliVcoresUsed, type ContainerLimits, type LimitSettings } from './limits.js';
+import { logDirKillMessage, logTotalKillMessage, memoryKillMessage } from './monitor-diagnostics.js';
+import { processTreeDump } from './process-tree-dump.js';
+import {
+  ageTree,
+  rssMemorySize,
+  totalJiffies,
+  totalThreads,
+  virtualMemorySize,
+  type Ages,
+  type ProcessSample,
+} from './process-tree.js';
+import type { Resources } from './types.js';
+
+/** Facts about the host the numbers depend on; recorded so replay elsewhere decides the same. */
+export interface HostFacts {
+  /** Logical processors (YARN ResourceCalculatorPlugin.getNumProcessors). */
+  processors: number;
+  /** Bytes per page (`getconf PAGESIZE`). */
+  pageSize: number;
+  /** Clock ticks per second (`getconf CLK_TCK`). */
+  clockTicks: number;
+}
+
+export interface MonitorSettings extends LimitSettings {
+  pmemCheckEnabled: boolean;
+  vmemCheckEnabled: boolean;
+  /** RSS from smaps (Anonymous of non-shared mappings) instead of stat's rss pages. */
+  smapsBasedRss: boolean;
+  /** yarn.nodemanager.resource.cpu-vcores */
+  nodeVcores: number;
+  /** yarn.nodemanager.resource.percentage-physical-cpu-limit */
+  cpuLimitPercent: number;
+  logDirSizeLimitBytes: number;
+  logTotalSizeLimitBytes: number;
+  host: HostFacts;
+}
+
+/** What one tick measured of a container's tree (kept for the API and Mesos statistics). */
+export interface TreeMeasure {
+  timestamp: number;
+  pmemBytes: number;
+  vmemBytes: number;
+  /** Σ rss pages × page size, whatever the pmem mode (Mesos mem_total_bytes). */
+  rssBytes: number;
+  /** Σ utime and Σ stime of the tree's current processes, clock ticks. */
+  utimeTicks: number;
+  stimeTicks: number;
+  processes: number;
+  threads: number;
+}
+
+/** YARN recordUsage: what a tick recorded for a container whose CPU is known. */
+export interface RecordedUsage {
+  timestamp: number;
+  pmemBytes: number;
+  vmemBytes: number;
+  /** 100 = one core. */
+  cpuPercent: number;
+  milliVcores: number;
+}
+
+/** YARN ProcessTreeInfo: one tracked container. */
+export interface TrackedContainer {
+  id: string;
+  /** The container's pid: its wrapper, session and group leader. */
+  pid: number;
+  resources: Resources;
+  limits: ContainerLimits;
+  /** The tree as of the last tick: member pid → age. */
+  ages: Ages;
+  cpu: CpuTracker;
+  measure: TreeMeasure | null;
+  usage: RecordedUsage | null;
+}
+
+/** YARN ResourceUtilization of all tracked containers, per tick. */
+export interface NodeUtilization {
+  timestamp: number;
+  /** Σ (pmem >> 20) */
+  pmemMb: number;
+  /** Σ (vmem >> 20) */
+  vmemMb: number;
+  /** Σ milliVcores / 1000, float32 as YARN adds it. */
+  vcores: number;
+}
+
+export interface MonitorContext {
+  settings: MonitorSettings;
+  tracking: ReadonlyMap<string, TrackedContainer>;
+  utilization: NodeUtilization;
+}
+
+type At = { ts: number };
+
+export type MonitorEvent =
+  | ({ type: 'START_MONITORING'; id: string; pid: number; resources: Resources } & At)
+  | ({ type: 'STOP_MONITORING'; id: string } & At)
+  /** YARN CHANGE_MONITORING_CONTAINER_RESOURCE: new limits from new resources. */
+  | ({ type: 'CHANGE_MONITORING_CONTAINER_RESOURCE'; id: string; resources: Resources } & At)
+  /** One monitor interval: each tracked container's tree from the same procfs scan (absent: not sampled). */
+  | ({ type: 'TICK'; samples: Readonly<Record<string, readonly ProcessSample[]>> } & At)
+  /** One log-monitor interval: the size of each tracked container's log directories. */
+  | ({ type: 'LOG_TICK'; logDirs: Readonly<Record<string, ReadonlyArray<{ dir: string; bytes: number }>>> } & At);
+
+/** The monitor's one request to the world: YARN ContainerKillEvent. */
+export interface MonitorKill {
+  type: 'KILL_CONTAINER';
+  id: string;
+  exitStatus: number;
+  diagnostics: string;
+}
+
+type Ev<T extends MonitorEvent['type']> = Extract<MonitorEvent, { type: T }>;
+
+function track(settings: MonitorSettings, id: string, pid: number, resources: Resources): TrackedContainer {
+  return {
+    id,
+    pid,
+    resources,
+    limits: containerLimits(resources, settings),
+    ages: new Map(),
+    cpu: newCpuTracker(jiffyLengthMs(settings.host.clockTicks)),
+    measure: null,
+    usage: null,
+  };
+}
+
+/** One container's memory check, vmem before pmem: the kill, or null. YARN checkLimit. */
+function checkLimit(s: MonitorSettings, t: TrackedContainer, members: readonly ProcessSample[], ages: Ages, m: TreeMeasure): MonitorKill | null {
+  const usage = { pmemBytes: m.pmemBytes, pmemLimit: t.limits.pmemBytes, vmemBytes: m.vmemBytes, vmemLimit: t.limits.vmemBytes };
+  let kind: 'virtual' | 'physical' | null = null;
+  if (s.vmemCheckEnabled && isProcessTreeOverLimit(m.vmemBytes, virtualMemorySize(members, ages, 1), t.limits.vmemBytes)) {
+    kind = 'virtual';
+  } else if (
+    s.pmemCheckEnabled &&
+    isProcessTreeOverLimit(m.pmemBytes, rssMemorySize(members, ages, 1, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss }), t.limits.pmemBytes)
+  ) {
+    kind = 'physical';
+  }
+  if (kind === null) return null;
+  const delta = kind === 'virtual' ? m.vmemBytes - t.limits.vmemBytes : m.pmemBytes - t.limits.pmemBytes;
+  return {
+    type: 'KILL_CONTAINER',
+    id: t.id,
+    exitStatus: kind === 'virtual' ? ExitStatus.KILLED_EXCEEDED_VMEM : ExitStatus.KILLED_EXCEEDED_PMEM,
+    diagnostics: memoryKillMessage(kind, t.pid, t.id, usage, delta, processTreeDump(members)),
+  };
+}
+
+function measure(s: MonitorSettings, members: readonly ProcessSample[], ages: Ages, ts: number): TreeMeasure {
+  let utime = 0;
+  let stime = 0;
+  for (const p of members) {
+    utime += p.utime;
+    stime += p.stime;
+  }
+  return {
+    timestamp: ts,
+    pmemBytes: rssMemorySize(members, ages, 0, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss }),
+    vmemBytes: virtualMemorySize(members, ages, 0),
+    rssBytes: rssMemorySize(members, ages, 0, { pageSize: s.host.pageSize, smaps: false }),
+    utimeTicks: utime,
+    stimeTicks: stime,
+    processes: members.length,
+    threads: totalThreads(members),
+  };
+}
+
+/**
+ * One MonitoringThread iteration over every tracked container, in tracking
+ * order. A container whose tree is gone (memory -1) or whose CPU is not yet
+ * known (its first sample) is skipped: nothing is killed on its first sample.
+ * A container over its limit is removed from tracking and killed, once.
+ */
+export function monitorTick(context: MonitorContext, event: Ev<'TICK'>): { context: MonitorContext; kills: MonitorKill[] } {
+  const s = context.settings;
+  const tracking = new Map<string, TrackedContainer>();
+  const kills: MonitorKill[] = [];
+  const f = Math.fround;
+  const util: NodeUtilization = { timestamp: event.ts, pmemMb: 0, vmemMb: 0, vcores: 0 };
+  for (const [id, t] of context.tracking) {
+    const members = event.samples[id];
+    if (members === undefined) {
+      tracking.set(id, t);
+      continue;
+    }
+    const ages = ageTree(t.ages, members);
+    if (members.length === 0) {
+      // YARN: "Skipping monitoring container because memory usage is not available."
+      tracking.set(id, { ...t, ages, measure: null });
+      continue;
+    }
+    const m = measure(s, members, ages, event.ts);
+    const cpu = sampleCpu(t.cpu, totalJiffies(members), event.ts);
+    if (cpu.percent < 0) {
+      // YARN: "Skipping monitoring container since CPU usage is not yet available."
+      tracking.set(id, { ...t, ages, cpu, measure: m });
+      continue;
+    }
+    const milliVcores = milliVcoresUsed(cpu.percent, s.host.processors, s.nodeVcores, s.cpuLimitPercent);
+    const usage: RecordedUsage = { timestamp: event.ts, pmemBytes: m.pmemBytes, vmemBytes: m.vmemBytes, cpuPercent: cpu.percent, milliVcores };
+    util.pmemMb += Math.floor(m.pmemBytes / 2 ** 20);
+    util.vmemMb += Math.floor(m.vmemBytes / 2 ** 20);
+    util.vcores = f(util.vcores + f(milliVcores / 1000));
+    const next: TrackedContainer = { ...t, ages, cpu, measure: m, usage };
+    const kill = checkLimit(s, next, members, ages, m);
+    if (kill) kills.push(kill); // removed from tracking: killed once
+    else tracking.set(id, next);
+  }
+  return { context: { ...context, tracking, utilization: util }, kills };
+}
+
+/**
+ * The log monitor: a tracked container whose log directory is over the
+ * single-directory limit, or whose directories together are over the total
+ * limit, is removed from tracking and killed with -109.
+ */
+export function logMonitorTick(context: MonitorContext, event: Ev<'LOG_TICK'>): { context: MonitorContext; kills: MonitorKill[] } {
+  const s = context.settings;
+  const tracking = new Map(context.tracking);
+  const kills: MonitorKill[] = [];
+  for (const [id, t] of context.tracking) {
+    const dirs = event.logDirs[id];
+    if (dirs === undefined) continue;
+    let diagnostics: string | null = null;
+    let total = 0;
+    for (const { dir, bytes } of dirs) {
+      total += bytes;
+      if (bytes > s.logDirSizeLimitBytes) {
+        diagnostics = logDirKillMessage(t.pid, id, s.logDirSizeLimitBytes, bytes, dir);
+        break;
+      }
+    }
+    if (diagnostics === null && total > s.logTotalSizeLimitBytes) {
+      diagnostics = logTotalKillMessage(t.pid, id, s.logTotalSizeLimitBytes, total);
+    }
+    if (diagnostics !== null && tracking.delete(id)) {
+      kills.push({ type: 'KILL_CONTAINER', id, exitStatus: ExitStatus.KILLED_FOR_EXCESS_LOGS, diagnostics });
+    }
+  }
+  return { context: { ...context, tracking }, kills };
+}
+
+export function initialMonitorContext(settings: MonitorSettings): MonitorContext {
+  return { settings, tracking: new Map(), utilization: { timestamp: 0, pmemMb: 0, vmemMb: 0, vcores: 0 } };
+}
+
+export const containersMonitorMachine = setup({
+  types: {
+    context: {} as MonitorContext,
+    events: {} as MonitorEvent,
+    input: {} as MonitorSettings,
+    emitted: {} as MonitorKill,
+  },
+  actions: {
+    /** YARN onStartMonitoringContainer (a relaunch replaces the old tree). */
+    startTracking: assign(({ context, event }) => {
+      const e = event as Ev<'START_MONITORING'>;
+      const tracking = new Map(context.tracking);
+      tracking.set(e.id, track(context.settings, e.id, e.pid, e.resources));
+      return { tracking };
+    }),
+    /** YARN onStopMonitoringContainer. */
+    stopTracking: assign(({ context, event }) => {
+      const { id } = event as Ev<'STOP_MONITORING'>;
+      if (!context.tracking.has(id)) return {};
+      const tracking = new Map(context.tracking);
+      tracking.delete(id);
+      return { tracking };
+    }),
+    /** YARN onChangeMonitoringContainerResource: an untracked container (already finished) is left alone. */
+    changeLimits: assign(({ context, event }) => {
+      const e = event as Ev<'CHANGE_MONITORING_CONTAINER_RESOURCE'>;
+      const t = context.tracking.get(e.id);
+      if (t === undefined) return {};
+      const tracking = new Map(context.tracking);
+      tracking.set(e.id, { ...t, resources: e.resources, limits: containerLimits(e.resources, context.settings) });
+      return { tracking };
+    }),
+    checkTrees: enqueueActions(({ context, event, enqueue }) => {
+      const result = monitorTick(context, event as Ev<'TICK'>);
+      enqueue.assign(result.context);
+      for (const kill of result.kills) enqueue.emit(kill);
+    }),
+    checkLogs: enqueueActions(({ context, event, enqueue }) => {
+      const result = logMonitorTick(context, event as Ev<'LOG_TICK'>);
+      enqueue.assign(result.context);
+      for (const kill of result.kills) enqueue.emit(kill);
+    }),
+  },
+}).createMachine({
+  id: 'containersMonitor',
+  context: ({ input }) => initialMonitorContext(input),
+  initial: 'monitoring',
+  states: {
+    monitoring: {
+      on: {
+        START_MONITORING: { actions: 'startTracking' },
+        STOP_MONITORING: { actions: 'stopTracking' },
+        CHANGE_MONITORING_CONTAINER_RESOURCE: { actions: 'changeLimits' },
+        TICK: { actions: 'checkTrees' },
+        LOG_TICK: { actions: 'checkLogs' },
+      },
+    },
+  },
+});
