@@ -87,6 +87,7 @@ export class ContainersMonitor {
   private readonly figures = new Map<string, ContainerFigures>();
   private readonly timers: NodeJS.Timeout[] = [];
   private lastTickMs = 0;
+  private ticks = 0;
   private closed = false;
 
   constructor(private readonly opts: ContainersMonitorOptions) {
@@ -123,6 +124,7 @@ export class ContainersMonitor {
     const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples });
     this.refreshFigures();
     this.lastTickMs = performance.now() - started;
+    this.ticks++;
     return kills;
   }
 
@@ -143,6 +145,11 @@ export class ContainersMonitor {
 
   utilization(): NodeUtilization {
     return this.actor.context.utilization;
+  }
+
+  /** Ticks run since the start. */
+  tickCount(): number {
+    return this.ticks;
   }
 
   /** Duration of the last tick, ms. */

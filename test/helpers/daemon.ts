@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/load.js';
+import type { Clock } from '../../src/clock.js';
 import { NodeWarden } from '../../src/node/nodewarden.js';
 import type { ContainerState } from '../../state-machines/types.js';
 import { killGroups, waitFor } from './proc.js';
@@ -22,12 +23,12 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export function startDaemon(settings: Record<string, string | number | boolean> = {}): TestDaemon {
+export function startDaemon(settings: Record<string, string | number | boolean> = {}, opts: { clock?: Clock } = {}): TestDaemon {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-daemon-'));
   const dbPath = path.join(dir, 'db', 'nodewarden.sqlite');
   const workDir = path.join(dir, 'var');
   const config = resolveConfig([{ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...settings }]);
-  const node = new NodeWarden({ config, dbPath, workDir, log: pino({ level: process.env.NW_TEST_LOG ?? 'silent' }) });
+  const node = new NodeWarden({ config, dbPath, workDir, log: pino({ level: process.env.NW_TEST_LOG ?? 'silent' }), ...opts });
   const pids = new Set<number>();
   const track = () => {
     for (const v of node.list()) if (v.pid) pids.add(v.pid);

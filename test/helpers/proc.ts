@@ -14,6 +14,7 @@ export async function waitFor<T>(fn: () => T, timeoutMs = 10_000, what = 'condit
 
 export interface Stat {
   state: string;
+  ppid: number;
   pgrp: number;
   session: number;
   startTime: number;
@@ -27,7 +28,7 @@ export function procStat(pid: number): Stat | undefined {
     return undefined;
   }
   const f = line.slice(line.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0]!, pgrp: Number(f[2]), session: Number(f[3]), startTime: Number(f[19]) };
+  return { state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), startTime: Number(f[19]) };
 }
 
 /**
