@@ -7,9 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { figure, machine, type Figure } from './stats.js';
+import { monitorBench } from './monitor.js';
 import { dispatchPath, machinesOnly, naivePerRow } from './transitions.js';
 
 const quick = process.argv.includes('--quick');
+/** `--only NAME`: run one benchmark (transitions, monitor). */
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const RUNS = quick ? 3 : 5;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -60,9 +64,37 @@ async function transitionsBench(): Promise<Record<string, unknown>> {
   };
 }
 
+async function monitorSection(): Promise<Record<string, unknown>> {
+  const r = await monitorBench({ quick, runs: quick ? 3 : 7 });
+  const ms = (f: Figure) => `${f.median.toFixed(2).padStart(10)} ms  (min ${f.min.toFixed(2)}, max ${f.max.toFixed(2)})`;
+  const x = (f: Figure) => `${f.median.toFixed(2).padStart(10)} x   (min ${f.min.toFixed(2)}, max ${f.max.toFixed(2)})`;
+  console.log(`\nmonitor: ${r.containers} containers, ${r.processesInTrees} processes in their trees, ${r.processesOnMachine} on the machine`);
+  console.log(`${'monitor tick (one scan, all trees, decisions)'.padEnd(48)} ${ms(r.tickMs)}`);
+  console.log(`${'floor: read every /proc/<pid>/stat once'.padEnd(48)} ${ms(r.floorMs)}`);
+  console.log(`${"YARN: per-container rescan (C scans)".padEnd(48)} ${ms(r.yarnRescanMs)}`);
+  console.log(`${'tick / floor'.padEnd(48)} ${x(r.tickToFloor)}  goal ≤ ${r.goals.tickToFloorMax}: ${r.met.tickToFloor ? 'met' : 'NOT met'}`);
+  console.log(`${'YARN rescan / tick'.padEnd(48)} ${x(r.yarnToTick)}  goal ≥ ${r.goals.yarnToTickMin}: ${r.met.yarnToTick ? 'met' : 'NOT met'}`);
+  console.log(
+    `${'daemon CPU, idle containers, 3 s interval'.padEnd(48)} ${r.idleCpu.percentOfOneCore.toFixed(2).padStart(10)} %   of one core over ${(r.idleCpu.windowMs / 1000).toFixed(0)} s (${r.idleCpu.ticks} ticks)  goal < ${r.goals.idleCpuPercentMax}: ${r.met.idleCpu ? 'met' : 'NOT met'}`,
+  );
+  return r as unknown as Record<string, unknown>;
+}
+
+const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
+  transitions: transitionsBench,
+  monitor: monitorSection,
+};
+
 async function main(): Promise<void> {
-  console.log(`nodewarden benchmarks${quick ? ' (quick)' : ''}: median of ${RUNS} runs after a warm-up\n`);
-  const results: Record<string, unknown> = { transitions: await transitionsBench() };
+  console.log(`nodewarden benchmarks${quick ? ' (quick)' : ''}: median of runs after a warm-up\n`);
+  if (only !== undefined && !(only in BENCHES)) {
+    console.error(`unknown benchmark ${JSON.stringify(only)}; choose one of: ${Object.keys(BENCHES).join(', ')}`);
+    process.exit(2);
+  }
+  const results: Record<string, unknown> = {};
+  for (const [name, run] of Object.entries(BENCHES)) {
+    if (only === undefined || only === name) results[name] = await run();
+  }
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results.json');
   const previous = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   const merged = {

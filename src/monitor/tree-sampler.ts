@@ -56,13 +56,15 @@ export class TreeSampler {
     return samples;
   }
 
+  /** Adds the command line (and smaps) to a process of this scan, in place: the scan's objects are fresh each tick. */
   private enrich(p: ProcessStat): ProcessSample {
     let entry = this.cmdlines.get(p.pid);
     if (entry === undefined || entry.startTime !== p.startTime || entry.comm !== p.comm) {
       entry = { startTime: p.startTime, comm: p.comm, cmdline: this.reader.readCmdline(p.pid) };
       this.cmdlines.set(p.pid, entry);
     }
-    const sample: ProcessSample = { ...p, cmdline: entry.cmdline };
+    const sample = p as ProcessSample;
+    sample.cmdline = entry.cmdline;
     if (this.smaps) sample.anonymousKb = this.reader.readAnonymousKb(p.pid);
     return sample;
   }

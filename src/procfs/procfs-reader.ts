@@ -46,10 +46,14 @@ export class ProcfsReader {
     }
     try {
       const n = fs.readSync(fd, this.buf, 0, this.buf.length, 0);
-      // A line longer than the buffer is not a real stat line, but read it whole rather than guess.
-      const text = n < this.buf.length ? this.buf.toString('utf8', 0, n) : fs.readFileSync(fd, 'utf8');
-      const nl = text.indexOf('\n');
-      return nl < 0 ? text : text.slice(0, nl);
+      if (n === this.buf.length) {
+        // Longer than any real stat line; read it whole rather than guess.
+        const text = fs.readFileSync(fd, 'utf8');
+        const nl = text.indexOf('\n');
+        return nl < 0 ? text : text.slice(0, nl);
+      }
+      const nl = this.buf.indexOf(10);
+      return this.buf.toString('utf8', 0, nl >= 0 && nl < n ? nl : n);
     } catch {
       return undefined;
     } finally {
