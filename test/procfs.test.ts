@@ -3,6 +3,7 @@
  * the stat parse, the tree and its orphans, ages and "older than" sums, smaps,
  * the CPU tracker, the dump, long2String and the limits.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -274,6 +275,50 @@ describe('ProcfsProcessTree', () => {
     const t = tree('100');
     t.update();
     expect(t.pids()).toEqual(['100', '101', '102']);
+  });
+});
+
+describe('ProcfsReader keeping stat files open (the monitor\'s scan)', () => {
+  const openFds = () => fs.readdirSync('/proc/self/fd').length;
+
+  it('re-reads a held file in place, and lets go of processes that are gone', async () => {
+    const reader = new ProcfsReader('/proc', { keepOpen: true });
+    const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    try {
+      const pid = child.pid!;
+      const before = openFds();
+      expect(reader.readStat(pid)?.comm).toBe('sleep');
+      expect(openFds()).toBe(before + 1); // held
+      expect(reader.readStat(pid)?.pid).toBe(pid);
+      expect(openFds()).toBe(before + 1); // the same file, read again
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited; // reaped: the held file now answers ESRCH
+      expect(reader.readStat(pid)).toBeUndefined();
+      expect(openFds()).toBe(before);
+      reader.scan();
+      reader.close();
+      expect(openFds()).toBeLessThanOrEqual(before);
+    } finally {
+      child.kill('SIGKILL');
+      reader.close();
+    }
+  });
+
+  it('sees new content and new processes on every scan, and drops vanished ones', () => {
+    const fake = new FakeProcfs();
+    try {
+      fake.set({ pid: 100, ppid: 1, vsize: 1 }).set({ pid: 101, ppid: 100, vsize: 2 });
+      const reader = new ProcfsReader(fake.root, { keepOpen: true });
+      expect(reader.scan().processes.get(100)?.vsize).toBe(1);
+      fake.set({ pid: 100, ppid: 1, vsize: 5 }).remove(101).set({ pid: 102, ppid: 100, vsize: 3 });
+      const scan = reader.scan();
+      expect(scan.processes.get(100)?.vsize).toBe(5);
+      expect([...scan.processes.keys()].sort()).toEqual([100, 102]);
+      reader.close();
+    } finally {
+      fake.cleanup();
+    }
   });
 });
 

@@ -195,6 +195,7 @@ export class ContainersMonitor {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     this.actor.stop();
+    this.sampler.close();
   }
 
   private onEffect(id: string, effect: ContainerEffect): void {

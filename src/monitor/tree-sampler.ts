@@ -33,7 +33,7 @@ export class TreeSampler {
   private readonly reportedCorrupt = new Set<number>();
 
   constructor(opts: TreeSamplerOptions) {
-    this.reader = new ProcfsReader(opts.procfsRoot);
+    this.reader = new ProcfsReader(opts.procfsRoot, { keepOpen: true });
     this.smaps = opts.smapsBasedRss;
     this.log = opts.log;
   }
@@ -67,6 +67,11 @@ export class TreeSampler {
     sample.cmdline = entry.cmdline;
     if (this.smaps) sample.anonymousKb = this.reader.readAnonymousKb(p.pid);
     return sample;
+  }
+
+  /** Release the stat files held open between scans. */
+  close(): void {
+    this.reader.close();
   }
 
   private reportCorrupt(corrupt: number[]): void {

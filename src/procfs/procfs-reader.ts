@@ -18,13 +18,41 @@ export interface ProcfsScan {
   corrupt: number[];
 }
 
+export interface ProcfsReaderOptions {
+  /**
+   * Keep each process's stat file open between scans and re-read it in place
+   * (one pread instead of open + read + close). A procfs fd names the process,
+   * not the pid: once the process is gone the read fails (ESRCH) and a reused
+   * pid is opened afresh. At most a quarter of the fd limit is held.
+   */
+  keepOpen?: boolean;
+}
+
+/** The soft limit on open files, from /proc/self/limits (256 when unreadable). */
+function openFilesLimit(): number {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const n = Number(line?.split(/\s+/)[3]);
+    return Number.isInteger(n) && n > 0 ? n : 256;
+  } catch {
+    return 256;
+  }
+}
+
 export class ProcfsReader {
   readonly root: string;
   /** Reused for every stat read: a stat line is well under 1 KB. */
   private readonly buf = Buffer.allocUnsafe(4096);
+  private readonly keepOpen: boolean;
+  private readonly maxOpen: number;
+  /** pid → open stat fd and the scan that last saw the pid (keepOpen). */
+  private readonly open = new Map<number, { fd: number; scan: number }>();
+  private scans = 0;
 
-  constructor(root = '/proc') {
+  constructor(root = '/proc', opts: ProcfsReaderOptions = {}) {
     this.root = path.resolve(root);
+    this.keepOpen = opts.keepOpen ?? false;
+    this.maxOpen = this.keepOpen ? Math.min(16_384, Math.floor(openFilesLimit() / 4)) : 0;
   }
 
   /** Directory names that are pids. Throws only when the root itself cannot be listed. */
@@ -38,12 +66,32 @@ export class ProcfsReader {
 
   /** The first line of <root>/<pid>/stat; undefined when it cannot be read. */
   readStatLine(pid: number): string | undefined {
+    const held = this.open.get(pid);
+    if (held !== undefined) {
+      held.scan = this.scans;
+      const line = this.readLine(held.fd);
+      if (line !== undefined) return line;
+      // The process is gone (ESRCH); the pid may already be someone else's.
+      this.release(pid);
+    }
     let fd: number;
     try {
       fd = fs.openSync(`${this.root}/${pid}/stat`, 'r');
     } catch {
       return undefined;
     }
+    const line = this.readLine(fd);
+    if (line !== undefined && this.open.size < this.maxOpen) this.open.set(pid, { fd, scan: this.scans });
+    else fs.closeSync(fd);
+    return line;
+  }
+
+  /** Close every held file. The reader stays usable (it reopens as needed). */
+  close(): void {
+    for (const pid of [...this.open.keys()]) this.release(pid);
+  }
+
+  private readLine(fd: number): string | undefined {
     try {
       const n = fs.readSync(fd, this.buf, 0, this.buf.length, 0);
       if (n === this.buf.length) {
@@ -56,8 +104,17 @@ export class ProcfsReader {
       return this.buf.toString('utf8', 0, nl >= 0 && nl < n ? nl : n);
     } catch {
       return undefined;
-    } finally {
-      fs.closeSync(fd);
+    }
+  }
+
+  private release(pid: number): void {
+    const held = this.open.get(pid);
+    if (held === undefined) return;
+    this.open.delete(pid);
+    try {
+      fs.closeSync(held.fd);
+    } catch {
+      // already closed
     }
   }
 
@@ -72,11 +129,12 @@ export class ProcfsReader {
   scan(): ProcfsScan {
     const processes = new Map<number, ProcessStat>();
     const corrupt: number[] = [];
+    const scan = ++this.scans;
     let pids: number[];
     try {
       pids = this.listPids();
     } catch {
-      return { processes, corrupt };
+      pids = [];
     }
     for (const pid of pids) {
       const stat = this.readStat(pid);
@@ -84,6 +142,8 @@ export class ProcfsReader {
       if (stat === null) corrupt.push(pid);
       else processes.set(pid, stat);
     }
+    // Files of processes that left the listing are not needed any more.
+    for (const [pid, held] of this.open) if (held.scan !== scan) this.release(pid);
     return { processes, corrupt };
   }
 
