@@ -3,7 +3,7 @@
  * the stat parse, the tree and its orphans, ages and "older than" sums, smaps,
  * the CPU tracker, the dump, long2String and the limits.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -332,6 +332,24 @@ describe('ProcfsProcessTree on the real /proc', () => {
     expect(t.rssMemorySize()).toBeGreaterThan(0);
     expect(stat.startsWith(`${process.pid} (`)).toBe(true);
     expect(t.processTreeDump()).toContain(`\t|- ${process.pid} ${process.ppid} `);
+  });
+});
+
+describe("the package root (import … from 'nodewarden')", () => {
+  it('exports the SPEC §9 library from the built JavaScript', () => {
+    const program = `
+      import { ProcfsProcessTree, isProcessTreeOverLimit, long2String, memoryLimits } from 'nodewarden';
+      const t = new ProcfsProcessTree(String(process.pid), { procfsRoot: '/proc' });
+      t.update();
+      console.log(JSON.stringify({
+        pids: t.pids(), rss: t.rssMemorySize() > 0, cpu: t.cpuUsagePercent(),
+        over: isProcessTreeOverLimit(3, 0, 1), size: long2String(1536, '', 1), limits: memoryLimits(1024, 2.1),
+      }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', program], { cwd: path.resolve(import.meta.dirname, '..'), encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ rss: true, cpu: -1, over: true, size: '1.5 K', limits: { pmemBytes: 1073741824, vmemBytes: 2254857728 } });
+    expect((out.pids as string[]).length).toBeGreaterThanOrEqual(1);
   });
 });
 
