@@ -163,6 +163,17 @@ function checkLimit(s: MonitorSettings, t: TrackedContainer, members: readonly P
   };
 }
 
+/**
+ * Could this tree be killed for memory this tick? Only if its current usage is
+ * over a checked limit: the 2× rule needs it, and the aged sum is part of the
+ * current one. The shell reads command lines (for the dump) just for these.
+ */
+export function mayExceedLimit(s: MonitorSettings, limits: ContainerLimits, members: readonly ProcessSample[]): boolean {
+  if (members.length === 0) return false;
+  if (s.vmemCheckEnabled && virtualMemorySize(members, new Map(), 0) > limits.vmemBytes) return true;
+  return s.pmemCheckEnabled && rssMemorySize(members, new Map(), 0, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss }) > limits.pmemBytes;
+}
+
 function measure(s: MonitorSettings, members: readonly ProcessSample[], ages: Ages, ts: number): TreeMeasure {
   let utime = 0;
   let stime = 0;

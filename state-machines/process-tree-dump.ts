@@ -16,10 +16,10 @@ export function cmdlineForDump(raw: string | undefined): string {
   return line === '' ? 'N/A' : line;
 }
 
-export function processTreeDump(members: ReadonlyArray<ProcessStat & { cmdline: string }>): string {
+export function processTreeDump(members: ReadonlyArray<ProcessStat & { cmdline?: string }>): string {
   let out = PROCESS_TREE_DUMP_HEADER;
   for (const p of members) {
-    out += `\t|- ${p.pid} ${p.ppid} ${p.pgrp} ${p.session} (${p.comm}) ${p.utime} ${p.stime} ${p.vsize} ${p.rssPages} ${p.cmdline}\n`;
+    out += `\t|- ${p.pid} ${p.ppid} ${p.pgrp} ${p.session} (${p.comm}) ${p.utime} ${p.stime} ${p.vsize} ${p.rssPages} ${p.cmdline ?? 'N/A'}\n`;
   }
   return out;
 }

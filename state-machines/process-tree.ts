@@ -28,12 +28,13 @@ export interface ProcessStat {
 }
 
 /**
- * A process as the monitor samples it: its stat, its command line as the
- * dump prints it, and — in smaps mode — the `Anonymous:` kB of its
- * private mappings (undefined when smaps could not be read).
+ * A process as the monitor samples it: its stat; its command line as the dump
+ * prints it, read only for a tree over a limit (the only trees whose dump can
+ * be asked for); and in smaps mode the `Anonymous:` kB of its private
+ * mappings (undefined when smaps could not be read).
  */
 export interface ProcessSample extends ProcessStat {
-  cmdline: string;
+  cmdline?: string;
   anonymousKb?: number;
 }
 

@@ -7,12 +7,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ExitStatus } from '../state-machines/exit-status.js';
-import type { MonitorSettings } from '../state-machines/containers-monitor.js';
+import { mayExceedLimit, type MonitorSettings } from '../state-machines/containers-monitor.js';
 import { MonitorActor } from '../state-machines/monitor-actor.js';
-import type { ProcessSample } from '../state-machines/process-tree.js';
+import { rssMemorySize, virtualMemorySize, type ProcessSample } from '../state-machines/process-tree.js';
+import { processTreeDump } from '../state-machines/process-tree-dump.js';
 import { ProcfsProcessTree } from '../src/procfs/procfs-process-tree.js';
 import { TreeSampler } from '../src/monitor/tree-sampler.js';
-import { FakeProcfs } from './helpers/fake-procfs.js';
+import { FakeProcfs, smapsMapping } from './helpers/fake-procfs.js';
 
 const MB = 2 ** 20;
 const PAGE = 4096;
@@ -161,6 +162,25 @@ describe('ContainersMonitor machine', () => {
     expect(tick(m, 8000, tree)).toHaveLength(1);
   });
 
+  it('after a gap the tree is young again: over the limit but under twice it, killed only once aged', () => {
+    const m = monitor({ vmemCheckEnabled: false });
+    const tree = [proc(100, { rssPages: (150 * MB) / PAGE })];
+    tick(m, 1000, tree);
+    tick(m, 4000, []); // gone for a tick
+    expect(tick(m, 7000, tree)).toEqual([]); // back, age 1: the aged sum is 0
+    expect(tick(m, 10_000, tree).map((k) => k.exitStatus)).toEqual([-104]);
+  });
+
+  it('an event the machine cannot digest is an error to the caller; the monitor goes on as before', () => {
+    const m = monitor({ vmemCheckEnabled: false });
+    const tree = [proc(100, { rssPages: (300 * MB) / PAGE })];
+    tick(m, 1000, tree);
+    const bad = { type: 'TICK', ts: 2000, samples: { c1: 42 } } as unknown as Parameters<MonitorActor['step']>[0];
+    expect(() => m.step(bad)).toThrow(/could not process TICK/);
+    expect(m.context.tracking.has('c1')).toBe(true);
+    expect(tick(m, 4000, tree).map((k) => k.exitStatus)).toEqual([-104]);
+  });
+
   it('records usage and node utilization (Σ pmem MB, Σ vmem MB, Σ vcores)', () => {
     const m = new MonitorActor(settings({ vmemCheckEnabled: false }));
     m.step({ type: 'START_MONITORING', ts: 0, id: 'a', pid: 100, resources: { memoryMb: 1024, vcores: 1 } });
@@ -175,6 +195,19 @@ describe('ContainersMonitor machine', () => {
     expect(ua).toEqual({ timestamp: 4000, pmemBytes: 10 * MB + PAGE, vmemBytes: 100 * MB + 5, cpuPercent: 50, milliVcores: 2000 });
     expect(m.context.tracking.get('b')!.usage!.milliVcores).toBe(4000);
     expect(m.context.utilization).toEqual({ timestamp: 4000, pmemMb: 30, vmemMb: 150, vcores: 6 });
+  });
+
+  it('adds vcores in float32, as YARN\'s ResourceUtilization does', () => {
+    const m = new MonitorActor(settings());
+    m.step({ type: 'START_MONITORING', ts: 0, id: 'a', pid: 100, resources: { memoryMb: 1024, vcores: 1 } });
+    m.step({ type: 'START_MONITORING', ts: 0, id: 'b', pid: 200, resources: { memoryMb: 1024, vcores: 1 } });
+    m.step({ type: 'TICK', ts: 1000, samples: { a: [proc(100)], b: [proc(200)] } });
+    // 10 and 20 jiffies over 4 s: 2.5 % and 5 % → 100 and 200 milliVcores → 0.1 + 0.2 vcores.
+    m.step({ type: 'TICK', ts: 5000, samples: { a: [proc(100, { utime: 10 })], b: [proc(200, { utime: 20 })] } });
+    expect(m.context.tracking.get('a')!.usage!.milliVcores).toBe(100);
+    expect(m.context.tracking.get('b')!.usage!.milliVcores).toBe(200);
+    expect(m.context.utilization.vcores).toBe(Math.fround(Math.fround(0.1) + Math.fround(0.2)));
+    expect(m.context.utilization.vcores).not.toBe(0.1 + 0.2);
   });
 
   it('recomputes limits when the container\'s resources change', () => {
@@ -254,32 +287,68 @@ describe('the one-scan sampler and ProcfsProcessTree agree', () => {
   });
   afterEach(() => fake.cleanup());
 
-  it('builds every container\'s tree from one scan with the same members, sums and dump', () => {
-    fake.set({ pid: 1, ppid: 0 });
-    for (let c = 0; c < 5; c++) {
-      const root = 1000 + c * 10;
-      fake.set({ pid: root, ppid: 1, session: root, vsize: 100 + c, rssPages: 10 + c, cmdline: `bash\0c${c}\0` });
-      fake.set({ pid: root + 1, ppid: root, session: root, pgrp: root, vsize: 1000 * c, rssPages: c, utime: c, cmdline: 'child' });
-      fake.set({ pid: root + 2, ppid: 1, session: root, pgrp: root, vsize: 7, rssPages: 1, comm: 'orphan (x)' });
-    }
-    const sampler = new TreeSampler({ procfsRoot: fake.root, smapsBasedRss: false, log: pino({ level: 'silent' }) });
-    const roots = new Map([0, 1, 2, 3, 4].map((c) => [`c${c}`, 1000 + c * 10]));
-    const m = new MonitorActor(settings({ vmemCheckEnabled: false, pmemCheckEnabled: false }));
-    for (const [id, pid] of roots) m.step({ type: 'START_MONITORING', ts: 0, id, pid, resources: { memoryMb: 64, vcores: 1 } });
-    const trees = new Map([...roots].map(([id, pid]) => [id, new ProcfsProcessTree(String(pid), { procfsRoot: fake.root, pageSize: PAGE, clockTicks: 100 })]));
-    for (let i = 0; i < 3; i++) {
-      if (i === 2) fake.set({ pid: 1003, ppid: 1000, session: 1000, vsize: 55, rssPages: 5 }); // a newcomer
-      const samples = sampler.sample(roots);
-      m.step({ type: 'TICK', ts: 1000 * (i + 1), samples });
-      for (const [id, tree] of trees) {
-        tree.update();
-        expect(samples[id]!.map((p) => String(p.pid))).toEqual(tree.pids());
-        const measure = m.context.tracking.get(id)!.measure!;
-        expect(measure.vmemBytes).toBe(tree.virtualMemorySize());
-        expect(measure.pmemBytes).toBe(tree.rssMemorySize());
+  for (const smaps of [false, true]) {
+    it(`builds every container's tree from one scan with the same members, ages, sums, CPU and dump${smaps ? ' (smaps)' : ''}`, () => {
+      fake.set({ pid: 1, ppid: 0 });
+      const build = (i: number) => {
+        for (let c = 0; c < 5; c++) {
+          const root = 1000 + c * 10;
+          const anon = (kb: number) => smapsMapping('rw-p', kb) + smapsMapping('r--s', 999);
+          fake.set({ pid: root, ppid: 1, session: root, utime: 10 * i, vsize: 100 + c, rssPages: 10 + c, cmdline: `bash\0c${c}\0`, smaps: anon(5 + c) });
+          fake.set({ pid: root + 1, ppid: root, session: root, pgrp: root, vsize: 1000 * c, rssPages: c, utime: c + i, stime: 3 * i, cmdline: 'child', smaps: anon(7) });
+          fake.set({ pid: root + 2, ppid: 1, session: root, pgrp: root, vsize: 7, rssPages: 1, comm: 'orphan (x)', smaps: anon(1) });
+        }
+        if (i >= 2) fake.set({ pid: 1003, ppid: 1000, session: 1000, vsize: 55, rssPages: 5, cmdline: 'late\0', smaps: smapsMapping('rw-p', 3) }); // a newcomer
+      };
+      const sampler = new TreeSampler({ procfsRoot: fake.root, smapsBasedRss: smaps, log: pino({ level: 'silent' }) });
+      const roots = new Map([0, 1, 2, 3, 4].map((c) => [`c${c}`, 1000 + c * 10]));
+      const m = new MonitorActor(settings({ vmemCheckEnabled: false, pmemCheckEnabled: false, smapsBasedRss: smaps }));
+      for (const [id, pid] of roots) m.step({ type: 'START_MONITORING', ts: 0, id, pid, resources: { memoryMb: 64, vcores: 1 } });
+      let now = 0;
+      const trees = new Map(
+        [...roots].map(([id, pid]) => [id, new ProcfsProcessTree(String(pid), { procfsRoot: fake.root, pageSize: PAGE, clockTicks: 100, smapsBasedRss: smaps, clock: () => now })]),
+      );
+      for (let i = 0; i < 4; i++) {
+        build(i);
+        now = 1000 * (i + 1);
+        const samples = sampler.sample(roots);
+        for (const tree of Object.values(samples)) sampler.addCommandLines(tree);
+        m.step({ type: 'TICK', ts: now, samples });
+        for (const [id, tree] of trees) {
+          tree.update();
+          const t = m.context.tracking.get(id)!;
+          expect(samples[id]!.map((p) => String(p.pid))).toEqual(tree.pids());
+          expect([...t.ages].map(([pid, age]) => [String(pid), age])).toEqual(tree.pids().map((pid) => [pid, tree.ageOf(pid)]));
+          expect(t.measure!.vmemBytes).toBe(tree.virtualMemorySize());
+          expect(t.measure!.pmemBytes).toBe(tree.rssMemorySize());
+          expect(virtualMemorySize(samples[id]!, t.ages, 1)).toBe(tree.virtualMemorySize(1));
+          expect(rssMemorySize(samples[id]!, t.ages, 1, { pageSize: PAGE, smaps })).toBe(tree.rssMemorySize(1));
+          expect(t.cpu.percent).toBe(tree.cpuUsagePercent());
+          expect(processTreeDump(samples[id]!)).toBe(tree.processTreeDump());
+        }
       }
-    }
-    expect(trees.get('c0')!.pids()).toEqual(['1000', '1001', '1002', '1003']);
-    expect(trees.get('c0')!.virtualMemorySize(1)).toBe(107);
+      expect(trees.get('c0')!.pids()).toEqual(['1000', '1001', '1002', '1003']);
+      // c0 gains 10 + 1 + 3 jiffies (140 ms) a tick of 1000 ms.
+      expect(m.context.tracking.get('c0')!.cpu.percent).toBe(14);
+    });
+  }
+
+  it('reads command lines fresh, and only for trees over a limit', () => {
+    fake.set({ pid: 100, ppid: 1, comm: 'bash', rssPages: 10, cmdline: 'bash\0launch_container.sh\0' });
+    const s = settings({ vmemCheckEnabled: false });
+    const limits = { pmemBytes: 20 * PAGE, vmemBytes: 0, cpus: 1 };
+    const sampler = new TreeSampler({ procfsRoot: fake.root, smapsBasedRss: false, log: pino({ level: 'silent' }) });
+    const roots = new Map([['c', 100]]);
+    const under = sampler.sample(roots).c!;
+    expect(mayExceedLimit(s, limits, under)).toBe(false);
+    expect(under[0]!.cmdline).toBeUndefined();
+    // exec into a program of the same name: the command line changes, the name and start time do not.
+    fake.set({ pid: 100, ppid: 1, comm: 'bash', rssPages: 30, cmdline: 'bash\0-c\0python3 train.py\0' });
+    const over = sampler.sample(roots).c!;
+    expect(mayExceedLimit(s, limits, over)).toBe(true);
+    sampler.addCommandLines(over);
+    expect(over[0]!.cmdline).toBe('bash -c python3 train.py ');
+    expect(mayExceedLimit(settings({ vmemCheckEnabled: false, pmemCheckEnabled: false }), limits, over)).toBe(false);
+    sampler.close();
   });
 });

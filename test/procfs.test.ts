@@ -206,6 +206,25 @@ describe('ProcfsProcessTree', () => {
     expect(t.cpuUsagePercent()).toBe(200);
   });
 
+  it('CPU: a clock that goes back starts the comparison over and keeps the last figure', () => {
+    fake.set({ pid: 100, ppid: 1, utime: 0 });
+    const t = tree('100');
+    t.update();
+    t.cpuUsagePercent();
+    now += 1000;
+    fake.set({ pid: 100, ppid: 1, utime: 50 });
+    t.update();
+    expect(t.cpuUsagePercent()).toBe(50);
+    now -= 5000; // the wall clock was set back
+    fake.set({ pid: 100, ppid: 1, utime: 150 });
+    t.update();
+    expect(t.cpuUsagePercent()).toBe(50);
+    now += 2000;
+    fake.set({ pid: 100, ppid: 1, utime: 170 });
+    t.update();
+    expect(t.cpuUsagePercent()).toBe(10); // 200 ms over 2000 ms since the reset
+  });
+
   it('CPU time never decreases when a busy process leaves the tree', () => {
     fake.set({ pid: 100, ppid: 1, utime: 10 }).set({ pid: 101, ppid: 100, utime: 500, stime: 500 });
     const t = tree('100');
@@ -302,6 +321,23 @@ describe('ProcfsReader keeping stat files open (the monitor\'s scan)', () => {
     } finally {
       child.kill('SIGKILL');
       reader.close();
+    }
+  });
+
+  it('reads a stat line longer than its buffer whole, and again on the next scan', () => {
+    const fake = new FakeProcfs();
+    try {
+      const comm = 'n'.repeat(5000);
+      fake.set({ pid: 100, ppid: 1, comm, vsize: 42 });
+      const reader = new ProcfsReader(fake.root, { keepOpen: true });
+      for (let i = 0; i < 3; i++) {
+        const p = reader.scan().processes.get(100);
+        expect(p?.comm).toBe(comm);
+        expect(p?.vsize).toBe(42);
+      }
+      reader.close();
+    } finally {
+      fake.cleanup();
     }
   });
 
@@ -406,6 +442,8 @@ describe('limits', () => {
     expect(milliVcoresUsed(50, 2, 8, 100)).toBe(2000);
     expect(milliVcoresUsed(100, 4, 8, 50)).toBe(4000);
     expect(milliVcoresUsed(Math.fround(1 / 3), 2, 8, 100)).toBe(13);
+    // Double arithmetic would give 99.99999… → 99.
+    expect(milliVcoresUsed(Math.fround(10 / 3), 2, 6, 100)).toBe(100);
     expect(milliVcoresUsed(0, 2, 8, 100)).toBe(0);
   });
 });

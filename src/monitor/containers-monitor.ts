@@ -11,7 +11,16 @@
  * yarn.nodemanager.container-metrics.unregister-delay-ms (YARN ContainerMetrics).
  */
 import type { Logger } from 'pino';
-import type { HostFacts, MonitorEvent, MonitorKill, MonitorSettings, NodeUtilization, RecordedUsage, TreeMeasure } from '../../state-machines/containers-monitor.js';
+import {
+  mayExceedLimit,
+  type HostFacts,
+  type MonitorEvent,
+  type MonitorKill,
+  type MonitorSettings,
+  type NodeUtilization,
+  type RecordedUsage,
+  type TreeMeasure,
+} from '../../state-machines/containers-monitor.js';
 import type { ContainerLimits } from '../../state-machines/limits.js';
 import { MonitorActor } from '../../state-machines/monitor-actor.js';
 import type { ContainerEffect } from '../../state-machines/types.js';
@@ -86,6 +95,9 @@ export class ContainersMonitor {
   private readonly sampler: TreeSampler;
   private readonly figures = new Map<string, ContainerFigures>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly unregisterTimers = new Set<NodeJS.Timeout>();
+  /** Which timers run: the monitor's and the log monitor's. */
+  readonly running = { monitor: false, logMonitor: false };
   private lastTickMs = 0;
   private ticks = 0;
   private closed = false;
@@ -98,11 +110,12 @@ export class ContainersMonitor {
     opts.bus.on('effect', ({ id, effect }) => this.onEffect(id, effect));
   }
 
-  /** Start the tick timers (when monitoring, and the log monitor, are enabled). */
+  /** Start the tick timers (when monitoring, and the log monitor, are enabled with an interval > 0). */
   start(): void {
     const { monitor, logMonitor } = this.opts.config;
-    if (monitor.enabled) {
-      this.timers.push(setInterval(() => this.guard('tick', () => this.tick()), monitor.intervalMs));
+    if (monitor.enabled && monitor.intervalMs > 0) {
+      this.every(monitor.intervalMs, 'tick', () => this.tick());
+      this.running.monitor = true;
       this.opts.log.info(
         { intervalMs: monitor.intervalMs, pmemCheck: monitor.pmemCheckEnabled, vmemCheck: monitor.vmemCheckEnabled, procfsRoot: monitor.procfsRoot },
         'containers monitor started',
@@ -110,17 +123,24 @@ export class ContainersMonitor {
     } else {
       this.opts.log.info('containers monitor disabled: no usage figures and no memory kills');
     }
-    if (logMonitor.enabled) {
-      this.timers.push(setInterval(() => this.guard('log tick', () => this.logTick()), logMonitor.intervalMs));
+    if (logMonitor.enabled && logMonitor.intervalMs > 0) {
+      this.every(logMonitor.intervalMs, 'log tick', () => this.logTick());
+      this.running.logMonitor = true;
+      this.opts.log.info({ intervalMs: logMonitor.intervalMs, dirSizeLimitBytes: logMonitor.dirSizeLimitBytes }, 'container log monitor started');
     }
   }
 
   /** One monitor interval: one procfs scan, every tracked tree, the limit check. */
   tick(): MonitorKill[] {
     const started = performance.now();
+    const { tracking } = this.actor.context;
     const roots = new Map<string, number>();
-    for (const [id, t] of this.actor.context.tracking) roots.set(id, t.pid);
+    for (const [id, t] of tracking) roots.set(id, t.pid);
     const samples = this.sampler.sample(roots);
+    // Only a tree over a limit can be killed, and only a kill shows command lines.
+    for (const [id, tree] of Object.entries(samples)) {
+      if (mayExceedLimit(this.settings, tracking.get(id)!.limits, tree)) this.sampler.addCommandLines(tree);
+    }
     const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples });
     this.refreshFigures();
     this.lastTickMs = performance.now() - started;
@@ -194,6 +214,8 @@ export class ContainersMonitor {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    for (const t of this.unregisterTimers) clearTimeout(t);
+    this.unregisterTimers.clear();
     this.actor.stop();
     this.sampler.close();
   }
@@ -217,11 +239,19 @@ export class ContainersMonitor {
   private send(event: MonitorEvent): MonitorKill[] {
     const kills = this.actor.step(event);
     for (const kill of kills) {
-      this.opts.log.warn({ container: kill.id, exitStatus: kill.exitStatus }, kill.diagnostics);
-      this.opts.bus.emit('monitorKill', { ...kill, ts: event.ts });
-      this.opts.core.dispatch(kill.id, { type: 'KILL_CONTAINER', ts: event.ts, exitStatus: kill.exitStatus, diagnostics: kill.diagnostics });
+      // Each kill on its own: the machine has already stopped tracking all of them.
+      this.guard('kill', () => {
+        this.opts.log.warn({ container: kill.id, exitStatus: kill.exitStatus }, kill.diagnostics);
+        this.opts.bus.emit('monitorKill', { ...kill, ts: event.ts });
+        this.opts.core.dispatch(kill.id, { type: 'KILL_CONTAINER', ts: event.ts, exitStatus: kill.exitStatus, diagnostics: kill.diagnostics });
+      });
     }
     return kills;
+  }
+
+  /** setInterval, with the period capped where Node's timers can hold it (2^31 − 1 ms). */
+  private every(ms: number, what: string, run: () => void): void {
+    this.timers.push(setInterval(() => this.guard(what, run), Math.min(ms, 2 ** 31 - 1)));
   }
 
   private refreshFigures(): void {
@@ -245,9 +275,11 @@ export class ContainersMonitor {
       return;
     }
     const timer = setTimeout(() => {
+      this.unregisterTimers.delete(timer);
       if (this.figures.get(id) === f) this.figures.delete(id);
-    }, containerMetricsUnregisterDelayMs);
+    }, Math.min(containerMetricsUnregisterDelayMs, 2 ** 31 - 1));
     timer.unref();
+    this.unregisterTimers.add(timer);
   }
 
   private guard(what: string, run: () => void): void {

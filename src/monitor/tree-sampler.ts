@@ -4,19 +4,13 @@
  * container's tree from its root. The cost is one scan plus the trees, not
  * containers × scan as in YARN (where each ProcfsBasedProcessTree rescans).
  *
- * Command lines are read only for processes in a tracked tree and only when
- * first seen (or after an exec changed the name): they feed the dump in a
- * kill message, and reading every one every tick would double the scan.
+ * Command lines are only needed for the dump in a kill message, so they are
+ * not read here: the monitor asks for them (fresh, as YARN reads them at dump
+ * time) for the trees that are over a limit this tick.
  */
 import type { Logger } from 'pino';
-import { collectTree, indexChildren, type ProcessSample, type ProcessStat } from '../../state-machines/process-tree.js';
+import { collectTree, indexChildren, type ProcessSample } from '../../state-machines/process-tree.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
-
-interface CmdlineEntry {
-  startTime: number;
-  comm: string;
-  cmdline: string;
-}
 
 export interface TreeSamplerOptions {
   procfsRoot: string;
@@ -28,7 +22,6 @@ export class TreeSampler {
   readonly reader: ProcfsReader;
   private readonly smaps: boolean;
   private readonly log: Logger;
-  private readonly cmdlines = new Map<number, CmdlineEntry>();
   /** Corrupt stat lines are reported once per pid, not every tick. */
   private readonly reportedCorrupt = new Set<number>();
 
@@ -40,33 +33,25 @@ export class TreeSampler {
 
   /** container id → its tree (root first; empty when the root is gone), all from one scan. */
   sample(roots: ReadonlyMap<string, number>): Record<string, ProcessSample[]> {
+    const samples: Record<string, ProcessSample[]> = {};
+    if (roots.size === 0) {
+      this.reader.close(); // nothing to watch: hold no files
+      return samples;
+    }
     const { processes, corrupt } = this.reader.scan();
     this.reportCorrupt(corrupt);
-    const samples: Record<string, ProcessSample[]> = {};
-    if (roots.size === 0) return samples;
-    const children = indexChildren(processes);
-    const seen = new Set<number>();
+    const children = indexChildren<ProcessSample>(processes);
     for (const [id, pid] of roots) {
-      samples[id] = collectTree(pid, processes, children).map((p) => {
-        seen.add(p.pid);
-        return this.enrich(p);
-      });
+      const tree = collectTree<ProcessSample>(pid, processes, children);
+      if (this.smaps) for (const p of tree) p.anonymousKb = this.reader.readAnonymousKb(p.pid);
+      samples[id] = tree;
     }
-    for (const pid of this.cmdlines.keys()) if (!seen.has(pid)) this.cmdlines.delete(pid);
     return samples;
   }
 
-  /** Adds the command line (and smaps) to a process of this scan, in place: the scan's objects are fresh each tick. */
-  private enrich(p: ProcessStat): ProcessSample {
-    let entry = this.cmdlines.get(p.pid);
-    if (entry === undefined || entry.startTime !== p.startTime || entry.comm !== p.comm) {
-      entry = { startTime: p.startTime, comm: p.comm, cmdline: this.reader.readCmdline(p.pid) };
-      this.cmdlines.set(p.pid, entry);
-    }
-    const sample = p as ProcessSample;
-    sample.cmdline = entry.cmdline;
-    if (this.smaps) sample.anonymousKb = this.reader.readAnonymousKb(p.pid);
-    return sample;
+  /** Read each process's command line now, into its sample (the scan's objects are fresh each tick). */
+  addCommandLines(tree: ProcessSample[]): void {
+    for (const p of tree) p.cmdline = this.reader.readCmdline(p.pid);
   }
 
   /** Release the stat files held open between scans. */

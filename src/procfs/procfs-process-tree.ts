@@ -17,7 +17,6 @@ import {
   virtualMemorySize,
   type Ages,
   type ProcessSample,
-  type ProcessStat,
 } from '../../state-machines/process-tree.js';
 import { hostFacts } from './host-facts.js';
 import { PID_PATTERN, ProcfsReader } from './procfs-reader.js';
@@ -62,13 +61,11 @@ export class ProcfsProcessTree {
   update(): void {
     if (this.rootPid === null) return;
     const { processes } = this.reader.scan();
-    const tree: ProcessStat[] = collectTree(this.rootPid, processes, indexChildren(processes));
+    const tree = collectTree<ProcessSample>(this.rootPid, processes, indexChildren<ProcessSample>(processes));
     this.ages = ageTree(this.ages, tree);
-    this.members = tree.map((p) => ({
-      ...p,
-      cmdline: '', // read when dumped, as YARN does
-      anonymousKb: this.smaps ? this.reader.readAnonymousKb(p.pid) : undefined,
-    }));
+    // Command lines are read when dumped, as YARN does.
+    if (this.smaps) for (const p of tree) p.anonymousKb = this.reader.readAnonymousKb(p.pid);
+    this.members = tree;
     if (tree.length > 0) this.cumulativeMs = Math.max(this.cumulativeMs, totalJiffies(tree) * this.jiffyMs);
   }
 

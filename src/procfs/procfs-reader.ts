@@ -94,17 +94,28 @@ export class ProcfsReader {
   private readLine(fd: number): string | undefined {
     try {
       const n = fs.readSync(fd, this.buf, 0, this.buf.length, 0);
-      if (n === this.buf.length) {
-        // Longer than any real stat line; read it whole rather than guess.
-        const text = fs.readFileSync(fd, 'utf8');
-        const nl = text.indexOf('\n');
-        return nl < 0 ? text : text.slice(0, nl);
-      }
+      if (n === this.buf.length) return this.readLongLine(fd);
       const nl = this.buf.indexOf(10);
       return this.buf.toString('utf8', 0, nl >= 0 && nl < n ? nl : n);
     } catch {
       return undefined;
     }
+  }
+
+  /** Longer than any real stat line: read on (positional reads: the fd may be read again next scan) to a newline, up to 1 MB. */
+  private readLongLine(fd: number): string {
+    const chunks = [Buffer.from(this.buf)];
+    let pos = this.buf.length;
+    while (pos < 2 ** 20 && !chunks.at(-1)!.includes(10)) {
+      const chunk = Buffer.allocUnsafe(65536);
+      const m = fs.readSync(fd, chunk, 0, chunk.length, pos);
+      if (m <= 0) break;
+      chunks.push(chunk.subarray(0, m));
+      pos += m;
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    const nl = text.indexOf('\n');
+    return nl < 0 ? text : text.slice(0, nl);
   }
 
   private release(pid: number): void {
