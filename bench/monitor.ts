@@ -16,6 +16,8 @@ import pino from 'pino';
 import { resolveConfig } from '../src/config/load.js';
 import { NodeWarden } from '../src/node/nodewarden.js';
 import { ProcfsProcessTree } from '../src/procfs/procfs-process-tree.js';
+import { ProcfsReader } from '../src/procfs/procfs-reader.js';
+import { collectTree, indexChildren } from '../state-machines/process-tree.js';
 import { figure, type Figure } from './stats.js';
 
 const SLEEPERS = 8; // + the wrapper and its bash: 10 processes a container
@@ -99,16 +101,11 @@ export async function monitorBench(opts: { quick: boolean; runs: number }): Prom
     for (const v of node.list()) pgids.push(v.pid!);
     // Every tree complete: wrapper + bash + sleepers.
     const roots = node.list().map((v) => String(v.pid));
+    const reader = new ProcfsReader('/proc');
     await until('every tree to hold its processes', () => {
-      const t = new ProcfsProcessTree(roots[0]!);
-      let all = true;
-      for (const root of roots) {
-        const tree = new ProcfsProcessTree(root);
-        tree.update();
-        if (tree.pids().length < SLEEPERS + 2) all = false;
-      }
-      void t;
-      return all;
+      const { processes } = reader.scan();
+      const children = indexChildren(processes);
+      return roots.every((root) => collectTree(Number(root), processes, children).length >= SLEEPERS + 2);
     });
     const yarnTrees = roots.map((r) => new ProcfsProcessTree(r));
     const yarnTick = () => {

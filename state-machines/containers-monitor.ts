@@ -19,8 +19,6 @@ import { processTreeDump } from './process-tree-dump.js';
 import {
   ageTree,
   rssMemorySize,
-  totalJiffies,
-  totalThreads,
   virtualMemorySize,
   type Ages,
   type ProcessSample,
@@ -170,26 +168,33 @@ function checkLimit(s: MonitorSettings, t: TrackedContainer, members: readonly P
  */
 export function mayExceedLimit(s: MonitorSettings, limits: ContainerLimits, members: readonly ProcessSample[]): boolean {
   if (members.length === 0) return false;
-  if (s.vmemCheckEnabled && virtualMemorySize(members, new Map(), 0) > limits.vmemBytes) return true;
-  return s.pmemCheckEnabled && rssMemorySize(members, new Map(), 0, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss }) > limits.pmemBytes;
+  // olderThanAge 0 counts every member, whatever its age.
+  if (s.vmemCheckEnabled && virtualMemorySize(members, NO_AGES, 0) > limits.vmemBytes) return true;
+  return s.pmemCheckEnabled && rssMemorySize(members, NO_AGES, 0, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss }) > limits.pmemBytes;
 }
+
+const NO_AGES: Ages = new Map();
 
 function measure(s: MonitorSettings, members: readonly ProcessSample[], ages: Ages, ts: number): TreeMeasure {
   let utime = 0;
   let stime = 0;
+  let threads = 0;
   for (const p of members) {
     utime += p.utime;
     stime += p.stime;
+    threads += p.numThreads;
   }
+  const pmemBytes = rssMemorySize(members, ages, 0, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss });
   return {
     timestamp: ts,
-    pmemBytes: rssMemorySize(members, ages, 0, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss }),
+    pmemBytes,
     vmemBytes: virtualMemorySize(members, ages, 0),
-    rssBytes: rssMemorySize(members, ages, 0, { pageSize: s.host.pageSize, smaps: false }),
+    // The same as pmem unless pmem comes from smaps.
+    rssBytes: s.smapsBasedRss ? rssMemorySize(members, ages, 0, { pageSize: s.host.pageSize, smaps: false }) : pmemBytes,
     utimeTicks: utime,
     stimeTicks: stime,
     processes: members.length,
-    threads: totalThreads(members),
+    threads,
   };
 }
 
@@ -218,7 +223,7 @@ export function monitorTick(context: MonitorContext, event: Ev<'TICK'>): { conte
       continue;
     }
     const m = measure(s, members, ages, event.ts);
-    const cpu = sampleCpu(t.cpu, totalJiffies(members), event.ts);
+    const cpu = sampleCpu(t.cpu, m.utimeTicks + m.stimeTicks, event.ts);
     if (cpu.percent < 0) {
       // YARN: "Skipping monitoring container since CPU usage is not yet available."
       tracking.set(id, { ...t, ages, cpu, measure: m });

@@ -130,10 +130,3 @@ export function totalJiffies(members: readonly ProcessStat[]): number {
   for (const p of members) total += p.utime + p.stime;
   return total;
 }
-
-/** Σ threads (Mesos `threads`). */
-export function totalThreads(members: readonly ProcessStat[]): number {
-  let total = 0;
-  for (const p of members) total += p.numThreads;
-  return total;
-}

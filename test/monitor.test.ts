@@ -202,6 +202,22 @@ describe('ContainersMonitor on real processes', () => {
     expectStamped(view.diagnostics, kill!.diagnostics);
   });
 
+  it("keeps a finished container's usage for the unregister delay, and none when container metrics are off", async () => {
+    for (const metrics of [true, false]) {
+      const { d, tick } = manualDaemon({ 'yarn.nodemanager.container-metrics.enable': metrics, 'yarn.nodemanager.container-metrics.unregister-delay-ms': 600_000 });
+      await launch(d, 'c-done', ['sleep', '1000']);
+      tick();
+      tick();
+      const usage = d.node.view('c-done').usage;
+      expect(usage).not.toBeNull();
+      await d.node.kill('c-done');
+      await d.until('c-done', 'DONE');
+      expect(d.node.view('c-done').usage).toEqual(metrics ? usage : null);
+      await d.stop();
+      daemon = undefined;
+    }
+  });
+
   it('an interval of 0 turns a monitor off instead of spinning', () => {
     daemon = startDaemon({
       'yarn.nodemanager.container-monitor.interval-ms': 0,

@@ -98,7 +98,6 @@ export class ContainersMonitor {
   private readonly unregisterTimers = new Set<NodeJS.Timeout>();
   /** Which timers run: the monitor's and the log monitor's. */
   readonly running = { monitor: false, logMonitor: false };
-  private lastTickMs = 0;
   private ticks = 0;
   private closed = false;
 
@@ -132,7 +131,6 @@ export class ContainersMonitor {
 
   /** One monitor interval: one procfs scan, every tracked tree, the limit check. */
   tick(): MonitorKill[] {
-    const started = performance.now();
     const { tracking } = this.actor.context;
     const roots = new Map<string, number>();
     for (const [id, t] of tracking) roots.set(id, t.pid);
@@ -143,7 +141,6 @@ export class ContainersMonitor {
     }
     const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples });
     this.refreshFigures();
-    this.lastTickMs = performance.now() - started;
     this.ticks++;
     return kills;
   }
@@ -170,15 +167,6 @@ export class ContainersMonitor {
   /** Ticks run since the start. */
   tickCount(): number {
     return this.ticks;
-  }
-
-  /** Duration of the last tick, ms. */
-  lastTickDurationMs(): number {
-    return this.lastTickMs;
-  }
-
-  trackedIds(): string[] {
-    return [...this.actor.context.tracking.keys()];
   }
 
   /** Mesos `/monitor/statistics`: one entry per tracked container that has been sampled. */
