@@ -16,6 +16,8 @@ export type BusEvents = {
   transitions: TransitionRow[];
   /** The ContainersMonitor decided a kill (before the KILL_CONTAINER it causes is committed). */
   monitorKill: MonitorKill & { ts: number };
+  /** A monitor tick ran: how long it took (the /metrics tick-duration histogram) and how many trees it sampled. */
+  monitorTick: { durationMs: number; containers: number };
 };
 
 export type Bus = Emitter<BusEvents>;

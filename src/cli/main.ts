@@ -2,10 +2,12 @@
  * The `nodewarden` command. Exit codes: 0 ok, 1 error, 2 usage. Errors are one
  * clear line on stderr, never a stack trace.
  */
+import { ApiError, UnreachableError } from '../client/client.js';
 import { ConfigError } from '../config/load.js';
-import { NodewardenError } from '../core/errors.js';
+import { NodewardenError, StartupError } from '../core/errors.js';
 import { StoreError } from '../store/database.js';
 import { UsageError } from './args.js';
+import { CLIENT_USAGE, clientCommands } from './client-commands.js';
 import { start, START_USAGE } from './start.js';
 
 const USAGE = `usage: nodewarden <command> [options]
@@ -13,26 +15,27 @@ const USAGE = `usage: nodewarden <command> [options]
 commands:
   start     run the daemon in the foreground
             ${START_USAGE}
+${CLIENT_USAGE}
 `;
 
+const EXPECTED_ERRORS = [ConfigError, StoreError, NodewardenError, StartupError, ApiError, UnreachableError];
+
 export async function main(argv: string[]): Promise<void> {
+  // `nodewarden events --follow | head` closes our stdout: that is the end, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const [command, ...rest] = argv;
+  const out = (text: string) => void process.stdout.write(text);
   let code: number;
   try {
-    switch (command) {
-      case 'start':
-        code = await start(rest);
-        break;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        code = command === undefined ? 2 : 0;
-        break;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-    }
+    if (command === 'start') code = await start(rest);
+    else if (command !== undefined && Object.hasOwn(clientCommands, command)) code = await clientCommands[command]!(rest, out);
+    else if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write(USAGE);
+      code = command === undefined ? 2 : 0;
+    } else throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   } catch (err) {
     code = report(err);
   }
@@ -44,8 +47,8 @@ function report(err: unknown): number {
     process.stderr.write(`nodewarden: ${err.message}\n${USAGE}`);
     return 2;
   }
-  if (err instanceof ConfigError || err instanceof StoreError || err instanceof NodewardenError) {
-    process.stderr.write(`nodewarden: ${err.message}\n`);
+  if (EXPECTED_ERRORS.some((type) => err instanceof type)) {
+    process.stderr.write(`nodewarden: ${(err as Error).message}\n`);
     return 1;
   }
   process.stderr.write(`nodewarden: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -2,9 +2,11 @@
  * Errors the core gives back for bad input. Each carries the HTTP status and
  * code the API answers with; none of them changes any state.
  */
+export type ErrorStatus = 400 | 404 | 405 | 409 | 413 | 500 | 503;
+
 export class NodewardenError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 413 | 503,
+    readonly status: ErrorStatus,
     readonly code: string,
     message: string,
   ) {
@@ -16,3 +18,8 @@ export class NodewardenError extends Error {
 export const badRequest = (message: string) => new NodewardenError(400, 'BAD_REQUEST', message);
 export const notFound = (id: string) => new NodewardenError(404, 'NOT_FOUND', `container ${id} not found`);
 export const conflict = (message: string) => new NodewardenError(409, 'CONFLICT', message);
+
+/** The daemon cannot start: another one holds its socket or database, or a path is unsafe. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}

@@ -131,6 +131,7 @@ export class ContainersMonitor {
 
   /** One monitor interval: one procfs scan, every tracked tree, the limit check. */
   tick(): MonitorKill[] {
+    const started = performance.now();
     const { tracking } = this.actor.context;
     const roots = new Map<string, number>();
     for (const [id, t] of tracking) roots.set(id, t.pid);
@@ -142,6 +143,7 @@ export class ContainersMonitor {
     const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples });
     this.refreshFigures();
     this.ticks++;
+    this.opts.bus.emit('monitorTick', { durationMs: performance.now() - started, containers: roots.size });
     return kills;
   }
 

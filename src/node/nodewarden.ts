@@ -8,7 +8,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ExitStatus } from '../../state-machines/exit-status.js';
-import type { ContainerEvent, ContainerEventType } from '../../state-machines/types.js';
+import type { ContainerEvent, ContainerEventType, ContainerState } from '../../state-machines/types.js';
 import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
@@ -18,9 +18,22 @@ import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js
 import { ProcessLauncher } from '../launcher/process-launcher.js';
 import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-monitor.js';
 import type { HostFacts, NodeUtilization } from '../../state-machines/containers-monitor.js';
+import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
 import { containerView, type ContainerView } from './container-view.js';
 import { EffectRunner } from './effect-runner.js';
+
+export interface NodeReport {
+  capacity: { memoryMb: number; vcores: number };
+  /** Requests plus the executor allowance of the containers the scheduler started. */
+  allocated: { memoryMb: number; vcores: number };
+  queued: { guaranteed: number; opportunistic: number };
+  utilization: NodeUtilization;
+  /** Containers known, by state. */
+  containers: Partial<Record<ContainerState, number>>;
+  monitor: { running: boolean; intervalMs: number; ticks: number };
+  config: Config['effective'];
+}
 
 export interface NodeWardenOptions {
   config: Config;
@@ -43,6 +56,7 @@ export class NodeWarden {
   readonly bus: Bus;
   readonly log: Logger;
   private readonly clock: Clock;
+  private readonly dbLock: DbLock | null;
   private readonly store: Store;
   private readonly core: Dispatcher;
   private readonly launcher: ProcessLauncher;
@@ -57,7 +71,14 @@ export class NodeWarden {
     this.log = opts.log ?? pino({ name: 'nodewarden' });
     this.clock = opts.clock ?? systemClock;
     this.bus = createBus(this.log);
-    this.store = new Store(opts.dbPath);
+    // One daemon per database: refused here, naming the holder, before anything is read.
+    this.dbLock = opts.dbPath === ':memory:' ? null : lockDatabase(opts.dbPath);
+    try {
+      this.store = new Store(opts.dbPath);
+    } catch (err) {
+      this.dbLock?.release();
+      throw err;
+    }
     this.core = new Dispatcher(this.store, this.bus, this.config, this.log);
     this.launcher = new ProcessLauncher({
       workDir: this.workDir,
@@ -169,6 +190,28 @@ export class NodeWarden {
     return this.store.transitionsOf(id);
   }
 
+  /** Committed transitions after `sinceSeq`, oldest first, at most `limit` (the events stream pages through these). */
+  transitionsSince(sinceSeq: number, limit: number): TransitionRow[] {
+    return this.store.transitions(sinceSeq, limit);
+  }
+
+  /** GET /v1/node: capacity, what the scheduler has handed out, what the monitor measured, the config in force. */
+  nodeReport(): NodeReport {
+    const allocated = this.core.scheduler.allocated();
+    const queued = this.core.scheduler.queued();
+    const states: Partial<Record<ContainerState, number>> = {};
+    for (const e of this.core.all()) states[e.actor.state] = (states[e.actor.state] ?? 0) + 1;
+    return {
+      capacity: { memoryMb: this.config.node.memoryMb, vcores: this.config.node.vcores },
+      allocated: { memoryMb: allocated.memoryMb, vcores: allocated.milliVcores / 1000 },
+      queued: { guaranteed: queued.guaranteed.length, opportunistic: queued.opportunistic.length },
+      utilization: this.monitor.utilization(),
+      containers: states,
+      monitor: { running: this.monitor.running.monitor, intervalMs: this.config.monitor.intervalMs, ticks: this.monitor.tickCount() },
+      config: this.config.effective,
+    };
+  }
+
   /** Resolves once every transition decided so far is committed. */
   durable(): Promise<void> {
     return this.core.durable();
@@ -183,6 +226,7 @@ export class NodeWarden {
     this.launcher.close();
     this.core.close();
     this.store.close();
+    this.dbLock?.release();
     this.log.info('nodewarden stopped');
   }
 

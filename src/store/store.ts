@@ -127,7 +127,7 @@ export class Store {
     this.insertTransition = this.db.prepare(
       `INSERT INTO transitions (seq, ts, container_id, from_state, to_state, event, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.selectTransitions = this.db.prepare(`SELECT * FROM transitions WHERE seq > ? ORDER BY seq`);
+    this.selectTransitions = this.db.prepare(`SELECT * FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?`);
     this.selectTransitionsOf = this.db.prepare(`SELECT * FROM transitions WHERE container_id = ? ORDER BY seq`);
     this.seq = (this.db.prepare(`SELECT coalesce(max(seq), 0) AS s FROM transitions`).get() as { s: number }).s;
     this.commitBatch = this.db.transaction(
@@ -179,8 +179,9 @@ export class Store {
     return (this.db.prepare(`SELECT * FROM containers ORDER BY created_at, rowid`).all() as RawContainer[]).map(toContainerRow);
   }
 
-  transitions(sinceSeq = 0): TransitionRow[] {
-    return (this.selectTransitions.all(sinceSeq) as RawTransition[]).map(toTransitionRow);
+  /** Transitions after `sinceSeq`, oldest first; at most `limit` (-1: all). */
+  transitions(sinceSeq = 0, limit = -1): TransitionRow[] {
+    return (this.selectTransitions.all(sinceSeq, limit) as RawTransition[]).map(toTransitionRow);
   }
 
   transitionsOf(containerId: string): TransitionRow[] {

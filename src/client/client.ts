@@ -1,0 +1,143 @@
+/**
+ * A small client for the socket API (node:http over the Unix socket): what
+ * the CLI uses, and what a launcher written in Node can use. API errors come
+ * back as ApiError with the daemon's code and message; a daemon that is not
+ * there is an UnreachableError that says so.
+ */
+import http from 'node:http';
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class UnreachableError extends Error {
+  override name = 'UnreachableError';
+  constructor(
+    readonly socketPath: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(
+      cause.code === 'EACCES'
+        ? `cannot reach nodewarden at ${socketPath}: permission denied (the socket is mode 0660: run as its owner or a member of its group)`
+        : `cannot reach nodewarden at ${socketPath}: is it running?`,
+    );
+  }
+}
+
+export interface ClientOptions {
+  /** Keep connections open between requests (for many requests in a row). */
+  keepAlive?: boolean;
+}
+
+export class NodewardenClient {
+  private readonly agent: http.Agent;
+
+  constructor(
+    readonly socketPath: string,
+    opts: ClientOptions = {},
+  ) {
+    this.agent = new http.Agent({ keepAlive: opts.keepAlive ?? false });
+  }
+
+  /** One request; resolves with the parsed JSON body of a 2xx answer. */
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(
+        {
+          socketPath: this.socketPath,
+          agent: this.agent,
+          method,
+          path,
+          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 0;
+            let parsed: unknown;
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text);
+            } catch {
+              parsed = text;
+            }
+            if (status >= 200 && status < 300) return resolve(parsed as T);
+            const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+            reject(new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? `nodewarden answered ${status}: ${text}`));
+          });
+        },
+      );
+      req.on('error', (err) => reject(this.connectionError(err)));
+      req.end(payload);
+    });
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+
+  /**
+   * An NDJSON stream (GET /v1/events): `onRecord` for each line, resolving
+   * when the daemon ends the stream. `signal` stops it from this side.
+   */
+  stream(path: string, onRecord: (record: unknown) => void, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ socketPath: this.socketPath, agent: this.agent, path, signal }, (res) => {
+        const status = res.statusCode ?? 0;
+        let buffered = '';
+        res.setEncoding('utf8');
+        if (status < 200 || status >= 300) {
+          res.on('data', (c: string) => (buffered += c));
+          res.on('end', () => {
+            const error = (() => {
+              try {
+                return (JSON.parse(buffered) as { error?: { code: string; message: string } }).error;
+              } catch {
+                return undefined;
+              }
+            })();
+            reject(new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? buffered));
+          });
+          return;
+        }
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) !== -1) {
+            const line = buffered.slice(0, nl);
+            buffered = buffered.slice(nl + 1);
+            if (line.trim() !== '') onRecord(JSON.parse(line));
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', (err) => (signal?.aborted ? resolve() : reject(err)));
+      });
+      req.on('error', (err) => (signal?.aborted ? resolve() : reject(this.connectionError(err))));
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private connectionError(err: NodeJS.ErrnoException): Error {
+    if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES' || err.code === 'ENOTSOCK') {
+      return new UnreachableError(this.socketPath, err);
+    }
+    return err;
+  }
+}

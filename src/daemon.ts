@@ -1,0 +1,45 @@
+/**
+ * The daemon as `nodewarden start` runs it: a NodeWarden serving the socket
+ * API. The socket is checked before anything else starts, so a second daemon
+ * refuses at once and touches nothing; the database lock is taken next.
+ */
+import { NodeWarden, type NodeWardenOptions } from './node/nodewarden.js';
+import { ApiServer, type ApiServerOptions } from './server/api-server.js';
+import { claimSocket } from './server/socket-file.js';
+
+export interface DaemonOptions extends NodeWardenOptions, ApiServerOptions {
+  socketPath: string;
+}
+
+export class Daemon {
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly node: NodeWarden,
+    readonly server: ApiServer,
+    readonly socketPath: string,
+  ) {}
+
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    await claimSocket(opts.socketPath);
+    const node = new NodeWarden(opts);
+    const server = new ApiServer(node, opts);
+    const daemon = new Daemon(node, server, opts.socketPath);
+    try {
+      await server.listen(opts.socketPath);
+    } catch (err) {
+      await daemon.close();
+      throw err;
+    }
+    return daemon;
+  }
+
+  /** Stop serving (followed event streams end), then commit and close the database. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.server.close();
+      await this.node.close();
+    })();
+    return this.closing;
+  }
+}

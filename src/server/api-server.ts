@@ -1,0 +1,108 @@
+/**
+ * The local socket API (SPEC §6): fastify on a Unix socket, logging through the
+ * daemon's pino. Every route answers from a NodeWarden, whose request methods
+ * resolve only once their effect is durable, so a reply always means "done".
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import fs from 'node:fs';
+import { badRequest } from '../core/errors.js';
+import type { NodeWarden } from '../node/nodewarden.js';
+import { installErrorHandlers, RouteTable } from './errors.js';
+import { ApiMetrics } from './metrics.js';
+import { containerRoutes } from './routes/containers.js';
+import { eventRoutes } from './routes/events.js';
+import { mesosRoutes } from './routes/mesos.js';
+import { nodeRoutes } from './routes/node.js';
+import { yarnRoutes } from './routes/yarn.js';
+import { claimSocket, SOCKET_MODE } from './socket-file.js';
+
+/** Launch requests are small; 1 MiB leaves room for long argv and env and refuses floods with 413. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface ApiServerOptions {
+  bodyLimit?: number;
+}
+
+/** Request lines at debug, not info: a launcher polling views would drown the daemon's own log. */
+class QuietRequestLog extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ err: error, method: request.method, url: request.url }, 'request errored');
+    else if ((reply.log as Logger).isLevelEnabled('debug')) {
+      reply.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'request completed');
+    }
+  }
+  // 4xx answers are the client's business; the error handler logs 5xx itself.
+  override defaultErrorLog(): void {}
+}
+
+/** JSON.parse, refusing `__proto__` keys (as fastify's own parser does): they are never a field of ours. */
+function parseJsonBody(text: string): unknown {
+  return JSON.parse(text, (key, value: unknown) => {
+    if (key === '__proto__') throw new SyntaxError('a "__proto__" key is not allowed');
+    return value;
+  });
+}
+
+export class ApiServer {
+  readonly app: FastifyInstance;
+  readonly metrics: ApiMetrics;
+  /** Ends followed event streams when the server closes. */
+  private readonly closing = new AbortController();
+  private socketPath: string | null = null;
+
+  constructor(
+    readonly node: NodeWarden,
+    opts: ApiServerOptions = {},
+  ) {
+    const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    this.app = Fastify({
+      // fastify's logger type is a subset of pino's; the instance is pino's.
+      loggerInstance: node.log.child({ component: 'api' }) as FastifyBaseLogger,
+      logController: new QuietRequestLog(),
+      bodyLimit,
+      ignoreTrailingSlash: true,
+      forceCloseConnections: true,
+    });
+    this.metrics = new ApiMetrics(node);
+    const routes = new RouteTable();
+    this.app.addHook('onRoute', (route) => routes.add(route.url, [route.method].flat()));
+
+    // Every body is JSON whatever its Content-Type: `curl -d '{…}'` sends
+    // application/x-www-form-urlencoded. An empty body is no body.
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+      if (body === '') return done(null, undefined);
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (err) {
+        done(badRequest(`the request body is not valid JSON: ${(err as Error).message}`), undefined);
+      }
+    });
+
+    installErrorHandlers(this.app, routes, bodyLimit);
+    containerRoutes(this.app, node);
+    eventRoutes(this.app, node, this.closing.signal);
+    nodeRoutes(this.app, node, this.metrics);
+    mesosRoutes(this.app, node);
+    yarnRoutes(this.app, node);
+  }
+
+  /** Listen on the socket: refuse a live daemon's, replace a stale one, then mode 0660. */
+  async listen(socketPath: string): Promise<void> {
+    const replaced = await claimSocket(socketPath);
+    if (replaced) this.node.log.warn({ socket: socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');
+    await this.app.listen({ path: socketPath });
+    // Until this chmod the socket has the umask's mode; its directory is checked private by claimSocket.
+    fs.chmodSync(socketPath, SOCKET_MODE);
+    this.socketPath = socketPath;
+    this.node.log.info({ socket: socketPath }, `listening on ${socketPath}`);
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+    await this.app.close();
+    if (this.socketPath) fs.rmSync(this.socketPath, { force: true });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * GET /metrics (Prometheus text format, prom-client). A registry per daemon,
+ * not prom-client's global one, so that several daemons in one process (the
+ * tests) never share counters. Gauges are read from the node when scraped;
+ * counters follow the bus from the moment the daemon starts.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CONTAINER_STATES } from '../../state-machines/types.js';
+import type { NodeWarden } from '../node/nodewarden.js';
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+
+  constructor(node: NodeWarden) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'nodewarden_' });
+
+    new Gauge({
+      name: 'nodewarden_containers',
+      help: 'Containers known to the daemon, by lifecycle state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>(CONTAINER_STATES.map((s) => [s, 0]));
+        for (const v of node.list()) counts.set(v.state, (counts.get(v.state) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+
+    // Per container (YARN ContainerMetrics): the monitor's last figures, kept
+    // for unregister-delay-ms after the container stops, none when disabled.
+    const perContainer = (name: string, help: string, pick: (u: NonNullable<ReturnType<NodeWarden['view']>['usage']>) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['container'],
+        registers,
+        collect() {
+          this.reset();
+          for (const v of node.list()) if (v.usage) this.set({ container: v.id }, pick(v.usage));
+        },
+      });
+    perContainer('nodewarden_container_pmem_bytes', 'Physical memory (RSS) of the container process tree', (u) => u.pmemBytes);
+    perContainer('nodewarden_container_vmem_bytes', 'Virtual memory of the container process tree', (u) => u.vmemBytes);
+    perContainer('nodewarden_container_cpu_percent', 'CPU used by the container tree, percent of one core', (u) => Math.max(u.cpuPercent, 0));
+    perContainer('nodewarden_container_milli_vcores', 'CPU used by the container tree in milli-vcores', (u) => Math.max(u.milliVcores, 0));
+
+    const kills = new Counter({
+      name: 'nodewarden_container_kills_total',
+      help: 'Containers killed (KILL_CONTAINER taken), by YARN exit status',
+      labelNames: ['exit_status'],
+      registers,
+    });
+    const transitions = new Counter({ name: 'nodewarden_transitions_total', help: 'Container transitions committed', registers });
+    const tick = new Histogram({
+      name: 'nodewarden_monitor_tick_duration_seconds',
+      help: 'Duration of one ContainersMonitor tick (one procfs scan and the limit checks)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+
+    node.bus.on('transitions', (rows) => {
+      transitions.inc(rows.length);
+      for (const r of rows) {
+        if (r.event.type === 'KILL_CONTAINER' && r.from !== r.to) kills.inc({ exit_status: String(r.event.exitStatus) });
+      }
+    });
+    node.bus.on('monitorTick', ({ durationMs }) => tick.observe(durationMs / 1000));
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,26 @@
+/** SPEC §6 container routes: launch, list, view, kill, pause, resume, transitions. */
+import type { FastifyInstance } from 'fastify';
+import type { NodeWarden } from '../../node/nodewarden.js';
+
+type WithId = { Params: { id: string } };
+
+export function containerRoutes(app: FastifyInstance, node: NodeWarden): void {
+  // 201 for a new container, 200 for the same request again (idempotent per id), 409 for a different one.
+  app.post('/v1/containers', async (request, reply) => {
+    const { view, created } = await node.launch(request.body);
+    return reply.code(created ? 201 : 200).send(view);
+  });
+
+  app.get('/v1/containers', async () => ({ containers: node.list() }));
+
+  app.get<WithId>('/v1/containers/:id', async (request) => node.view(request.params.id));
+
+  // Asynchronous: the request is durable and the machine has moved (KILLING, PAUSING, RESUMING); the process follows.
+  app.post<WithId>('/v1/containers/:id/kill', async (request, reply) => reply.code(202).send(await node.kill(request.params.id)));
+  app.post<WithId>('/v1/containers/:id/pause', async (request, reply) => reply.code(202).send(await node.pause(request.params.id)));
+  app.post<WithId>('/v1/containers/:id/resume', async (request, reply) => reply.code(202).send(await node.resume(request.params.id)));
+
+  app.get<WithId>('/v1/containers/:id/transitions', async (request) =>
+    (await node.transitions(request.params.id)).map((t) => ({ seq: t.seq, ts: t.ts, from: t.from, to: t.to, event: t.event.type })),
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * GET /v1/events?since=SEQ&follow=true: the journal as NDJSON. History is read
+ * from the database a page at a time, at the pace the client reads; with
+ * `follow` the stream then waits for commits. A commit only wakes it and the
+ * next page is read from the database again, so a slow client holds no
+ * backlog in memory and can never miss or repeat a record.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import { badRequest } from '../../core/errors.js';
+import type { NodeWarden } from '../../node/nodewarden.js';
+import { transitionRecord } from '../../store/journal-record.js';
+
+const PAGE = 500;
+const QUERY_KEYS = ['since', 'follow'];
+
+interface EventsQuery {
+  since: number;
+  follow: boolean;
+}
+
+function parseQuery(query: Record<string, unknown>): EventsQuery {
+  const extra = Object.keys(query).filter((k) => !QUERY_KEYS.includes(k));
+  if (extra.length > 0) throw badRequest(`unknown query parameter${extra.length > 1 ? 's' : ''}: ${extra.join(', ')} (use since and follow)`);
+  const { since = '0', follow = 'false' } = query;
+  if (typeof since !== 'string' || !/^\d{1,15}$/.test(since)) throw badRequest('since must be a sequence number (an integer ≥ 0)');
+  if (follow !== 'true' && follow !== 'false' && follow !== '1' && follow !== '0' && follow !== '') {
+    throw badRequest('follow must be true or false');
+  }
+  return { since: Number(since), follow: follow === 'true' || follow === '1' || follow === '' };
+}
+
+/** `stop` ends a followed stream: the daemon is closing or the client went away. */
+async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: AbortSignal): AsyncGenerator<string> {
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  if (follow) {
+    node.bus.on('transitions', notify);
+    stop.addEventListener('abort', notify);
+  }
+  try {
+    let last = since;
+    for (;;) {
+      const page = node.transitionsSince(last, PAGE);
+      if (page.length > 0) {
+        last = page.at(-1)!.seq;
+        yield page.map((row) => `${JSON.stringify(transitionRecord(row))}\n`).join('');
+        continue;
+      }
+      if (!follow || stop.aborted) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    node.bus.off('transitions', notify);
+    stop.removeEventListener('abort', notify);
+  }
+}
+
+export function eventRoutes(app: FastifyInstance, node: NodeWarden, closing: AbortSignal): void {
+  app.get('/v1/events', async (request, reply) => {
+    const query = parseQuery(request.query as Record<string, unknown>);
+    const gone = new AbortController();
+    reply.raw.once('close', () => gone.abort());
+    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, AbortSignal.any([closing, gone.signal]))));
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * The YARN NodeManager REST shapes (NMWebServices): /ws/v1/node/containers,
+ * one container, its log files and their contents. YARN's `exitCode` is the
+ * container's exit status (-1000 until known); the memory and vcores are the
+ * request, without the executor allowance.
+ */
+import type { FastifyInstance } from 'fastify';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkId } from '../../core/launch-request.js';
+import { NodewardenError } from '../../core/errors.js';
+import type { ContainerView } from '../../node/container-view.js';
+import type { NodeWarden } from '../../node/nodewarden.js';
+
+type WithId = { Params: { id: string } };
+
+/** NMWebServices' ContainerInfo. */
+export interface YarnContainerInfo {
+  id: string;
+  state: string;
+  exitCode: number;
+  diagnostics: string;
+  user: string;
+  totalMemoryNeededMB: number;
+  totalVCoresNeeded: number;
+  executionType: string;
+  containerLogsLink: string;
+  nodeId: string;
+  containerLogFiles: string[];
+}
+
+interface LogFileInfo {
+  fileName: string;
+  fileSize: number;
+  lastModifiedTime: string;
+}
+
+/** The node's id as YARN writes it (host:port); there is no RPC port here. */
+const NODE_ID = `${os.hostname()}:0`;
+const USER = os.userInfo().username;
+
+function logFiles(logDir: string): LogFileInfo[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(logDir).sort();
+  } catch {
+    return [];
+  }
+  const out: LogFileInfo[] = [];
+  for (const fileName of names) {
+    try {
+      const st = fs.statSync(path.join(logDir, fileName));
+      if (st.isFile()) out.push({ fileName, fileSize: st.size, lastModifiedTime: st.mtime.toUTCString() });
+    } catch {
+      // Removed while we listed it.
+    }
+  }
+  return out;
+}
+
+export function yarnContainerInfo(view: ContainerView): YarnContainerInfo {
+  return {
+    id: view.id,
+    state: view.state,
+    exitCode: view.exitStatus,
+    diagnostics: view.diagnostics,
+    user: USER,
+    totalMemoryNeededMB: view.resources.memoryMb,
+    totalVCoresNeeded: view.resources.vcores,
+    executionType: view.executionType,
+    containerLogsLink: `http://localhost/ws/v1/node/containers/${view.id}/logs`,
+    nodeId: NODE_ID,
+    containerLogFiles: logFiles(view.logDir).map((f) => f.fileName),
+  };
+}
+
+/** YARN's own 404 text for a container it does not know. */
+function yarnView(node: NodeWarden, id: string): ContainerView {
+  checkId(id);
+  try {
+    return node.view(id);
+  } catch (err) {
+    if (err instanceof NodewardenError && err.status === 404) {
+      throw new NodewardenError(404, 'NOT_FOUND', `container with id, ${id}, not found`);
+    }
+    throw err;
+  }
+}
+
+export function yarnRoutes(app: FastifyInstance, node: NodeWarden): void {
+  app.get('/ws/v1/node/containers', async () => {
+    const container = node.list().map(yarnContainerInfo);
+    // YARN's JAXB rendering: an empty list is an empty object.
+    return { containers: container.length > 0 ? { container } : {} };
+  });
+
+  app.get<WithId>('/ws/v1/node/containers/:id', async (request) => ({ container: yarnContainerInfo(yarnView(node, request.params.id)) }));
+
+  app.get<WithId>('/ws/v1/node/containers/:id/logs', async (request) => {
+    const view = yarnView(node, request.params.id);
+    return [{ containerId: view.id, nodeId: NODE_ID, logAggregationType: 'LOCAL', containerLogInfo: logFiles(view.logDir) }];
+  });
+
+  // Only a file listed in the container's log directory is served: the name is never a path.
+  app.get<{ Params: { id: string; filename: string } }>('/ws/v1/node/containerlogs/:id/:filename', async (request, reply) => {
+    const view = yarnView(node, request.params.id);
+    const file = logFiles(view.logDir).find((f) => f.fileName === request.params.filename);
+    if (!file) {
+      throw new NodewardenError(404, 'NOT_FOUND', `container ${view.id} has no log file ${JSON.stringify(request.params.filename)}`);
+    }
+    return reply.type('text/plain; charset=utf-8').send(fs.createReadStream(path.join(view.logDir, file.fileName)));
+  });
+}

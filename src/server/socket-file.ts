@@ -1,0 +1,81 @@
+/**
+ * The socket file (SPEC §6): in a directory the daemon owns and others cannot
+ * write, mode 0660 once listening. A socket left by a daemon that died is
+ * replaced; one a live daemon answers on makes this one refuse to start,
+ * naming that daemon's pid (from its /healthz).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { StartupError } from '../core/errors.js';
+
+export const SOCKET_MODE = 0o660;
+
+/** Make sure the socket's directory is ours and private enough (created 0750 if missing). */
+export function checkSocketDir(socketPath: string): string {
+  const dir = path.dirname(path.resolve(socketPath));
+  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const st = fs.statSync(dir);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new StartupError(
+      `the socket directory ${dir} belongs to uid ${st.uid}, not to this user (uid ${uid}); choose a --socket in a directory you own`,
+    );
+  }
+  if ((st.mode & 0o002) !== 0) {
+    throw new StartupError(
+      `the socket directory ${dir} is writable by everyone, so another user could replace the socket; ` +
+        'choose a --socket in a private directory (e.g. var/ or /run/nodewarden/)',
+    );
+  }
+  return dir;
+}
+
+/** What a live daemon says at /healthz, or null when nothing answers on the socket. */
+function probe(socketPath: string, timeoutMs = 2000): Promise<{ pid?: number } | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath, path: '/healthz', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as { pid?: number });
+        } catch {
+          resolve({});
+        }
+      });
+    });
+    // A listener that accepts but never answers is still alive.
+    req.on('timeout', () => {
+      req.destroy();
+      resolve({});
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? null : {}));
+  });
+}
+
+/**
+ * Before listening: refuse a path that is not a socket or that a live daemon
+ * serves; remove a stale one. Returns true when a stale socket was replaced.
+ */
+export async function claimSocket(socketPath: string): Promise<boolean> {
+  checkSocketDir(socketPath);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(socketPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  if (!st.isSocket()) {
+    throw new StartupError(`${socketPath} exists and is not a socket; refusing to replace it — remove it or choose another --socket`);
+  }
+  const live = await probe(socketPath);
+  if (live) {
+    const who = typeof live.pid === 'number' ? `nodewarden pid ${live.pid}` : 'another process';
+    throw new StartupError(`${who} is already serving ${socketPath}; stop it first, or choose another --socket`);
+  }
+  fs.unlinkSync(socketPath);
+  return true;
+}
