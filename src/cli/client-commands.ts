@@ -124,7 +124,7 @@ async function show(ctx: Context): Promise<void> {
   const width = Math.max(...fields.map(([k]) => k.length)) + 1;
   ctx.out(fields.map(([k, v]) => `${`${k}:`.padEnd(width)}  ${v}\n`).join(''));
   if (view.diagnostics !== '') ctx.out(`diagnostics:\n${view.diagnostics.replace(/^/gm, '  ').trimEnd()}\n`);
-  ctx.out(`transitions:\n${table(['SEQ', 'TIME', 'FROM', 'TO', 'EVENT'], transitions.map((t) => [String(t.seq), time(t.ts), t.from, t.to, t.event])).replace(/^/gm, '  ')}`);
+  ctx.out(`transitions:\n${table(['SEQ', 'TIME', 'FROM', 'TO', 'EVENT'], transitions.map((t) => [String(t.seq), time(t.ts), t.from, t.to, t.event])).trimEnd().replace(/^/gm, '  ')}\n`);
 }
 
 async function stats(ctx: Context): Promise<void> {

@@ -6,12 +6,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import fs from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { badRequest } from '../core/errors.js';
 import type { NodeWarden } from '../node/nodewarden.js';
 import { installErrorHandlers, RouteTable } from './errors.js';
 import { ApiMetrics } from './metrics.js';
 import { containerRoutes } from './routes/containers.js';
-import { eventRoutes } from './routes/events.js';
+import { eventRoutes, type OpenStreams } from './routes/events.js';
 import { mesosRoutes } from './routes/mesos.js';
 import { nodeRoutes } from './routes/node.js';
 import { yarnRoutes } from './routes/yarn.js';
@@ -19,6 +20,9 @@ import { claimSocket, SOCKET_MODE } from './socket-file.js';
 
 /** Launch requests are small; 1 MiB leaves room for long argv and env and refuses floods with 413. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** How long close() lets followed event streams finish sending before cutting them. */
+const STREAM_DRAIN_MS = 2000;
 
 export interface ApiServerOptions {
   bodyLimit?: number;
@@ -35,6 +39,11 @@ class QuietRequestLog extends LogController {
   }
   // 4xx answers are the client's business; the error handler logs 5xx itself.
   override defaultErrorLog(): void {}
+  // A follower of /v1/events hanging up is how such a stream normally ends.
+  override streamError(error: Error & { code?: string }, _request: FastifyRequest, reply: FastifyReply): void {
+    if (error.code === 'ERR_STREAM_PREMATURE_CLOSE') reply.log.debug('event stream closed by the client');
+    else reply.log.warn({ err: error }, 'response stream failed after its headers were sent');
+  }
 }
 
 /** JSON.parse, refusing `__proto__` keys (as fastify's own parser does): they are never a field of ours. */
@@ -50,6 +59,7 @@ export class ApiServer {
   readonly metrics: ApiMetrics;
   /** Ends followed event streams when the server closes. */
   private readonly closing = new AbortController();
+  private readonly streams: OpenStreams;
   private socketPath: string | null = null;
 
   constructor(
@@ -62,7 +72,7 @@ export class ApiServer {
       loggerInstance: node.log.child({ component: 'api' }) as FastifyBaseLogger,
       logController: new QuietRequestLog(),
       bodyLimit,
-      ignoreTrailingSlash: true,
+      routerOptions: { ignoreTrailingSlash: true },
       forceCloseConnections: true,
     });
     this.metrics = new ApiMetrics(node);
@@ -83,7 +93,8 @@ export class ApiServer {
 
     installErrorHandlers(this.app, routes, bodyLimit);
     containerRoutes(this.app, node);
-    eventRoutes(this.app, node, this.closing.signal);
+    this.streams = { closing: this.closing.signal, responses: new Set() };
+    eventRoutes(this.app, node, this.streams);
     nodeRoutes(this.app, node, this.metrics);
     mesosRoutes(this.app, node);
     yarnRoutes(this.app, node);
@@ -101,7 +112,10 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    // Followed event streams end cleanly (their last records sent) before connections are closed.
     this.closing.abort();
+    const ending = [...this.streams.responses].map((res) => finished(res).catch(() => undefined));
+    await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, STREAM_DRAIN_MS).unref())]);
     await this.app.close();
     if (this.socketPath) fs.rmSync(this.socketPath, { force: true });
   }

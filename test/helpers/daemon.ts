@@ -9,6 +9,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/clock.js';
+import { NodewardenClient } from '../../src/client/client.js';
+import { Daemon } from '../../src/daemon.js';
 import { NodeWarden } from '../../src/node/nodewarden.js';
 import type { ContainerState } from '../../state-machines/types.js';
 import { killGroups, waitFor } from './proc.js';
@@ -23,12 +25,51 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export function startDaemon(settings: Record<string, string | number | boolean> = {}, opts: { clock?: Clock } = {}): TestDaemon {
+type Settings = Record<string, string | number | boolean>;
+
+/** A temp directory with the daemon's paths, the test config and a quiet logger (NW_TEST_LOG=debug to see it). */
+function daemonSetup(settings: Settings) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-daemon-'));
-  const dbPath = path.join(dir, 'db', 'nodewarden.sqlite');
-  const workDir = path.join(dir, 'var');
-  const config = resolveConfig([{ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...settings }]);
-  const node = new NodeWarden({ config, dbPath, workDir, log: pino({ level: process.env.NW_TEST_LOG ?? 'silent' }), ...opts });
+  return {
+    dir,
+    dbPath: path.join(dir, 'db', 'nodewarden.sqlite'),
+    workDir: path.join(dir, 'var'),
+    config: resolveConfig([{ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...settings }]),
+    log: pino({ level: process.env.NW_TEST_LOG ?? 'silent' }),
+  };
+}
+
+export function startDaemon(settings: Settings = {}, opts: { clock?: Clock } = {}): TestDaemon {
+  const { dir, dbPath, workDir, config, log } = daemonSetup(settings);
+  return testDaemon(new NodeWarden({ config, dbPath, workDir, log, ...opts }), dir, dbPath, workDir, async () => {});
+}
+
+export interface ApiTestDaemon extends TestDaemon {
+  daemon: Daemon;
+  socket: string;
+  client: NodewardenClient;
+}
+
+/** The daemon as `nodewarden start` runs it, serving its socket API at `<dir>/var/nodewarden.sock`. */
+export async function startApiDaemon(settings: Settings = {}): Promise<ApiTestDaemon> {
+  const { dir, dbPath, workDir, config, log } = daemonSetup(settings);
+  const socket = path.join(workDir, 'nodewarden.sock');
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({ config, dbPath, workDir, log, socketPath: socket });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const client = new NodewardenClient(socket, { keepAlive: true });
+  const t = testDaemon(daemon.node, dir, dbPath, workDir, async () => {
+    client.close();
+    await daemon.close();
+  });
+  return { ...t, daemon, socket, client };
+}
+
+function testDaemon(node: NodeWarden, dir: string, dbPath: string, workDir: string, closeFirst: () => Promise<void>): TestDaemon {
   const pids = new Set<number>();
   const track = () => {
     for (const v of node.list()) if (v.pid) pids.add(v.pid);
@@ -49,6 +90,7 @@ export function startDaemon(settings: Record<string, string | number | boolean> 
     },
     async stop() {
       track();
+      await closeFirst();
       await node.close();
       await killGroups(pids);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,17 @@ export async function waitFor<T>(fn: () => T, timeoutMs = 10_000, what = 'condit
   }
 }
 
+/** waitFor for an asynchronous check (an HTTP request, a query). */
+export async function waitForAsync<T>(fn: () => Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export interface Stat {
   state: string;
   ppid: number;

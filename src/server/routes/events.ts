@@ -6,6 +6,7 @@
  * backlog in memory and can never miss or repeat a record.
  */
 import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { badRequest } from '../../core/errors.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
@@ -59,11 +60,22 @@ async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: 
   }
 }
 
-export function eventRoutes(app: FastifyInstance, node: NodeWarden, closing: AbortSignal): void {
+/** The streams being served: the server ends them and waits for their last bytes before it closes. */
+export interface OpenStreams {
+  closing: AbortSignal;
+  responses: Set<ServerResponse>;
+}
+
+export function eventRoutes(app: FastifyInstance, node: NodeWarden, open: OpenStreams): void {
+  const { closing, responses } = open;
   app.get('/v1/events', async (request, reply) => {
     const query = parseQuery(request.query as Record<string, unknown>);
     const gone = new AbortController();
-    reply.raw.once('close', () => gone.abort());
+    responses.add(reply.raw);
+    reply.raw.once('close', () => {
+      responses.delete(reply.raw);
+      gone.abort();
+    });
     return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, AbortSignal.any([closing, gone.signal]))));
   });
 }
