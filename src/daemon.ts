@@ -21,7 +21,9 @@ export class Daemon {
   ) {}
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
-    await claimSocket(opts.socketPath);
+    if (await claimSocket(opts.socketPath)) {
+      opts.log?.warn({ socket: opts.socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');
+    }
     const node = new NodeWarden(opts);
     const server = new ApiServer(node, opts);
     const daemon = new Daemon(node, server, opts.socketPath);

@@ -27,8 +27,8 @@ export async function start(argv: string[]): Promise<number> {
     warn: (msg) => log.warn(msg),
   });
   const paths = daemonPaths(options);
-  const daemon = await Daemon.start({ config, dbPath: paths.db, workDir: paths.workDir, socketPath: paths.socket, log });
-  await new Promise<void>((resolve) => {
+  // Listen for the signals first: one that arrives while the daemon starts stops it once it has started.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, `${signal} received: stopping (containers keep running)`);
       resolve();
@@ -36,6 +36,8 @@ export async function start(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  const daemon = await Daemon.start({ config, dbPath: paths.db, workDir: paths.workDir, socketPath: paths.socket, log });
+  await stopped;
   await daemon.close();
   return 0;
 }

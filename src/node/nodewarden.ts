@@ -47,6 +47,9 @@ export interface NodeWardenOptions {
   host?: HostFacts;
 }
 
+/** States in which the process has ended: a kill has nothing left to do. */
+const FINISHED: ReadonlySet<ContainerState> = new Set(['EXITED_WITH_SUCCESS', 'EXITED_WITH_FAILURE', 'CONTAINER_CLEANEDUP_AFTER_KILL', 'DONE']);
+
 /** YARN ContainerManagerImpl.stopContainerInternal's message. */
 export const KILLED_BY_API = 'Container killed by the ApplicationMaster.';
 
@@ -244,6 +247,10 @@ export class NodeWarden {
   private async request(id: string, event: ContainerEvent): Promise<ContainerView> {
     const entry = this.entry(id);
     const state = entry.actor.state;
+    // The machine takes a late kill as a no-op (YARN's "self" row); a user asking is told, and nothing is written.
+    if (event.type === 'KILL_CONTAINER' && FINISHED.has(state)) {
+      throw conflict(`container ${id} has already finished (${state}): there is nothing to kill`);
+    }
     if (!stateAccepts(state, event.type as ContainerEventType)) {
       throw conflict(`container ${id} is ${state}: ${event.type} is not possible in that state`);
     }

@@ -100,10 +100,9 @@ export class ApiServer {
     yarnRoutes(this.app, node);
   }
 
-  /** Listen on the socket: refuse a live daemon's, replace a stale one, then mode 0660. */
+  /** Listen on the socket (claimed first: a live daemon's is refused, a stale one replaced), then mode 0660. */
   async listen(socketPath: string): Promise<void> {
-    const replaced = await claimSocket(socketPath);
-    if (replaced) this.node.log.warn({ socket: socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');
+    await claimSocket(socketPath);
     await this.app.listen({ path: socketPath });
     // Until this chmod the socket has the umask's mode; its directory is checked private by claimSocket.
     fs.chmodSync(socketPath, SOCKET_MODE);
