@@ -7,11 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { figure, machine, type Figure } from './stats.js';
+import { apiBench } from './api.js';
 import { monitorBench } from './monitor.js';
 import { dispatchPath, machinesOnly, naivePerRow } from './transitions.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only NAME`: run one benchmark (transitions, monitor). */
+/** `--only NAME`: run one benchmark (transitions, monitor, api). */
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const RUNS = quick ? 3 : 5;
@@ -80,9 +81,24 @@ async function monitorSection(): Promise<Record<string, unknown>> {
   return r as unknown as Record<string, unknown>;
 }
 
+async function apiSection(): Promise<Record<string, unknown>> {
+  const r = await apiBench({ quick, runs: RUNS });
+  const f2 = (f: Figure, unit: string) => `${f.median.toFixed(2).padStart(10)} ${unit}  (min ${f.min.toFixed(2)}, max ${f.max.toFixed(2)})`;
+  console.log(`\nsocket API (daemon in its own process, client on the socket)`);
+  console.log(`${`launches/s, ${r.launch.containers} containers → RUNNING`.padEnd(48)} ${f2(r.launch.perSecond, '/s')}  goal ≥ ${r.goals.launchesPerSecondMin}: ${r.met.launches ? 'met' : 'NOT met'}`);
+  console.log(`${`launch request p50 (${r.launch.inFlight} in flight)`.padEnd(48)} ${f2(r.launch.requestP50Ms, 'ms')}`);
+  console.log(`${`launch request p99 (${r.launch.inFlight} in flight)`.padEnd(48)} ${f2(r.launch.requestP99Ms, 'ms')}`);
+  console.log(`${`GET view p50, ${r.view.known} known, finished ones`.padEnd(48)} ${f2(r.view.finished.p50Ms, 'ms')}`);
+  console.log(`${`GET view p99, ${r.view.known} known, finished ones`.padEnd(48)} ${f2(r.view.finished.p99Ms, 'ms')}  goal ≤ ${r.goals.viewP99MsMax}`);
+  console.log(`${`GET view p50, ${r.view.known} known, running ones`.padEnd(48)} ${f2(r.view.running.p50Ms, 'ms')}`);
+  console.log(`${`GET view p99, ${r.view.known} known, running ones`.padEnd(48)} ${f2(r.view.running.p99Ms, 'ms')}  goal ≤ ${r.goals.viewP99MsMax}: ${r.met.viewP99 ? 'met' : 'NOT met'}`);
+  return r as unknown as Record<string, unknown>;
+}
+
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   transitions: transitionsBench,
   monitor: monitorSection,
+  api: apiSection,
 };
 
 async function main(): Promise<void> {

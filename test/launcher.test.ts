@@ -73,18 +73,18 @@ function notifier(): { notices: ExitNotice[]; onExit: (n: ExitNotice) => void; e
   };
 }
 
-function start(
+async function start(
   l: ProcessLauncher,
   id: string,
   command: string[],
   env: Record<string, string> = {},
   hook?: (n: ExitNotice) => void,
-): Started {
+): Promise<Started> {
   const n = notifier();
-  const launched = l.launch(id, command, env, (x) => {
+  const launched = (await l.launch(id, command, env, (x) => {
     hook?.(x);
     n.onExit(x);
-  });
+  }))!;
   groups.add(launched.pid);
   return { id, ...launched, notices: n.notices, exit: n.exit };
 }
@@ -147,7 +147,7 @@ describe('container paths and launch script', () => {
 describe('ProcessLauncher', () => {
   it('runs a command to success and records pid, exit code and logs', async () => {
     const l = mk();
-    const c = start(l, 'c1', ['sh', '-c', 'echo out; echo err >&2']);
+    const c = await start(l, 'c1', ['sh', '-c', 'echo out; echo err >&2']);
     const n = await c.exit;
     expect(n).toEqual({ exitCode: 0, diagnostics: '' });
     const p = containerPaths(workDir, 'c1');
@@ -164,29 +164,29 @@ describe('ProcessLauncher', () => {
     expect(c.notices).toHaveLength(1);
   });
 
-  it('prepareDir is idempotent', () => {
+  it('prepareDir is idempotent', async () => {
     const l = mk();
-    const a = l.prepareDir('c1');
+    const a = await l.prepareDir('c1');
     fs.writeFileSync(path.join(a.dir, 'keep'), 'x');
-    const b = l.prepareDir('c1');
+    const b = await l.prepareDir('c1');
     expect(b).toEqual(a);
     expect(read(path.join(a.dir, 'keep'))).toBe('x');
   });
 
   it('reports a failure exit code with the stderr tail', async () => {
     const l = mk();
-    const a = start(l, 'a', ['sh', '-c', 'echo oops >&2; exit 3']);
+    const a = await start(l, 'a', ['sh', '-c', 'echo oops >&2; exit 3']);
     expect(await a.exit).toEqual({
       exitCode: 3,
       diagnostics: 'Container exited with a non-zero exit code 3. Last 4096 bytes of stderr :\noops\n',
     });
-    const b = start(l, 'b', ['sh', '-c', 'exit 3']);
+    const b = await start(l, 'b', ['sh', '-c', 'exit 3']);
     expect(await b.exit).toEqual({ exitCode: 3, diagnostics: 'Container exited with a non-zero exit code 3' });
   });
 
   it('keeps only the last 4096 bytes of stderr', async () => {
     const l = mk();
-    const c = start(l, 'c', ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo "line $i ....................."; i=$((i+1)); done >&2; exit 9']);
+    const c = await start(l, 'c', ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo "line $i ....................."; i=$((i+1)); done >&2; exit 9']);
     const n = await c.exit;
     expect(n.exitCode).toBe(9);
     const prefix = 'Container exited with a non-zero exit code 9. Last 4096 bytes of stderr :\n';
@@ -198,7 +198,7 @@ describe('ProcessLauncher', () => {
 
   it('a missing command exits 127', async () => {
     const l = mk();
-    const c = start(l, 'c', ['nodewarden-no-such-command', 'x']);
+    const c = await start(l, 'c', ['nodewarden-no-such-command', 'x']);
     const n = await c.exit;
     expect(n.exitCode).toBe(127);
     expect(n.diagnostics).toMatch(/^Container exited with a non-zero exit code 127\. Last 4096 bytes of stderr :\n/);
@@ -208,7 +208,7 @@ describe('ProcessLauncher', () => {
 
   it('a command named like a shell builtin runs as a program, not inside the wrapper', async () => {
     const l = mk();
-    const c = start(l, 'c', ['exit', '3']);
+    const c = await start(l, 'c', ['exit', '3']);
     expect((await c.exit).exitCode).toBe(127);
     expect(read(containerPaths(workDir, 'c').exitCodeFile).trim()).toBe('127');
   });
@@ -217,13 +217,13 @@ describe('ProcessLauncher', () => {
     process.env.NW_SECRET_TEST = 'leaked';
     const l = mk();
     const evil = '$(touch pwned); echo hi';
-    const a = start(l, 'a', ['printf', '%s\\n', evil, '`touch pwned2`', "it's \"quoted\"", '*']);
+    const a = await start(l, 'a', ['printf', '%s\\n', evil, '`touch pwned2`', "it's \"quoted\"", '*']);
     expect((await a.exit).exitCode).toBe(0);
     const pa = containerPaths(workDir, 'a');
     expect(read(pa.stdout)).toBe(`${evil}\n\`touch pwned2\`\nit's "quoted"\n*\n`);
     expect(read(pa.script)).not.toContain('pwned');
 
-    const b = start(l, 'b', ['sh', '-c', 'printf "%s|%s|%s|%s\\n" "$FOO" "$BAR" "$CONTAINER_ID" "${NW_SECRET_TEST-unset}"'], {
+    const b = await start(l, 'b', ['sh', '-c', 'printf "%s|%s|%s|%s\\n" "$FOO" "$BAR" "$CONTAINER_ID" "${NW_SECRET_TEST-unset}"'], {
       FOO: '$HOME',
       BAR: '$(touch pwned3)',
       CONTAINER_ID: 'spoofed',
@@ -239,7 +239,7 @@ describe('ProcessLauncher', () => {
 
   it('runs in its own session and process group, in the container directory', async () => {
     const l = mk();
-    const c = start(l, 'c', SLEEP_TREE);
+    const c = await start(l, 'c', SLEEP_TREE);
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'wrapper, sh and two sleeps');
     const s = procStat(c.pid)!;
     expect(s.session).toBe(c.pid);
@@ -259,7 +259,7 @@ describe('ProcessLauncher', () => {
   it('kill: SIGTERM to the group, notice once the whole tree is gone (no SIGKILL needed)', async () => {
     const l = mk({ sigkillDelayMs: 5000 });
     let membersAtNotice: number[] | undefined;
-    const c = start(l, 'c', SLEEP_TREE, {}, () => (membersAtNotice = liveMembers(c.pid)));
+    const c = await start(l, 'c', SLEEP_TREE, {}, () => (membersAtNotice = liveMembers(c.pid)));
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'tree to start');
     const t0 = Date.now();
     l.kill(c.id);
@@ -279,7 +279,7 @@ describe('ProcessLauncher', () => {
     const script = ignoreTermScript();
     const ready = path.join(tmp, 'ready');
     let membersAtNotice: number[] | undefined;
-    const c = start(l, 'c', [process.execPath, script, ready], {}, () => (membersAtNotice = liveMembers(c.pid)));
+    const c = await start(l, 'c', [process.execPath, script, ready], {}, () => (membersAtNotice = liveMembers(c.pid)));
     await waitFor(() => fs.existsSync(ready), 10_000, 'SIGTERM handler');
     const t0 = Date.now();
     l.kill(c.id);
@@ -295,7 +295,7 @@ describe('ProcessLauncher', () => {
     const script = ignoreTermScript();
     const ready = path.join(tmp, 'ready');
     let membersAtNotice: number[] | undefined;
-    const c = start(l, 'c', ['sh', '-c', '"$0" "$1" "$2" & wait', process.execPath, script, ready], {}, () => {
+    const c = await start(l, 'c', ['sh', '-c', '"$0" "$1" "$2" & wait', process.execPath, script, ready], {}, () => {
       membersAtNotice = liveMembers(c.pid);
     });
     await waitFor(() => fs.existsSync(ready), 10_000, 'SIGTERM handler');
@@ -314,7 +314,7 @@ describe('ProcessLauncher', () => {
     const l = mk({ sigkillDelayMs: 250 });
     const started: Started[] = [];
     for (let i = 0; i < 10; i++) {
-      const c = start(l, `k${i}`, SLEEP_TREE);
+      const c = await start(l, `k${i}`, SLEEP_TREE);
       started.push(c);
       l.kill(c.id);
     }
@@ -328,7 +328,7 @@ describe('ProcessLauncher', () => {
 
   it('pause stops every process of the group, resume continues them', async () => {
     const l = mk();
-    const c = start(l, 'c', SLEEP_TREE);
+    const c = await start(l, 'c', SLEEP_TREE);
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'tree to start');
     const members = liveMembers(c.pid);
     l.pause(c.id);
@@ -340,7 +340,7 @@ describe('ProcessLauncher', () => {
 
   it('kill of a paused group works', async () => {
     const l = mk({ sigkillDelayMs: 5000 });
-    const c = start(l, 'c', SLEEP_TREE);
+    const c = await start(l, 'c', SLEEP_TREE);
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'tree to start');
     const members = liveMembers(c.pid);
     l.pause(c.id);
@@ -356,7 +356,7 @@ describe('ProcessLauncher', () => {
     const script = ignoreTermScript();
     const ready = path.join(tmp, 'ready');
     let leftoverAliveAtNotice: boolean | undefined;
-    const c = start(
+    const c = await start(
       l,
       'c',
       ['sh', '-c', '"$0" "$1" "$2" & while [ ! -s "$2" ]; do sleep 0.02; done; exit 0', process.execPath, script, ready],
@@ -371,18 +371,18 @@ describe('ProcessLauncher', () => {
     expect(liveMembers(c.pid)).toEqual([]);
 
     // A plain leftover goes with the SIGTERM.
-    const d = start(l, 'd', ['sh', '-c', 'sleep 1000 & exit 4']);
+    const d = await start(l, 'd', ['sh', '-c', 'sleep 1000 & exit 4']);
     expect((await d.exit).exitCode).toBe(4);
     await waitFor(() => liveMembers(d.pid).length === 0, 5000, 'background sleep to be terminated');
   });
 
   it('a relaunch does not read the previous attempt’s exit-code file', async () => {
     const l = mk();
-    const a = start(l, 'c', ['sh', '-c', 'exit 3']);
+    const a = await start(l, 'c', ['sh', '-c', 'exit 3']);
     expect((await a.exit).exitCode).toBe(3);
     const p = containerPaths(workDir, 'c');
     expect(fs.existsSync(p.exitCodeFile)).toBe(true);
-    const b = start(l, 'c', ['sleep', '1000']);
+    const b = await start(l, 'c', ['sleep', '1000']);
     expect(fs.existsSync(p.exitCodeFile)).toBe(false);
     await waitFor(() => fs.existsSync(p.pidFile) && read(p.pidFile).trim() === String(b.pid), 5000, 'new pid file');
     process.kill(-b.pid, 'SIGKILL');
@@ -392,28 +392,28 @@ describe('ProcessLauncher', () => {
   it('throws LaunchError when nothing can be started', async () => {
     const l = mk();
     const noop = (): void => {};
-    expect(() => l.launch('c', [], {}, noop)).toThrow(LaunchError);
-    expect(() => l.launch('c', [''], {}, noop)).toThrow(LaunchError);
-    expect(() => l.launch('c', ['true'], { 'A=B': 'x' }, noop)).toThrow(LaunchError);
-    expect(() => l.launch('c', ['a\0b'], {}, noop)).toThrow(LaunchError);
+    await expect(l.launch('c', [], {}, noop)).rejects.toThrow(LaunchError);
+    await expect(l.launch('c', [''], {}, noop)).rejects.toThrow(LaunchError);
+    await expect(l.launch('c', ['true'], { 'A=B': 'x' }, noop)).rejects.toThrow(LaunchError);
+    await expect(l.launch('c', ['a\0b'], {}, noop)).rejects.toThrow(LaunchError);
 
-    const c = start(l, 'c', ['sleep', '1000']);
-    expect(() => l.launch('c', ['true'], {}, noop)).toThrow(/already running/);
+    const c = await start(l, 'c', ['sleep', '1000']);
+    await expect(l.launch('c', ['true'], {}, noop)).rejects.toThrow(/already running/);
     await waitFor(() => liveMembers(c.pid).length === 2, 10_000, 'sleep to start');
 
     fs.writeFileSync(path.join(tmp, 'file'), '');
     const bad = mk({ workDir: path.join(tmp, 'file') });
-    expect(() => bad.launch('x', ['true'], {}, noop)).toThrow(LaunchError);
+    await expect(bad.launch('x', ['true'], {}, noop)).rejects.toThrow(LaunchError);
 
     l.kill(c.id);
     expect((await c.exit).exitCode).toBe(ExitCode.TERMINATED);
     l.close();
-    expect(() => l.launch('d', ['true'], {}, noop)).toThrow(/closed/);
+    await expect(l.launch('d', ['true'], {}, noop)).rejects.toThrow(/closed/);
   });
 
   it('close() forgets containers without touching their processes', async () => {
     const l = mk();
-    const c = start(l, 'c', ['sh', '-c', 'sleep 0.2; exit 6']);
+    const c = await start(l, 'c', ['sh', '-c', 'sleep 0.2; exit 6']);
     l.close();
     const p = containerPaths(workDir, 'c');
     await waitFor(() => fs.existsSync(p.exitCodeFile), 5000, 'the container to finish by itself');
@@ -429,7 +429,7 @@ describe('ProcessLauncher', () => {
 describe('ProcessLauncher.watch (processes that are not our child)', () => {
   it('reports the exit code file of a recovered container when it ends', async () => {
     const a = mk();
-    const c = start(a, 'c', ['sh', '-c', 'sleep 0.3; exit 5']);
+    const c = await start(a, 'c', ['sh', '-c', 'sleep 0.3; exit 5']);
     a.close(); // the "old daemon" is gone
     const b = mk({ pollIntervalMs: 50 });
     expect(b.isAlive(c.pid, c.startTime)).toBe(true);
@@ -446,7 +446,7 @@ describe('ProcessLauncher.watch (processes that are not our child)', () => {
 
   it('kill() of a watched container terminates its whole group', async () => {
     const a = mk();
-    const c = start(a, 'c', SLEEP_TREE);
+    const c = await start(a, 'c', SLEEP_TREE);
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'tree to start');
     a.close();
     const b = mk({ pollIntervalMs: 1000, sigkillDelayMs: 5000 });
@@ -466,7 +466,7 @@ describe('ProcessLauncher.watch (processes that are not our child)', () => {
     const a = mk();
     const script = ignoreTermScript();
     const ready = path.join(tmp, 'ready');
-    const c = start(a, 'c', [process.execPath, script, ready]);
+    const c = await start(a, 'c', [process.execPath, script, ready]);
     await waitFor(() => fs.existsSync(ready), 10_000, 'SIGTERM handler');
     a.close();
     const b = mk({ sigkillDelayMs: 200, exitCodeFileTimeoutMs: 20_000 });
@@ -480,7 +480,7 @@ describe('ProcessLauncher.watch (processes that are not our child)', () => {
 
   it('a dead pid with no exit-code file is LOST (154) after the timeout', async () => {
     const a = mk();
-    const c = start(a, 'c', ['sleep', '1000']);
+    const c = await start(a, 'c', ['sleep', '1000']);
     process.kill(-c.pid, 'SIGKILL');
     expect((await c.exit).exitCode).toBe(ExitCode.FORCE_KILLED);
     expect(fs.existsSync(containerPaths(workDir, 'c').exitCodeFile)).toBe(false);
@@ -497,7 +497,7 @@ describe('ProcessLauncher.watch (processes that are not our child)', () => {
 
   it('an exit-code file that appears within the timeout is used', async () => {
     const a = mk();
-    const c = start(a, 'c', ['sleep', '1000']);
+    const c = await start(a, 'c', ['sleep', '1000']);
     process.kill(-c.pid, 'SIGKILL');
     await c.exit;
     const b = mk({ exitCodeFileTimeoutMs: 10_000 });
@@ -510,7 +510,7 @@ describe('ProcessLauncher.watch (processes that are not our child)', () => {
 
   it('a pid whose start time does not match is dead, and is never signalled', async () => {
     const a = mk();
-    const c = start(a, 'c', ['sleep', '1000']);
+    const c = await start(a, 'c', ['sleep', '1000']);
     await waitFor(() => liveMembers(c.pid).length === 2, 10_000, 'sleep to start');
     const b = mk({ exitCodeFileTimeoutMs: 200, sigkillDelayMs: 50 });
     expect(b.isAlive(c.pid, c.startTime + 1)).toBe(false);

@@ -29,6 +29,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -149,6 +150,8 @@ export class ProcessLauncher {
   private readonly recs = new Map<string, Rec>();
   private closed = false;
   private procfsWarned = false;
+  /** Launches between their checks and their spawn (files being prepared). */
+  private readonly preparing = new Set<string>();
 
   constructor(opts: LauncherOptions) {
     if (!Number.isFinite(opts.sigkillDelayMs) || opts.sigkillDelayMs < 0) {
@@ -168,17 +171,45 @@ export class ProcessLauncher {
     this.log = opts.log;
   }
 
-  /** mkdir -p the container dir and its logs dir (0750); idempotent. */
-  prepareDir(id: string): ContainerPaths {
+  /** mkdir -p the container dir and its logs dir (0750); idempotent. Off the event loop (libuv's thread pool). */
+  async prepareDir(id: string): Promise<ContainerPaths> {
     const paths = containerPaths(this.workDir, id);
     try {
-      fs.mkdirSync(paths.logDir, { recursive: true, mode: DIR_MODE });
-      fs.chmodSync(paths.dir, DIR_MODE);
-      fs.chmodSync(paths.logDir, DIR_MODE);
+      await fsp.mkdir(paths.logDir, { recursive: true, mode: DIR_MODE });
+      // mkdir's mode passes through the umask; the modes are part of the contract.
+      await fsp.chmod(paths.dir, DIR_MODE);
+      await fsp.chmod(paths.logDir, DIR_MODE);
     } catch (e) {
       throw new LaunchError(`cannot prepare container directory ${paths.dir}: ${(e as Error).message}`, { cause: e });
     }
     return paths;
+  }
+
+  /**
+   * Everything on disk a launch needs: the directory, no stale pid or
+   * exit-code file, the launch script, stdout and stderr open for appending.
+   * File-system calls stall behind the database's fsyncs on a journaling file
+   * system, so they run in the thread pool, never on the event loop.
+   */
+  private async prepareFiles(id: string): Promise<{ paths: ContainerPaths; out: fsp.FileHandle; err: fsp.FileHandle }> {
+    const paths = await this.prepareDir(id);
+    let out: fsp.FileHandle | undefined;
+    try {
+      // A relaunch reuses the directory: stale files from the previous attempt
+      // must not be taken for this one's.
+      await Promise.all([paths.pidFile, paths.exitCodeFile, `${paths.pidFile}.tmp`, `${paths.exitCodeFile}.tmp`].map((f) => fsp.rm(f, { force: true })));
+      // New inode each time: a bash still reading an old copy is not disturbed.
+      const tmp = `${paths.script}.tmp`;
+      await fsp.writeFile(tmp, launchScript(id), { mode: FILE_MODE });
+      await fsp.chmod(tmp, FILE_MODE);
+      await fsp.rename(tmp, paths.script);
+      out = await fsp.open(paths.stdout, 'a', FILE_MODE);
+      const err = await fsp.open(paths.stderr, 'a', FILE_MODE);
+      return { paths, out, err };
+    } catch (e) {
+      await out?.close();
+      throw new LaunchError(`cannot launch container ${id}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /**
@@ -188,48 +219,54 @@ export class ProcessLauncher {
    * such as ENOENT/EACCES/EAGAIN); otherwise onExit is called exactly once,
    * later, with how it ended.
    */
-  launch(id: string, command: string[], env: Record<string, string>, onExit: (n: ExitNotice) => void): Launched {
-    if (this.closed) throw new LaunchError(`cannot launch container ${id}: launcher is closed`);
+  async launch(
+    id: string,
+    command: string[],
+    env: Record<string, string>,
+    onExit: (n: ExitNotice) => void,
+    shouldLaunch: () => boolean = () => true,
+  ): Promise<Launched | null> {
+    const check = () => {
+      if (this.closed) throw new LaunchError(`cannot launch container ${id}: launcher is closed`);
+      const running = this.recs.get(id) ?? (this.preparing.has(id) ? { pid: 'being launched' } : undefined);
+      if (running !== undefined) throw new LaunchError(`cannot launch container ${id}: it is already running as pid ${running.pid}`);
+    };
     if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string')) {
       throw new LaunchError(`cannot launch container ${id}: command must be a non-empty array of strings`);
     }
     if (command[0] === '') throw new LaunchError(`cannot launch container ${id}: empty program name`);
-    const running = this.recs.get(id);
-    if (running !== undefined) {
-      throw new LaunchError(`cannot launch container ${id}: it is already running as pid ${running.pid}`);
-    }
+    check();
     const childEnv = this.buildEnv(id, env);
-    const paths = this.prepareDir(id);
+    this.preparing.add(id);
+    let files: Awaited<ReturnType<ProcessLauncher['prepareFiles']>>;
+    try {
+      files = await this.prepareFiles(id);
+    } finally {
+      this.preparing.delete(id);
+    }
+    const { paths, out, err } = files;
+    if (!shouldLaunch()) {
+      void out.close();
+      void err.close();
+      return null;
+    }
 
-    let out: number | undefined;
-    let err: number | undefined;
     let child: ChildProcess;
     try {
-      // A relaunch reuses the directory: stale files from the previous attempt
-      // must not be taken for this one's.
-      for (const f of [paths.pidFile, paths.exitCodeFile, `${paths.pidFile}.tmp`, `${paths.exitCodeFile}.tmp`]) {
-        fs.rmSync(f, { force: true });
-      }
-      // New inode each time: a bash still reading an old copy is not disturbed.
-      const tmp = `${paths.script}.tmp`;
-      fs.writeFileSync(tmp, launchScript(id), { mode: FILE_MODE });
-      fs.chmodSync(tmp, FILE_MODE);
-      fs.renameSync(tmp, paths.script);
-      out = fs.openSync(paths.stdout, 'a', FILE_MODE);
-      err = fs.openSync(paths.stderr, 'a', FILE_MODE);
+      check();
       child = spawn(WRAPPER_SHELL, [path.basename(paths.script), ...command], {
         cwd: paths.dir,
         env: childEnv,
         detached: true,
-        stdio: ['ignore', out, err],
+        stdio: ['ignore', out.fd, err.fd],
       });
     } catch (e) {
       if (e instanceof LaunchError) throw e;
       throw new LaunchError(`cannot launch container ${id}: ${(e as Error).message}`, { cause: e });
     } finally {
       // The child holds its own copies (uv_spawn returns after exec).
-      if (out !== undefined) fs.closeSync(out);
-      if (err !== undefined) fs.closeSync(err);
+      void out.close();
+      void err.close();
     }
 
     const pid = child.pid;

@@ -20,6 +20,7 @@ export class EffectRunner {
   /** Containers with a live process: launched and not yet reported exited. */
   private readonly live = new Set<string>();
   private readonly relaunchTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly core: Dispatcher,
@@ -71,6 +72,7 @@ export class EffectRunner {
   }
 
   close(): void {
+    this.closed = true;
     for (const t of this.relaunchTimers.values()) clearTimeout(t);
     this.relaunchTimers.clear();
   }
@@ -83,7 +85,7 @@ export class EffectRunner {
     const id = entry.spec.id;
     let dir: string;
     try {
-      dir = this.launcher.prepareDir(id).dir;
+      dir = (await this.launcher.prepareDir(id)).dir;
     } catch (err) {
       // No directory (disk full, permissions): the container fails, the daemon goes on.
       const diagnostics = `cannot prepare the container directory: ${(err as Error).message}`;
@@ -106,20 +108,28 @@ export class EffectRunner {
 
   private launch(entry: ContainerEntry): void {
     const { id, command, env } = entry.spec;
-    const state = entry.actor.state;
-    if (state !== 'SCHEDULED' && state !== 'RELAUNCHING') {
+    // YARN ContainerLaunch.shouldLaunchContainer: asked again once the files
+    // are ready, since a kill may have come in while they were prepared.
+    const stillToLaunch = () => {
+      const state = entry.actor.state;
+      if (state === 'SCHEDULED' || state === 'RELAUNCHING') return true;
       entry.log.info({ state }, 'launch skipped: the container left SCHEDULED before it ran');
-      return;
-    }
-    try {
-      const { pid, startTime } = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice));
-      this.live.add(id);
-      this.send(id, { type: 'CONTAINER_LAUNCHED', pid, startTime });
-    } catch (err) {
-      const message = err instanceof LaunchError ? err.message : `unexpected launch error: ${(err as Error).message}`;
-      entry.log.error({ err }, message);
-      this.send(id, { type: 'CONTAINER_EXITED_WITH_FAILURE', exitCode: -1, diagnostics: `Failed to launch container: ${message}` });
-    }
+      return false;
+    };
+    if (!stillToLaunch()) return;
+    this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), stillToLaunch).then(
+      (launched) => {
+        if (launched === null) return;
+        this.live.add(id);
+        this.send(id, { type: 'CONTAINER_LAUNCHED', pid: launched.pid, startTime: launched.startTime });
+      },
+      (err: unknown) => {
+        if (this.closed) return; // the daemon is stopping: recovery finishes this launch
+        const message = err instanceof LaunchError ? err.message : `unexpected launch error: ${(err as Error).message}`;
+        entry.log.error({ err }, message);
+        this.send(id, { type: 'CONTAINER_EXITED_WITH_FAILURE', exitCode: -1, diagnostics: `Failed to launch container: ${message}` });
+      },
+    );
   }
 
   private cleanup(entry: ContainerEntry): void {
