@@ -27,6 +27,24 @@ const small = { memoryMb: 64, vcores: 1 };
 const states = async (d: TestDaemon, id: string) => (await d.node.transitions(id)).map((t) => `${t.from}>${t.to}`);
 
 describe('lifecycle with real processes', () => {
+  it('a kill that comes in while the launch files are being prepared: the process is never spawned', async () => {
+    const d = daemon();
+    const marker = path.join(d.dir, 'ran');
+    // The launch effect has started (its files are prepared off the event loop) when the reply arrives.
+    await d.node.launch({ id: 'early', command: ['sh', '-c', `touch ${marker}; sleep 60`], resources: small });
+    expect(d.node.view('early').state).toBe('SCHEDULED');
+    await d.node.kill('early');
+    await d.until('early', 'DONE');
+    expect(d.node.view('early')).toMatchObject({ pid: null, exitStatus: -105, exitCode: 143 });
+    expect(d.node.view('early').diagnostics).toContain('Container terminated before launch.');
+    expect(await states(d, 'early')).toEqual(['NEW>SCHEDULED', 'SCHEDULED>KILLING', 'KILLING>CONTAINER_CLEANEDUP_AFTER_KILL', 'CONTAINER_CLEANEDUP_AFTER_KILL>DONE']);
+    // The launch's file work finishes after the kill: it must not spawn then.
+    await d.node.settled();
+    expect(fs.existsSync(containerPaths(d.workDir, 'early').script)).toBe(true);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(d.node.view('early').pid).toBeNull();
+  });
+
   it('success: DONE with exit status 0, every transition in order in the database', async () => {
     const d = daemon();
     const { view, created } = await d.node.launch({ id: 'ok', command: ['sh', '-c', 'echo hello; echo oops >&2'], resources: small });

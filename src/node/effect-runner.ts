@@ -21,6 +21,8 @@ export class EffectRunner {
   private readonly live = new Set<string>();
   private readonly relaunchTimers = new Map<string, NodeJS.Timeout>();
   private closed = false;
+  /** Launches whose files are being prepared. */
+  private readonly launching = new Set<Promise<void>>();
 
   constructor(
     private readonly core: Dispatcher,
@@ -117,7 +119,7 @@ export class EffectRunner {
       return false;
     };
     if (!stillToLaunch()) return;
-    this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), stillToLaunch).then(
+    const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), stillToLaunch).then(
       (launched) => {
         if (launched === null) return;
         this.live.add(id);
@@ -130,6 +132,13 @@ export class EffectRunner {
         this.send(id, { type: 'CONTAINER_EXITED_WITH_FAILURE', exitCode: -1, diagnostics: `Failed to launch container: ${message}` });
       },
     );
+    this.launching.add(launching);
+    void launching.finally(() => this.launching.delete(launching));
+  }
+
+  /** Resolves once no launch is under way (its files prepared, then spawned or skipped). */
+  async launchesSettled(): Promise<void> {
+    while (this.launching.size > 0) await Promise.all(this.launching);
   }
 
   private cleanup(entry: ContainerEntry): void {

@@ -215,6 +215,12 @@ export class NodeWarden {
     };
   }
 
+  /** Resolves once no launch is under way and what the launches decided is committed. */
+  async settled(): Promise<void> {
+    await this.runner.launchesSettled();
+    await this.core.durable();
+  }
+
   /** Resolves once every transition decided so far is committed. */
   durable(): Promise<void> {
     return this.core.durable();
