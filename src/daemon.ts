@@ -25,7 +25,13 @@ export class Daemon {
       opts.log?.warn({ socket: opts.socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');
     }
     const node = new NodeWarden(opts);
-    const server = new ApiServer(node, opts);
+    let server: ApiServer;
+    try {
+      server = new ApiServer(node, opts);
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
     const daemon = new Daemon(node, server, opts.socketPath);
     try {
       await server.listen(opts.socketPath);
@@ -39,8 +45,12 @@ export class Daemon {
   /** Stop serving (followed event streams end), then commit and close the database. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.server.close();
-      await this.node.close();
+      try {
+        await this.server.close();
+      } finally {
+        // Whatever happened to the server, commit and release the database.
+        await this.node.close();
+      }
     })();
     return this.closing;
   }

@@ -79,7 +79,7 @@ const cases: Case[] = [
   { name: 'a path-traversal id', args: ['--path-as-is', u('/v1/containers/..')], status: 400, code: 'BAD_REQUEST', says: /id must match/ },
   { name: 'an encoded path-traversal id', args: [u('/v1/containers/..%2F..%2Fetc%2Fpasswd')], status: 400, code: 'BAD_REQUEST', says: /id must match/ },
   { name: 'an encoded slash in a kill', args: ['-X', 'POST', u('/v1/containers/a%2Fb/kill')], status: 400, code: 'BAD_REQUEST', says: /id must match/ },
-  { name: 'kill of a finished container', args: ['-X', 'POST', u('/v1/containers/done/kill')], status: 409, code: 'CONFLICT', says: 'container done has already finished (DONE)' },
+  { name: 'kill of a finished container', args: ['-X', 'POST', u('/v1/containers/done/kill')], status: 409, code: 'CONFLICT', says: 'container done is DONE: a kill has nothing left to do' },
   { name: 'resume of a running container', args: ['-X', 'POST', u('/v1/containers/running/resume')], status: 409, code: 'CONFLICT', says: 'RESUME_CONTAINER is not possible' },
   { name: 'malformed JSON on a kill', args: [...withBody('{oops'), u('/v1/containers/running/kill')], status: 400, code: 'BAD_REQUEST', says: /not valid JSON/ },
   { name: 'an unknown route', args: [u('/v2/containers')], status: 404, code: 'NOT_FOUND', says: 'no route GET /v2/containers' },

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Store } from '../src/store/store.js';
 import { Daemon } from '../src/daemon.js';
 import { resolveConfig } from '../src/config/load.js';
 import { StartupError } from '../src/core/errors.js';
@@ -80,6 +81,24 @@ describe('socket API: the lifecycle over curl', () => {
     ]);
     for (const t of transitions.json) expect(Object.keys(t).sort()).toEqual(['event', 'from', 'seq', 'to', 'ts']);
     expect((await get('/healthz')).json).toEqual({ status: 'ok', pid: process.pid });
+  });
+
+  it('the reply waits for the commit: a commit that fails answers 503, not 201', async () => {
+    d = await startApiDaemon();
+    const commit = vi.spyOn(Store.prototype, 'commit').mockImplementationOnce(() => {
+      throw new Error('disk I/O error');
+    });
+    try {
+      const r = await post('/v1/containers', sleeper('w1'));
+      expect(r.status).toBe(503);
+      expect(r.json.error.code).toBe('STORE_UNAVAILABLE');
+      expect(r.json.error.message).toContain('disk I/O error');
+    } finally {
+      commit.mockRestore();
+    }
+    // The batch is retried; once durable, the same request is the same container (200).
+    await d.until('w1', 'RUNNING');
+    expect((await post('/v1/containers', sleeper('w1'))).status).toBe(200);
   });
 
   it('a launch without an id gets one; a reply means the container is already in the database', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodewardenError } from '../src/core/errors.js';
 import { containerPaths } from '../src/launcher/container-paths.js';
+import { pino } from 'pino';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { liveMembers, procStat, waitFor } from './helpers/proc.js';
 
@@ -28,7 +29,9 @@ const states = async (d: TestDaemon, id: string) => (await d.node.transitions(id
 
 describe('lifecycle with real processes', () => {
   it('a kill that comes in while the launch files are being prepared: the process is never spawned', async () => {
-    const d = daemon();
+    const lines: string[] = [];
+    const d = startDaemon({}, { log: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+    daemons.push(d);
     const marker = path.join(d.dir, 'ran');
     // The launch effect has started (its files are prepared off the event loop) when the reply arrives.
     await d.node.launch({ id: 'early', command: ['sh', '-c', `touch ${marker}; sleep 60`], resources: small });
@@ -38,11 +41,14 @@ describe('lifecycle with real processes', () => {
     expect(d.node.view('early')).toMatchObject({ pid: null, exitStatus: -105, exitCode: 143 });
     expect(d.node.view('early').diagnostics).toContain('Container terminated before launch.');
     expect(await states(d, 'early')).toEqual(['NEW>SCHEDULED', 'SCHEDULED>KILLING', 'KILLING>CONTAINER_CLEANEDUP_AFTER_KILL', 'CONTAINER_CLEANEDUP_AFTER_KILL>DONE']);
-    // The launch's file work finishes after the kill: it must not spawn then.
+    // The launch's file work finishes after the kill, and then it must not spawn.
     await d.node.settled();
     expect(fs.existsSync(containerPaths(d.workDir, 'early').script)).toBe(true);
+    const about = (msg: string) => lines.map((l) => JSON.parse(l)).filter((l) => l.container === 'early' && l.msg.startsWith(msg));
+    expect(about('launch skipped')).toHaveLength(1);
+    expect(about('container launched')).toHaveLength(0);
+    expect(fs.existsSync(containerPaths(d.workDir, 'early').pidFile)).toBe(false);
     expect(fs.existsSync(marker)).toBe(false);
-    expect(d.node.view('early').pid).toBeNull();
   });
 
   it('success: DONE with exit status 0, every transition in order in the database', async () => {

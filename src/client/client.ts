@@ -31,6 +31,20 @@ export class UnreachableError extends Error {
   }
 }
 
+/** Connection errors that mean "no daemon there" (or not ours to reach). */
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ENOTDIR', 'ENAMETOOLONG', 'ECONNRESET']);
+
+/** An error answer: the daemon's `{"error":{"code","message"}}`, or what came instead. */
+function apiError(status: number, text: string): ApiError {
+  let error: { code?: string; message?: string } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+  } catch {
+    error = undefined;
+  }
+  return new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? `nodewarden answered ${status}: ${text}`);
+}
+
 export interface ClientOptions {
   /** Keep connections open between requests (for many requests in a row). */
   keepAlive?: boolean;
@@ -72,8 +86,7 @@ export class NodewardenClient {
               parsed = text;
             }
             if (status >= 200 && status < 300) return resolve(parsed as T);
-            const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-            reject(new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? `nodewarden answered ${status}: ${text}`));
+            reject(apiError(status, text));
           });
         },
       );
@@ -102,16 +115,7 @@ export class NodewardenClient {
         res.setEncoding('utf8');
         if (status < 200 || status >= 300) {
           res.on('data', (c: string) => (buffered += c));
-          res.on('end', () => {
-            const error = (() => {
-              try {
-                return (JSON.parse(buffered) as { error?: { code: string; message: string } }).error;
-              } catch {
-                return undefined;
-              }
-            })();
-            reject(new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? buffered));
-          });
+          res.on('end', () => reject(apiError(status, buffered)));
           return;
         }
         res.on('data', (chunk: string) => {
@@ -120,7 +124,15 @@ export class NodewardenClient {
           while ((nl = buffered.indexOf('\n')) !== -1) {
             const line = buffered.slice(0, nl);
             buffered = buffered.slice(nl + 1);
-            if (line.trim() !== '') onRecord(JSON.parse(line));
+            if (line.trim() === '') continue;
+            let record: unknown;
+            try {
+              record = JSON.parse(line);
+            } catch {
+              req.destroy();
+              return reject(new Error(`nodewarden sent a line that is not JSON: ${line.slice(0, 200)}`));
+            }
+            onRecord(record);
           }
         });
         res.on('end', () => resolve());
@@ -135,7 +147,7 @@ export class NodewardenClient {
   }
 
   private connectionError(err: NodeJS.ErrnoException): Error {
-    if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES' || err.code === 'ENOTSOCK') {
+    if (err.code !== undefined && UNREACHABLE.has(err.code)) {
       return new UnreachableError(this.socketPath, err);
     }
     return err;

@@ -69,6 +69,13 @@ export function stateAccepts(state: ContainerState, type: ContainerEventType): b
   return node?.on !== undefined && type in node.on;
 }
 
+/** Whether the state takes the event as a no-op row (YARN's "self" transitions of finished states, e.g. a late kill). */
+export function stateIgnores(state: ContainerState, type: ContainerEventType): boolean {
+  const node = containerMachine.config.states?.[state] as { on?: Record<string, unknown> } | undefined;
+  const row = node?.on?.[type];
+  return typeof row === 'object' && row !== null && Object.keys(row).length === 0;
+}
+
 export class Dispatcher {
   readonly scheduler: ContainerScheduler;
   private readonly entries = new Map<string, ContainerEntry>();

@@ -74,6 +74,11 @@ export interface LauncherOptions {
 }
 
 export const WRAPPER_SHELL = '/bin/bash';
+/** Close file handles without waiting; a close that fails has nothing left to lose. */
+function closeQuietly(...handles: fsp.FileHandle[]): void {
+  for (const h of handles) h.close().catch(() => undefined);
+}
+
 const DIR_MODE = 0o750;
 const FILE_MODE = 0o640;
 const STDERR_TAIL_BYTES = 4096;
@@ -246,8 +251,7 @@ export class ProcessLauncher {
     }
     const { paths, out, err } = files;
     if (!shouldLaunch()) {
-      void out.close();
-      void err.close();
+      closeQuietly(out, err);
       return null;
     }
 
@@ -265,8 +269,7 @@ export class ProcessLauncher {
       throw new LaunchError(`cannot launch container ${id}: ${(e as Error).message}`, { cause: e });
     } finally {
       // The child holds its own copies (uv_spawn returns after exec).
-      void out.close();
-      void err.close();
+      closeQuietly(out, err);
     }
 
     const pid = child.pid;

@@ -133,7 +133,9 @@ export class EffectRunner {
       },
     );
     this.launching.add(launching);
-    void launching.finally(() => this.launching.delete(launching));
+    launching
+      .catch((err: unknown) => entry.log.error({ err }, 'launch follow-up failed'))
+      .finally(() => this.launching.delete(launching));
   }
 
   /** Resolves once no launch is under way (its files prepared, then spawned or skipped). */

@@ -12,7 +12,7 @@ import type { ContainerEvent, ContainerEventType, ContainerState } from '../../s
 import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { allocationOf, Dispatcher, stateAccepts, type ContainerEntry } from '../core/dispatcher.js';
+import { allocationOf, Dispatcher, stateAccepts, stateIgnores, type ContainerEntry } from '../core/dispatcher.js';
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
 import { ProcessLauncher } from '../launcher/process-launcher.js';
@@ -46,9 +46,6 @@ export interface NodeWardenOptions {
   /** Page size, clock ticks, processors; default this machine's. */
   host?: HostFacts;
 }
-
-/** States in which the process has ended: a kill has nothing left to do. */
-const FINISHED: ReadonlySet<ContainerState> = new Set(['EXITED_WITH_SUCCESS', 'EXITED_WITH_FAILURE', 'CONTAINER_CLEANEDUP_AFTER_KILL', 'DONE']);
 
 /** YARN ContainerManagerImpl.stopContainerInternal's message. */
 export const KILLED_BY_API = 'Container killed by the ApplicationMaster.';
@@ -253,9 +250,9 @@ export class NodeWarden {
   private async request(id: string, event: ContainerEvent): Promise<ContainerView> {
     const entry = this.entry(id);
     const state = entry.actor.state;
-    // The machine takes a late kill as a no-op (YARN's "self" row); a user asking is told, and nothing is written.
-    if (event.type === 'KILL_CONTAINER' && FINISHED.has(state)) {
-      throw conflict(`container ${id} has already finished (${state}): there is nothing to kill`);
+    // A container being killed or finished takes a kill as a no-op row (YARN's "self"); a user asking is told, and nothing is written.
+    if (event.type === 'KILL_CONTAINER' && stateIgnores(state, 'KILL_CONTAINER')) {
+      throw conflict(`container ${id} is ${state}: a kill has nothing left to do`);
     }
     if (!stateAccepts(state, event.type as ContainerEventType)) {
       throw conflict(`container ${id} is ${state}: ${event.type} is not possible in that state`);

@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { badRequest } from '../core/errors.js';
+import { badRequest, StartupError } from '../core/errors.js';
 import type { NodeWarden } from '../node/nodewarden.js';
 import { installErrorHandlers, RouteTable } from './errors.js';
 import { ApiMetrics } from './metrics.js';
@@ -16,7 +16,7 @@ import { eventRoutes, type OpenStreams } from './routes/events.js';
 import { mesosRoutes } from './routes/mesos.js';
 import { nodeRoutes } from './routes/node.js';
 import { yarnRoutes } from './routes/yarn.js';
-import { claimSocket, SOCKET_MODE } from './socket-file.js';
+import { SOCKET_MODE } from './socket-file.js';
 
 /** Launch requests are small; 1 MiB leaves room for long argv and env and refuses floods with 413. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -100,13 +100,24 @@ export class ApiServer {
     yarnRoutes(this.app, node);
   }
 
-  /** Listen on the socket (claimed first: a live daemon's is refused, a stale one replaced), then mode 0660. */
+  /**
+   * Listen on the socket, then make it mode 0660. Claim it first
+   * (claimSocket: a live daemon's is refused, a stale one replaced).
+   */
   async listen(socketPath: string): Promise<void> {
-    await claimSocket(socketPath);
-    await this.app.listen({ path: socketPath });
-    // Until this chmod the socket has the umask's mode; its directory is checked private by claimSocket.
-    fs.chmodSync(socketPath, SOCKET_MODE);
+    try {
+      await this.app.listen({ path: socketPath });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new StartupError(
+        e.code === 'EADDRINUSE'
+          ? `${socketPath} was taken by another process while nodewarden started; stop it first, or choose another --socket`
+          : `cannot listen on ${socketPath}: ${e.message}`,
+      );
+    }
     this.socketPath = socketPath;
+    // Until this chmod the socket has the umask's mode; claimSocket checked that its directory is private.
+    fs.chmodSync(socketPath, SOCKET_MODE);
     this.node.log.info({ socket: socketPath }, `listening on ${socketPath}`);
   }
 

@@ -14,6 +14,8 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
   return reply.code(status).type('application/json; charset=utf-8').send({ error: { code, message } } satisfies ErrorBody);
 }
 
+const STATUS_CODES: Record<number, string> = { 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 431: 'HEADERS_TOO_LARGE' };
+
 /** Fastify's own 4xx refusals, by its error code: our code and a message that says what to do. */
 function fromFastify(err: FastifyError, bodyLimit: number): { status: number; code: string; message: string } | null {
   switch (err.code) {
@@ -25,7 +27,7 @@ function fromFastify(err: FastifyError, bodyLimit: number): { status: number; co
       return { status: 400, code: 'BAD_REQUEST', message: 'the request body is empty; send a JSON object' };
   }
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-    return { status: err.statusCode, code: 'BAD_REQUEST', message: err.message };
+    return { status: err.statusCode, code: STATUS_CODES[err.statusCode] ?? 'BAD_REQUEST', message: err.message };
   }
   return null;
 }

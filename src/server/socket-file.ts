@@ -60,6 +60,15 @@ function probe(socketPath: string, timeoutMs = 2000): Promise<{ pid?: number } |
  * serves; remove a stale one. Returns true when a stale socket was replaced.
  */
 export async function claimSocket(socketPath: string): Promise<boolean> {
+  try {
+    return await claim(socketPath);
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    throw new StartupError(`cannot use the socket ${socketPath}: ${(err as Error).message}`);
+  }
+}
+
+async function claim(socketPath: string): Promise<boolean> {
   checkSocketDir(socketPath);
   let st: fs.Stats;
   try {

@@ -18,8 +18,10 @@ export interface DbLock {
 }
 
 export function lockDatabase(dbFile: string): DbLock {
-  const file = `${path.resolve(dbFile)}.lock`;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // The real directory: the same database reached through a symlink must find the same lock.
+  const dir = path.dirname(path.resolve(dbFile));
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(fs.realpathSync(dir), `${path.basename(dbFile)}.lock`);
   let db: Database.Database;
   try {
     db = new Database(file, { timeout: 0 });

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { resolveConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/clock.js';
 import { NodewardenClient } from '../../src/client/client.js';
@@ -39,7 +39,7 @@ function daemonSetup(settings: Settings) {
   };
 }
 
-export function startDaemon(settings: Settings = {}, opts: { clock?: Clock } = {}): TestDaemon {
+export function startDaemon(settings: Settings = {}, opts: { clock?: Clock; log?: Logger } = {}): TestDaemon {
   const { dir, dbPath, workDir, config, log } = daemonSetup(settings);
   return testDaemon(new NodeWarden({ config, dbPath, workDir, log, ...opts }), dir, dbPath, workDir, async () => {});
 }

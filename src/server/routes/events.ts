@@ -70,12 +70,18 @@ export function eventRoutes(app: FastifyInstance, node: NodeWarden, open: OpenSt
   const { closing, responses } = open;
   app.get('/v1/events', async (request, reply) => {
     const query = parseQuery(request.query as Record<string, unknown>);
-    const gone = new AbortController();
-    responses.add(reply.raw);
-    reply.raw.once('close', () => {
-      responses.delete(reply.raw);
-      gone.abort();
+    // Ends the stream when the client goes or the daemon closes (one listener each, removed with the stream).
+    const stop = new AbortController();
+    const end = () => stop.abort();
+    const res = reply.raw;
+    closing.addEventListener('abort', end, { once: true });
+    res.once('close', () => {
+      responses.delete(res);
+      closing.removeEventListener('abort', end);
+      end();
     });
-    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, AbortSignal.any([closing, gone.signal]))));
+    if (res.destroyed || closing.aborted) end();
+    else responses.add(res);
+    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, stop.signal)));
   });
 }

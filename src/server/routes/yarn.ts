@@ -6,9 +6,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkId } from '../../core/launch-request.js';
 import { NodewardenError } from '../../core/errors.js';
 import type { ContainerView } from '../../node/container-view.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
@@ -40,26 +40,28 @@ interface LogFileInfo {
 const NODE_ID = `${os.hostname()}:0`;
 const USER = os.userInfo().username;
 
-function logFiles(logDir: string): LogFileInfo[] {
+/** The files of a log directory, read off the event loop (a listing of every container costs a readdir and stats each). */
+async function logFiles(logDir: string): Promise<LogFileInfo[]> {
   let names: string[];
   try {
-    names = fs.readdirSync(logDir).sort();
+    names = (await fsp.readdir(logDir)).sort();
   } catch {
     return [];
   }
-  const out: LogFileInfo[] = [];
-  for (const fileName of names) {
-    try {
-      const st = fs.statSync(path.join(logDir, fileName));
-      if (st.isFile()) out.push({ fileName, fileSize: st.size, lastModifiedTime: st.mtime.toUTCString() });
-    } catch {
-      // Removed while we listed it.
-    }
-  }
-  return out;
+  const files = await Promise.all(
+    names.map(async (fileName) => {
+      try {
+        const st = await fsp.stat(path.join(logDir, fileName));
+        return st.isFile() ? { fileName, fileSize: st.size, lastModifiedTime: st.mtime.toUTCString() } : null;
+      } catch {
+        return null; // removed while we listed it
+      }
+    }),
+  );
+  return files.filter((f): f is LogFileInfo => f !== null);
 }
 
-export function yarnContainerInfo(view: ContainerView): YarnContainerInfo {
+export async function yarnContainerInfo(view: ContainerView): Promise<YarnContainerInfo> {
   return {
     id: view.id,
     state: view.state,
@@ -71,13 +73,12 @@ export function yarnContainerInfo(view: ContainerView): YarnContainerInfo {
     executionType: view.executionType,
     containerLogsLink: `http://localhost/ws/v1/node/containers/${view.id}/logs`,
     nodeId: NODE_ID,
-    containerLogFiles: logFiles(view.logDir).map((f) => f.fileName),
+    containerLogFiles: (await logFiles(view.logDir)).map((f) => f.fileName),
   };
 }
 
 /** YARN's own 404 text for a container it does not know. */
 function yarnView(node: NodeWarden, id: string): ContainerView {
-  checkId(id);
   try {
     return node.view(id);
   } catch (err) {
@@ -90,22 +91,22 @@ function yarnView(node: NodeWarden, id: string): ContainerView {
 
 export function yarnRoutes(app: FastifyInstance, node: NodeWarden): void {
   app.get('/ws/v1/node/containers', async () => {
-    const container = node.list().map(yarnContainerInfo);
+    const container = await Promise.all(node.list().map(yarnContainerInfo));
     // YARN's JAXB rendering: an empty list is an empty object.
     return { containers: container.length > 0 ? { container } : {} };
   });
 
-  app.get<WithId>('/ws/v1/node/containers/:id', async (request) => ({ container: yarnContainerInfo(yarnView(node, request.params.id)) }));
+  app.get<WithId>('/ws/v1/node/containers/:id', async (request) => ({ container: await yarnContainerInfo(yarnView(node, request.params.id)) }));
 
   app.get<WithId>('/ws/v1/node/containers/:id/logs', async (request) => {
     const view = yarnView(node, request.params.id);
-    return [{ containerId: view.id, nodeId: NODE_ID, logAggregationType: 'LOCAL', containerLogInfo: logFiles(view.logDir) }];
+    return [{ containerId: view.id, nodeId: NODE_ID, logAggregationType: 'LOCAL', containerLogInfo: await logFiles(view.logDir) }];
   });
 
   // Only a file listed in the container's log directory is served: the name is never a path.
   app.get<{ Params: { id: string; filename: string } }>('/ws/v1/node/containerlogs/:id/:filename', async (request, reply) => {
     const view = yarnView(node, request.params.id);
-    const file = logFiles(view.logDir).find((f) => f.fileName === request.params.filename);
+    const file = (await logFiles(view.logDir)).find((f) => f.fileName === request.params.filename);
     if (!file) {
       throw new NodewardenError(404, 'NOT_FOUND', `container ${view.id} has no log file ${JSON.stringify(request.params.filename)}`);
     }
