@@ -15,7 +15,6 @@ import { Daemon } from '../src/daemon.js';
 import { resolveConfig } from '../src/config/load.js';
 import { StartupError } from '../src/core/errors.js';
 import { StoreError } from '../src/store/database.js';
-import { ApiError } from '../src/client/client.js';
 import type { ContainerView } from '../src/node/container-view.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { curl } from './helpers/curl.js';
@@ -331,6 +330,14 @@ describe('socket API: the socket file', () => {
     expect(fs.existsSync(path.join(dir, 'other.sock'))).toBe(false);
   });
 
+  it('the same database reached through a symlinked directory is still held', async () => {
+    d = await startApiDaemon();
+    const dir = tmp();
+    const link = path.join(dir, 'db-link');
+    fs.symlinkSync(path.dirname(d.dbPath), link);
+    await expect(start(dir, path.join(dir, 'other.sock'), path.join(link, path.basename(d.dbPath)))).rejects.toThrow(/is in use by/);
+  });
+
   it('a stale socket left by a dead daemon is replaced', async () => {
     const dir = tmp();
     const socketPath = path.join(dir, 'stale.sock');
@@ -368,6 +375,5 @@ describe('socket API: the socket file', () => {
     await expect(client.get('/healthz')).rejects.toThrow(UnreachableError);
     await expect(client.get('/healthz')).rejects.toThrow(`cannot reach nodewarden at ${path.join(dir, 'none.sock')}: is it running?`);
     client.close();
-    expect(ApiError).toBeDefined();
   });
 });

@@ -61,6 +61,13 @@ describe('nodewarden CLI', () => {
     expect(fs.readFileSync(db).equals(before)).toBe(true);
   });
 
+  it('an unknown --log-level is a usage error, not a stack trace', () => {
+    const r = run('start', '--log-level', 'loud', '--db', path.join(dir, 'x.sqlite'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--log-level must be one of');
+    expect(r.stderr).not.toContain('    at ');
+  });
+
   it('unknown commands and options are usage errors (exit 2)', () => {
     expect(run('frobnicate').status).toBe(2);
     const r = run('start', '--no-such-flag');

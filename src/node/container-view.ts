@@ -32,22 +32,9 @@ export function containerLimits(resources: Resources, config: Config): Container
   return limitsOf(resources, { vmemPmemRatio: config.monitor.vmemPmemRatio, allowance: config.allowance });
 }
 
-/** What never changes in a container's view, worked out once per spec (views are built on every GET). */
-const fixedParts = new WeakMap<ContainerEntry['spec'], { limits: ContainerView['limits']; workDir: string; logDir: string }>();
-
-function fixed(entry: ContainerEntry, config: Config, workDir: string) {
-  let parts = fixedParts.get(entry.spec);
-  if (!parts) {
-    const paths = containerPaths(workDir, entry.spec.id);
-    parts = { limits: containerLimits(entry.spec.resources, config), workDir: paths.dir, logDir: paths.logDir };
-    fixedParts.set(entry.spec, parts);
-  }
-  return parts;
-}
-
 export function containerView(entry: ContainerEntry, config: Config, workDir: string, usage: ContainerUsage | null = null): ContainerView {
   const { context } = entry.actor;
-  const parts = fixed(entry, config, workDir);
+  const paths = containerPaths(workDir, entry.spec.id);
   return {
     id: entry.spec.id,
     state: entry.actor.state,
@@ -57,12 +44,12 @@ export function containerView(entry: ContainerEntry, config: Config, workDir: st
     diagnostics: context.diagnostics,
     command: entry.spec.command,
     resources: entry.spec.resources,
-    limits: { ...parts.limits },
+    limits: containerLimits(entry.spec.resources, config),
     executionType: entry.spec.executionType,
     usage: usage === null ? null : { pmemBytes: usage.pmemBytes, vmemBytes: usage.vmemBytes, cpuPercent: usage.cpuPercent, milliVcores: usage.milliVcores, timestamp: usage.timestamp },
     createdAt: entry.createdAt,
     updatedAt: entry.updatedAt,
-    workDir: parts.workDir,
-    logDir: parts.logDir,
+    workDir: paths.dir,
+    logDir: paths.logDir,
   };
 }

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ExitStatus } from '../../state-machines/exit-status.js';
-import type { ContainerEvent, ContainerEventType, ContainerState } from '../../state-machines/types.js';
+import { CONTAINER_STATES, type ContainerEvent, type ContainerEventType, type ContainerState } from '../../state-machines/types.js';
 import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
@@ -20,7 +20,7 @@ import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-m
 import type { HostFacts, NodeUtilization } from '../../state-machines/containers-monitor.js';
 import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
-import { containerView, type ContainerView } from './container-view.js';
+import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
 import { EffectRunner } from './effect-runner.js';
 
 export interface NodeReport {
@@ -200,7 +200,7 @@ export class NodeWarden {
     const allocated = this.core.scheduler.allocated();
     const queued = this.core.scheduler.queued();
     const states: Partial<Record<ContainerState, number>> = {};
-    for (const e of this.core.all()) states[e.actor.state] = (states[e.actor.state] ?? 0) + 1;
+    for (const [state, n] of this.stateCounts()) if (n > 0) states[state] = n;
     return {
       capacity: { memoryMb: this.config.node.memoryMb, vcores: this.config.node.vcores },
       allocated: { memoryMb: allocated.memoryMb, vcores: allocated.milliVcores / 1000 },
@@ -210,6 +210,21 @@ export class NodeWarden {
       monitor: { running: this.monitor.running.monitor, intervalMs: this.config.monitor.intervalMs, ticks: this.monitor.tickCount() },
       config: this.config.effective,
     };
+  }
+
+  /** How many containers are in each state (every state, zeros included). */
+  stateCounts(): Map<ContainerState, number> {
+    const counts = new Map<ContainerState, number>(CONTAINER_STATES.map((s) => [s, 0]));
+    for (const e of this.core.all()) counts.set(e.actor.state, counts.get(e.actor.state)! + 1);
+    return counts;
+  }
+
+  /** The monitor's last usage of each container it has figures for (while running, and for unregister-delay-ms after). */
+  *usages(): Generator<{ id: string; usage: ContainerUsage }> {
+    for (const e of this.core.all()) {
+      const usage = this.monitor.figuresOf(e.spec.id)?.usage;
+      if (usage) yield { id: e.spec.id, usage };
+    }
   }
 
   /** Resolves once no launch is under way and what the launches decided is committed. */

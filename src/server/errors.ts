@@ -23,8 +23,6 @@ function fromFastify(err: FastifyError, bodyLimit: number): { status: number; co
       return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${bodyLimit} bytes` };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, code: 'BAD_REQUEST', message: 'the Content-Length header does not match the body' };
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, code: 'BAD_REQUEST', message: 'the request body is empty; send a JSON object' };
   }
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
     return { status: err.statusCode, code: STATUS_CODES[err.statusCode] ?? 'BAD_REQUEST', message: err.message };

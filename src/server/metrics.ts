@@ -5,7 +5,7 @@
  * counters follow the bus from the moment the daemon starts.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CONTAINER_STATES } from '../../state-machines/types.js';
+import type { ContainerUsage } from '../node/container-view.js';
 import type { NodeWarden } from '../node/nodewarden.js';
 
 export class ApiMetrics {
@@ -21,15 +21,13 @@ export class ApiMetrics {
       labelNames: ['state'],
       registers,
       collect() {
-        const counts = new Map<string, number>(CONTAINER_STATES.map((s) => [s, 0]));
-        for (const v of node.list()) counts.set(v.state, (counts.get(v.state) ?? 0) + 1);
-        for (const [state, n] of counts) this.set({ state }, n);
+        for (const [state, n] of node.stateCounts()) this.set({ state }, n);
       },
     });
 
     // Per container (YARN ContainerMetrics): the monitor's last figures, kept
     // for unregister-delay-ms after the container stops, none when disabled.
-    const perContainer = (name: string, help: string, pick: (u: NonNullable<ReturnType<NodeWarden['view']>['usage']>) => number) =>
+    const perContainer = (name: string, help: string, pick: (u: ContainerUsage) => number) =>
       new Gauge({
         name,
         help,
@@ -37,7 +35,7 @@ export class ApiMetrics {
         registers,
         collect() {
           this.reset();
-          for (const v of node.list()) if (v.usage) this.set({ container: v.id }, pick(v.usage));
+          for (const { id, usage } of node.usages()) this.set({ container: id }, pick(usage));
         },
       });
     perContainer('nodewarden_container_pmem_bytes', 'Physical memory (RSS) of the container process tree', (u) => u.pmemBytes);
