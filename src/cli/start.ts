@@ -29,8 +29,9 @@ export async function start(argv: string[]): Promise<number> {
   const paths = daemonPaths(options);
   // Listen for the signals first: one that arrives while the daemon starts stops it once it has started.
   const stopped = new Promise<void>((resolve) => {
+    const keep = config.recovery.enabled && config.recovery.supervised;
     const stop = (signal: string) => {
-      log.info({ signal }, `${signal} received: stopping (containers keep running)`);
+      log.info({ signal }, `${signal} received: stopping (${keep ? 'containers keep running for the next start' : 'killing the containers first'})`);
       resolve();
     };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -133,6 +133,23 @@ export class Dispatcher {
   /** Feed an event to a container's machine. Its effects run once the transition is durable. */
   dispatch(id: string, event: ContainerEvent): void {
     this.queue.push({ id, event });
+    this.drain();
+  }
+
+  /**
+   * Recovery: an effect a restored state still owes, handled as if the
+   * transition that asked for it had just been committed — the scheduler
+   * answers its own, the rest run after the next commit.
+   */
+  owe(id: string, effect: ContainerEffect, ts: number): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.route(entry, effect, ts);
+    this.drain();
+  }
+
+  /** Process queued events (one caused by another is handled after it), then commit at the end of the turn. */
+  private drain(): void {
     if (this.draining) return;
     this.draining = true;
     try {

@@ -35,6 +35,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../state-machines/exit-status.js';
 import type { ProcessStat } from '../../state-machines/process-tree.js';
+import type { FoundProcess } from '../../state-machines/recovery.js';
+import { failpoint } from '../failpoints.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { containerPaths, type ContainerPaths } from './container-paths.js';
 import { launchScript } from './launch-script.js';
@@ -102,6 +104,23 @@ function errno(e: unknown): string | undefined {
 
 function isPid(n: number): boolean {
   return Number.isSafeInteger(n) && n > 1;
+}
+
+function realpathOrNull(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** A process's working directory (null when gone or not ours to read). */
+function cwdOf(procfsRoot: string, pid: number): string | null {
+  try {
+    return fs.readlinkSync(path.join(procfsRoot, String(pid), 'cwd'));
+  } catch {
+    return null;
+  }
 }
 
 interface Rec {
@@ -336,6 +355,36 @@ export class ProcessLauncher {
     this.schedulePoll(rec, alive ? this.pollIntervalMs : 0);
   }
 
+  /**
+   * Recovery: what became of launches that were decided (the launch marker is
+   * durable) but never confirmed. The wrapper writes `<id>.pid` first thing;
+   * a wrapper that had not written it yet is found among session leaders by
+   * its working directory, the container directory, which it never leaves. A
+   * pid file that names the previous attempt's pid and no live wrapper is
+   * that attempt's leftover. On a new boot nothing recorded can be alive.
+   */
+  findLaunches(wanted: Array<{ id: string; previousPid: number | null }>, sameBoot: boolean): Map<string, FoundProcess> {
+    const found = new Map<string, FoundProcess>();
+    let wrappers: Map<string, Launched> | undefined;
+    for (const { id, previousPid } of wanted) {
+      const dir = realpathOrNull(containerPaths(this.workDir, id).dir);
+      if (dir === null) {
+        found.set(id, { kind: 'none' });
+        continue;
+      }
+      const pid = this.readPidFile(id);
+      const alive = sameBoot && pid !== undefined ? this.wrapperIn(pid, dir) : undefined;
+      if (alive) found.set(id, { kind: 'alive', ...alive });
+      else if (pid !== undefined && pid !== previousPid) found.set(id, { kind: 'ended', pid, startTime: -1 });
+      else {
+        wrappers ??= sameBoot ? this.wrappersByDir() : new Map();
+        const w = wrappers.get(dir);
+        found.set(id, w ? { kind: 'alive', ...w } : { kind: 'none' });
+      }
+    }
+    return found;
+  }
+
   /** Is this exact process (pid and start time) alive? Zombies are not. */
   isAlive(pid: number, startTime: number): boolean {
     if (!isPid(pid)) return false;
@@ -361,6 +410,7 @@ export class ProcessLauncher {
     this.signalGroup(rec, 'SIGTERM');
     // A paused (SIGSTOPped) group can only act on the TERM once continued.
     this.signalGroup(rec, 'SIGCONT');
+    failpoint('kill-signalled');
     rec.killTimer = setTimeout(() => {
       rec.killTimer = undefined;
       if (rec.delivered) return;
@@ -552,6 +602,37 @@ export class ProcessLauncher {
     };
     rec.pollTimer = setTimeout(poll, Math.min(EXIT_CODE_FILE_POLL_MS, this.exitCodeFileTimeoutMs));
     rec.pollTimer.unref();
+  }
+
+  private readPidFile(id: string): number | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(containerPaths(this.workDir, id).pidFile, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+    return /^[0-9]+$/.test(text) && isPid(Number(text)) ? Number(text) : undefined;
+  }
+
+  /** The live wrapper `pid` — a session and group leader working in `dir` — or undefined. */
+  private wrapperIn(pid: number, dir: string): Launched | undefined {
+    const stat = this.readStat(pid);
+    if (stat === undefined || isDeadState(stat.state) || stat.session !== pid || stat.pgrp !== pid) return undefined;
+    return cwdOf(this.procfsRoot, pid) === dir ? { pid, startTime: stat.startTime } : undefined;
+  }
+
+  /** Every live session leader working in a container directory, by that directory. */
+  private wrappersByDir(): Map<string, Launched> {
+    const out = new Map<string, Launched>();
+    const containersDir = realpathOrNull(path.join(this.workDir, 'containers'));
+    if (containersDir === null) return out;
+    for (const pid of this.procfs.listPids()) {
+      const stat = this.readStat(pid);
+      if (stat === undefined || isDeadState(stat.state) || stat.session !== pid || stat.pgrp !== pid) continue;
+      const cwd = cwdOf(this.procfsRoot, pid);
+      if (cwd !== null && path.dirname(cwd) === containersDir) out.set(cwd, { pid, startTime: stat.startTime });
+    }
+    return out;
   }
 
   private readExitCodeFile(rec: Rec): number | undefined {

@@ -11,6 +11,7 @@ import { exitEventType, ExitCode } from '../../state-machines/exit-status.js';
 import type { ContainerEffect } from '../../state-machines/types.js';
 import type { Clock } from '../clock.js';
 import type { ContainerEntry, Dispatcher } from '../core/dispatcher.js';
+import { failpoint } from '../failpoints.js';
 import { localizeResource } from '../localizer/localizer.js';
 import { LaunchError, type ExitNotice, type ProcessLauncher } from '../launcher/process-launcher.js';
 
@@ -119,9 +120,11 @@ export class EffectRunner {
       return false;
     };
     if (!stillToLaunch()) return;
+    failpoint('launch-committed');
     const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), stillToLaunch).then(
       (launched) => {
         if (launched === null) return;
+        failpoint('spawned');
         this.live.add(id);
         this.send(id, { type: 'CONTAINER_LAUNCHED', pid: launched.pid, startTime: launched.startTime });
       },
@@ -157,7 +160,19 @@ export class EffectRunner {
     }
   }
 
+  /**
+   * Recovery: follow a container process that is not our child (started by
+   * the daemon before this one). Its exit arrives like a child's; a kill
+   * reaches it the same way.
+   */
+  reacquire(entry: ContainerEntry, pid: number, startTime: number): void {
+    const id = entry.spec.id;
+    this.launcher.watch(id, pid, startTime, (notice) => this.exited(id, notice));
+    this.live.add(id);
+  }
+
   private exited(id: string, notice: ExitNotice): void {
+    failpoint('exit-noticed');
     this.live.delete(id);
     const type = exitEventType(notice.exitCode);
     if (type === 'CONTAINER_EXITED_WITH_SUCCESS') this.send(id, { type, exitCode: notice.exitCode });

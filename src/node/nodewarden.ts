@@ -20,8 +20,10 @@ import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-m
 import type { HostFacts, NodeUtilization } from '../../state-machines/containers-monitor.js';
 import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
+import { bootId } from '../procfs/host-facts.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
 import { EffectRunner } from './effect-runner.js';
+import { recoverContainers, type RecoverySummary } from './recovery.js';
 
 export interface NodeReport {
   capacity: { memoryMb: number; vcores: number };
@@ -32,6 +34,8 @@ export interface NodeReport {
   /** Containers known, by state. */
   containers: Partial<Record<ContainerState, number>>;
   monitor: { running: boolean; intervalMs: number; ticks: number };
+  /** What this start found of the containers left unfinished, and did about them. */
+  recovery: RecoverySummary;
   config: Config['effective'];
 }
 
@@ -50,6 +54,12 @@ export interface NodeWardenOptions {
 /** YARN ContainerManagerImpl.stopContainerInternal's message. */
 export const KILLED_BY_API = 'Container killed by the ApplicationMaster.';
 
+/** YARN ContainerManagerImpl, FINISH_CONTAINERS on shutdown (exit status KILLED_BY_RESOURCEMANAGER). */
+export const KILLED_ON_SHUTDOWN = 'Container Killed on Shutdown';
+
+/** node_meta key of the boot the daemon last started in. */
+const BOOT_ID = 'boot_id';
+
 export class NodeWarden {
   readonly config: Config;
   readonly workDir: string;
@@ -62,6 +72,8 @@ export class NodeWarden {
   private readonly launcher: ProcessLauncher;
   private readonly runner: EffectRunner;
   readonly monitor: ContainersMonitor;
+  /** What the start found and did about the containers left unfinished. */
+  readonly recovery: RecoverySummary;
   private idCounter = 0;
   private closed = false;
 
@@ -98,24 +110,21 @@ export class NodeWarden {
       workDir: this.workDir,
       ...(opts.host ? { host: opts.host } : {}),
     });
-    let unfinished = 0;
     const rows = this.store.loadContainers();
-    for (const row of rows) {
-      const entry = this.core.restore(row);
-      if (entry.actor.state === 'DONE') continue;
-      unfinished++;
-      // A container the scheduler had started holds its resources until DONE.
-      if (row.launchAttempt > 0) {
-        this.core.scheduler.restoreRunning(row.id, allocationOf(row.spec, this.config), row.spec.executionType);
-      }
-    }
-    if (unfinished > 0) {
-      this.log.warn(
-        { unfinished },
-        `${unfinished} container(s) were not finished when nodewarden last stopped; they are shown as recorded, ` +
-          'but this version does not reacquire their processes yet (work-preserving recovery, SPEC §8)',
-      );
-    }
+    for (const row of rows) this.core.restore(row);
+    // A recorded pid and start time name a process only within one boot.
+    const boot = bootId();
+    const lastBoot = this.store.meta(BOOT_ID);
+    if (boot !== null) this.store.setMeta(BOOT_ID, boot);
+    this.recovery = recoverContainers({
+      core: this.core,
+      runner: this.runner,
+      launcher: this.launcher,
+      config: this.config,
+      clock: this.clock,
+      log: this.log,
+      sameBoot: lastBoot === undefined || boot === null || lastBoot === boot,
+    });
     this.log.info(
       {
         db: opts.dbPath,
@@ -208,6 +217,7 @@ export class NodeWarden {
       utilization: this.monitor.utilization(),
       containers: states,
       monitor: { running: this.monitor.running.monitor, intervalMs: this.config.monitor.intervalMs, ticks: this.monitor.tickCount() },
+      recovery: this.recovery,
       config: this.config.effective,
     };
   }
@@ -238,10 +248,17 @@ export class NodeWarden {
     return this.core.durable();
   }
 
-  /** Commit what is pending and release the database. Containers keep running (supervised shutdown). */
+  /**
+   * Shutdown. Supervised with recovery on (the default), containers keep
+   * running for the next start to reacquire; otherwise each is killed and
+   * its end recorded first (YARN kills them unless the NodeManager is
+   * supervised with recovery enabled). Either way what is pending is
+   * committed and the database released.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!this.keepsContainersOnShutdown()) await this.killAll(ExitStatus.KILLED_BY_RESOURCEMANAGER, KILLED_ON_SHUTDOWN);
     this.monitor.close();
     this.runner.close();
     this.launcher.close();
@@ -249,6 +266,44 @@ export class NodeWarden {
     this.store.close();
     this.dbLock?.release();
     this.log.info('nodewarden stopped');
+  }
+
+  /** YARN NodeManager: work-preserving only when recovery is enabled and the daemon is supervised. */
+  keepsContainersOnShutdown(): boolean {
+    return this.config.recovery.enabled && this.config.recovery.supervised;
+  }
+
+  /** Kill every container that a kill can still stop, and wait (bounded) until all are DONE and committed. */
+  private async killAll(exitStatus: number, diagnostics: string): Promise<void> {
+    const ts = this.clock.now();
+    let killed = 0;
+    for (const e of this.core.all()) {
+      if (!stateAccepts(e.actor.state, 'KILL_CONTAINER') || stateIgnores(e.actor.state, 'KILL_CONTAINER')) continue;
+      this.core.dispatch(e.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus, diagnostics });
+      killed++;
+    }
+    const allDone = () => [...this.core.all()].every((e) => e.actor.state === 'DONE');
+    if (!allDone()) {
+      this.log.info({ containers: killed }, `shutting down: killing ${killed} container(s) (recovery is off or not supervised)`);
+      // SIGTERM, SIGKILL after the delay, the group's drain, an exit-code file: then give up waiting.
+      const limitMs = this.config.sigkillDelayMs + this.config.recovery.exitCodeFileTimeoutMs + 5000;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.log.warn('shutting down: containers still not finished; their state is left for the next start');
+          done();
+        }, limitMs);
+        const check = () => {
+          if (allDone()) done();
+        };
+        const done = () => {
+          clearTimeout(timer);
+          this.bus.off('transitions', check);
+          resolve();
+        };
+        this.bus.on('transitions', check);
+      });
+    }
+    await this.core.durable().catch((err: unknown) => this.log.error({ err }, 'shutting down: the last kills could not be committed'));
   }
 
   private viewOf(entry: ContainerEntry): ContainerView {

@@ -3,6 +3,7 @@
  * second (what YARN asks `getconf` for) and the number of processors.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import type { HostFacts } from '../../state-machines/containers-monitor.js';
 
@@ -23,4 +24,17 @@ export function hostFacts(): HostFacts {
     pageSize: getconf('PAGESIZE', 4096),
     clockTicks: getconf('CLK_TCK', 100),
   });
+}
+
+/**
+ * The kernel's id of this boot. A pid and its start time name one process
+ * only within a boot; null where the kernel does not say (recovery then
+ * trusts pid and start time alone).
+ */
+export function bootId(): string | null {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
 }

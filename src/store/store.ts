@@ -175,6 +175,16 @@ export class Store {
     return transitions;
   }
 
+  /** A node fact (node_meta), or undefined when never written. */
+  meta(key: string): string | undefined {
+    return (this.db.prepare(`SELECT value FROM node_meta WHERE key = ?`).get(key) as { value: string } | undefined)?.value;
+  }
+
+  /** Write a node fact at once (outside the group commit: it is no container's state). */
+  setMeta(key: string, value: string): void {
+    this.db.prepare(`INSERT INTO node_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, value);
+  }
+
   loadContainers(): ContainerRow[] {
     return (this.db.prepare(`SELECT * FROM containers ORDER BY created_at, rowid`).all() as RawContainer[]).map(toContainerRow);
   }

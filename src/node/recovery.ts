@@ -1,0 +1,133 @@
+/**
+ * Work-preserving restart, the shell's half (SPEC §8; YARN
+ * ContainerManagerImpl.recoverContainer and RecoveredContainerLaunch).
+ *
+ * The machines are already restored in the states they were committed in.
+ * For each container not DONE this finds what became of its process — the
+ * recorded pid alive with the recorded start time on the same boot, or a
+ * launch that was decided but never confirmed — and carries out the plan of
+ * state-machines/recovery.ts: reacquire the process (followed until it exits,
+ * killable, monitored), confirm a launch that happened, perform again what
+ * the state still owes. Every decision goes through the dispatcher, so it is
+ * committed before anything acts on it.
+ */
+import type { Logger } from 'pino';
+import { ExitStatus } from '../../state-machines/exit-status.js';
+import { processToFind, recoveryPlan, type FoundProcess, type RestoredContainer } from '../../state-machines/recovery.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/types.js';
+import { allocationOf, stateAccepts, stateIgnores, type ContainerEntry, type Dispatcher } from '../core/dispatcher.js';
+import type { ProcessLauncher } from '../launcher/process-launcher.js';
+import type { EffectRunner } from './effect-runner.js';
+
+export interface RecoverySummary {
+  /** Containers that were not DONE. */
+  containers: number;
+  /** Processes found alive and followed again. */
+  reacquired: number;
+  /** Processes that ended while nodewarden was down (their exit code comes from the exit-code file, or LOST). */
+  ended: number;
+  /** Launches that were decided but never made: made now. */
+  launched: number;
+  /** The machine was rebooted since the last start: no recorded process could still be alive. */
+  rebooted: boolean;
+  /** yarn.nodemanager.recovery.enabled was false: every unfinished container was killed. */
+  killed: number;
+  durationMs: number;
+}
+
+export interface RecoveryContext {
+  core: Dispatcher;
+  runner: EffectRunner;
+  launcher: ProcessLauncher;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  /** false when the boot id recorded at the last start differs from this boot's. */
+  sameBoot: boolean;
+}
+
+export const RECOVERY_DISABLED_DIAGNOSTICS =
+  'Container killed at start: recovery is disabled (yarn.nodemanager.recovery.enabled=false), so it is not reacquired.';
+
+export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
+  const started = performance.now();
+  const { core, runner, launcher, config, clock, log, sameBoot } = ctx;
+  const unfinished = [...core.all()].filter((e) => e.actor.state !== 'DONE');
+  const summary: RecoverySummary = { containers: unfinished.length, reacquired: 0, ended: 0, launched: 0, rebooted: !sameBoot, killed: 0, durationMs: 0 };
+
+  // A container the scheduler had started holds its resources until DONE;
+  // they are counted before anything waiting is scheduled again.
+  for (const e of unfinished) {
+    if (e.launchAttempt > 0) core.scheduler.restoreRunning(e.spec.id, allocationOf(e.spec, config), e.spec.executionType);
+  }
+
+  const found = findProcesses(unfinished, launcher, sameBoot);
+  const ts = clock.now();
+  for (const entry of unfinished) {
+    const id = entry.spec.id;
+    const restored = restoredOf(entry);
+    const process = found.get(id) ?? { kind: 'none' };
+    const plan = recoveryPlan(restored, process);
+    if (plan.reacquire) {
+      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime);
+      if (process.kind === 'alive') summary.reacquired++;
+      else summary.ended++;
+    }
+    if (plan.effects.some((e) => e.type === 'LAUNCH_CONTAINER' || e.type === 'RELAUNCH_CONTAINER')) summary.launched++;
+    logPlan(entry, restored.state, process);
+    for (const event of plan.events) core.dispatch(id, { ...event, ts });
+    for (const effect of plan.effects) core.owe(id, effect, ts);
+  }
+
+  if (!config.recovery.enabled) {
+    for (const entry of unfinished) {
+      const state = entry.actor.state;
+      if (!stateAccepts(state, 'KILL_CONTAINER') || stateIgnores(state, 'KILL_CONTAINER')) continue;
+      core.dispatch(entry.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus: ExitStatus.ABORTED, diagnostics: RECOVERY_DISABLED_DIAGNOSTICS });
+      summary.killed++;
+    }
+  }
+
+  summary.durationMs = Math.round((performance.now() - started) * 10) / 10;
+  if (summary.containers > 0) {
+    log.info(
+      summary,
+      `recovered ${summary.containers} unfinished container(s): ${summary.reacquired} running reacquired, ` +
+        `${summary.ended} ended while nodewarden was down, ${summary.launched} launched now` +
+        (summary.rebooted ? ' (the machine was rebooted since the last start)' : '') +
+        (summary.killed > 0 ? `, ${summary.killed} killed because recovery is disabled` : ''),
+    );
+  }
+  return summary;
+}
+
+function restoredOf(e: ContainerEntry): RestoredContainer {
+  return { state: e.actor.state, context: e.actor.context, launchAttempt: e.launchAttempt, updatedAt: e.updatedAt };
+}
+
+/** What became of each container's process: recorded ones checked by pid and start time, unconfirmed launches searched for. */
+function findProcesses(entries: ContainerEntry[], launcher: ProcessLauncher, sameBoot: boolean): Map<string, FoundProcess> {
+  const found = new Map<string, FoundProcess>();
+  const unconfirmed: Array<{ id: string; previousPid: number | null }> = [];
+  for (const e of entries) {
+    const want = processToFind(restoredOf(e));
+    if (want.kind === 'recorded') {
+      const alive = sameBoot && launcher.isAlive(want.pid, want.startTime);
+      found.set(e.spec.id, { kind: alive ? 'alive' : 'ended', pid: want.pid, startTime: want.startTime });
+    } else if (want.kind === 'unconfirmed') {
+      unconfirmed.push({ id: e.spec.id, previousPid: want.previousPid });
+    }
+  }
+  for (const [id, f] of launcher.findLaunches(unconfirmed, sameBoot)) found.set(id, f);
+  return found;
+}
+
+function logPlan(entry: ContainerEntry, state: string, process: FoundProcess): void {
+  if (process.kind === 'none') {
+    entry.log.debug({ state }, 'recovering');
+    return;
+  }
+  const how = process.kind === 'alive' ? 'still running: reacquired' : 'ended while nodewarden was down';
+  entry.log.info({ state, pid: process.pid, startTime: process.startTime }, `recovering: process ${process.pid} ${how}`);
+}

@@ -1,0 +1,169 @@
+/**
+ * The real daemon as a child process (`bin/nodewarden.js start`) over one
+ * directory that outlives it: started, SIGKILLed, started again on the same
+ * database and work dir. cleanup() stops the daemon and kills every process
+ * any container of this directory started, whatever state the test left.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NodewardenClient } from '../../src/client/client.js';
+import { waitFor, waitForAsync } from './proc.js';
+
+const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
+
+export interface ContainerJson {
+  id: string;
+  state: string;
+  pid: number | null;
+  exitCode: number;
+  exitStatus: number;
+  diagnostics: string;
+  workDir: string;
+  usage: { pmemBytes: number } | null;
+}
+
+export interface RunningDaemon {
+  child: ChildProcess;
+  client: NodewardenClient;
+  output(): string;
+  /** Resolves with how the process ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export class DaemonDir {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-recovery-'));
+  readonly socket = path.join(this.dir, 'nw.sock');
+  readonly db = path.join(this.dir, 'db', 'nw.sqlite');
+  readonly workDir = path.join(this.dir, 'var');
+  /** Every container id launched here: their processes are found by CONTAINER_ID at cleanup. */
+  readonly ids = new Set<string>();
+  current: RunningDaemon | null = null;
+
+  /** Start a daemon on this directory and wait until it serves its socket. */
+  async start(opts: { set?: Record<string, string | number | boolean>; env?: Record<string, string> } = {}): Promise<RunningDaemon> {
+    const settings = { 'yarn.nodemanager.container-monitor.interval-ms': 100, 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...opts.set };
+    const args = ['start', '--socket', this.socket, '--db', this.db, '--work-dir', this.workDir];
+    for (const [k, v] of Object.entries(settings)) args.push('--set', `${k}=${v}`);
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const d: RunningDaemon = { child, client: new NodewardenClient(this.socket), output: () => out, exited };
+    this.current = d;
+    let ended = false;
+    void exited.then(() => (ended = true));
+    await waitFor(() => ended || out.includes('listening on'), 20_000, 'the daemon to listen');
+    if (ended) throw new Error(`the daemon exited while starting:\n${out}`);
+    return d;
+  }
+
+  /** SIGKILL the daemon (containers keep running) and wait until it is gone. */
+  async crash(): Promise<void> {
+    const d = this.current;
+    if (!d) return;
+    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+    await d.exited;
+    d.client.close();
+    this.current = null;
+  }
+
+  /** Wait for a daemon that is to crash by itself (a failpoint). */
+  async crashed(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const d = this.current!;
+    const how = await d.exited;
+    d.client.close();
+    this.current = null;
+    return how;
+  }
+
+  /** SIGTERM: a graceful stop. */
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const d = this.current!;
+    d.child.kill('SIGTERM');
+    const how = await d.exited;
+    d.client.close();
+    this.current = null;
+    return how;
+  }
+
+  async launch(id: string, command: string[], extra: Record<string, unknown> = {}): Promise<ContainerJson> {
+    this.ids.add(id);
+    return this.current!.client.post<ContainerJson>('/v1/containers', { id, command, resources: { memoryMb: 64, vcores: 1 }, ...extra });
+  }
+
+  view(id: string): Promise<ContainerJson> {
+    return this.current!.client.get<ContainerJson>(`/v1/containers/${id}`);
+  }
+
+  async until(id: string, state: string, timeoutMs = 15_000): Promise<ContainerJson> {
+    let last: ContainerJson | undefined;
+    return waitForAsync(async () => {
+      last = await this.view(id);
+      return last.state === state ? last : undefined;
+    }, timeoutMs, `${id} to reach ${state} (last: ${JSON.stringify(last)})`);
+  }
+
+  /** How many times the container's command started (each test command appends a line to `runs`). */
+  runs(id: string): number {
+    try {
+      return fs.readFileSync(path.join(this.workDir, 'containers', id, 'runs'), 'utf8').split('\n').filter(Boolean).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  containerDir(id: string): string {
+    return path.join(this.workDir, 'containers', id);
+  }
+
+  /** Live (not zombie) processes of this directory's containers, found by the CONTAINER_ID every container process inherits. */
+  containerProcesses(): Array<{ pid: number; pgrp: number; id: string }> {
+    const out: Array<{ pid: number; pgrp: number; id: string }> = [];
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(name)) continue;
+      let environ: string;
+      let stat: string;
+      try {
+        environ = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
+        stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+      } catch {
+        continue;
+      }
+      const m = /(?:^|\0)CONTAINER_ID=([^\0]*)/.exec(environ);
+      if (!m || !this.ids.has(m[1]!)) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[0] === 'Z' || f[0] === 'X') continue;
+      out.push({ pid: Number(name), pgrp: Number(f[2]), id: m[1]! });
+    }
+    return out;
+  }
+
+  /** Stop the daemon and every container process, then remove the directory. */
+  async cleanup(): Promise<void> {
+    await this.crash();
+    for (let i = 0; i < 50; i++) {
+      const procs = this.containerProcesses();
+      if (procs.length === 0) break;
+      for (const p of procs) {
+        try {
+          process.kill(-p.pgrp, 'SIGKILL');
+        } catch {
+          try {
+            process.kill(p.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const left = this.containerProcesses();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`container processes survived the cleanup: ${JSON.stringify(left)}`);
+  }
+}
