@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitCode, ExitStatus } from '../state-machines/exit-status.js';
+import { parseLaunchRequest } from '../src/core/launch-request.js';
+import { loadMigrations, openDatabase } from '../src/store/database.js';
 import { DaemonDir, type ContainerJson } from './helpers/daemon-process.js';
 import { isLive, liveMembers, procStat, waitFor, waitForAsync } from './helpers/proc.js';
 
@@ -206,6 +208,65 @@ describe('work-preserving restart', () => {
     expect(done.exitStatus).toBe(ExitStatus.KILLED_BY_APPMASTER);
     expect(d.runs('queued')).toBe(0);
     await expectReacquired(d, await d.view('first'));
+  });
+
+  it('a crash while a failed container waits to be relaunched: relaunched once, the previous attempt’s pid file not taken for the new one', async () => {
+    d = new DaemonDir();
+    await d.start();
+    // The first run fails; the second (and any later one) keeps running.
+    const command = ['sh', '-c', 'echo $$ >> runs; [ "$(wc -l < runs)" -ge 2 ] || exit 5; exec sleep 600'];
+    await d.launch('retry', command, { retryPolicy: { policy: 'RETRY_ON_ALL_ERRORS', maxRetries: 3, retryIntervalMs: 1500 } });
+    await d.until('retry', 'RELAUNCHING');
+    await d.crash();
+    // What the first attempt left: its pid file and exit code.
+    expect(fs.readFileSync(path.join(d.containerDir('retry'), 'retry.pid.exitcode'), 'utf8').trim()).toBe('5');
+    expect(d.runs('retry')).toBe(1);
+
+    await d.start();
+    const view = await d.until('retry', 'RUNNING');
+    await expectReacquired(d, view);
+    expect(d.runs('retry')).toBe(2);
+    expect(view.diagnostics).toContain('exit code 5');
+  });
+
+  it('a database of schema version 1 is migrated, and its containers are recovered', async () => {
+    d = new DaemonDir();
+    fs.mkdirSync(path.dirname(d.db), { recursive: true });
+    const v1 = openDatabase(d.db, loadMigrations().filter((m) => m.version === 1));
+    const insert = v1.prepare(`INSERT INTO containers (id, request, state, launch_attempt, exit_status, exit_code, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const [id, state, exit] of [['old-done', 'EXITED_WITH_SUCCESS', 0], ['old-queued', 'SCHEDULED', -1000]] as const) {
+      d.ids.add(id);
+      const spec = parseLaunchRequest({ id, command: SLEEPER, resources: { memoryMb: 64, vcores: 1 } }, () => id);
+      insert.run(id, JSON.stringify(spec), state, state === 'SCHEDULED' ? 0 : 1, exit, exit, Date.now(), Date.now());
+    }
+    expect(v1.pragma('user_version', { simple: true })).toBe(1);
+    v1.close();
+
+    await d.start();
+    expect(query(d.db, (db) => db.pragma('user_version', { simple: true }))).toBe(2);
+    await expectReacquired(d, await d.until('old-queued', 'RUNNING'));
+    expect((await d.until('old-done', 'DONE')).exitCode).toBe(0);
+  });
+
+  it('after a reboot no recorded pid is trusted, even one that is alive with the recorded start time', async () => {
+    d = new DaemonDir();
+    await d.start({ set: { 'yarn.nodemanager.container-executor.exit-code-file.timeout-ms': 100 } });
+    const victim = await (await d.launch('victim', SLEEPER), d.until('victim', 'RUNNING'));
+    await d.crash();
+    process.kill(-victim.pid!, 'SIGKILL');
+    await waitFor(() => liveMembers(victim.pid!).length === 0, 5000, 'the container to die');
+    // As after a reboot: the recorded pid now names another live process (this test's), with the same start time.
+    const me = procStat(process.pid)!;
+    const db = new Database(d.db);
+    db.prepare(`UPDATE containers SET pid = ?, pid_start_time = ? WHERE id = 'victim'`).run(process.pid, me.startTime);
+    db.prepare(`UPDATE node_meta SET value = 'a-previous-boot' WHERE key = 'boot_id'`).run();
+    db.close();
+
+    const started = await d.start({ set: { 'yarn.nodemanager.container-executor.exit-code-file.timeout-ms': 100 } });
+    expect((await started.client.get<{ recovery: Record<string, unknown> }>('/v1/node')).recovery).toMatchObject({ rebooted: true, reacquired: 0, ended: 1 });
+    const done = await d.until('victim', 'DONE');
+    expect(done.exitCode).toBe(ExitCode.LOST);
+    expect(isLive(process.pid)).toBe(true);
   });
 
   it('a recovered container is monitored: going over its memory limit gets it killed (-104)', async () => {

@@ -342,13 +342,15 @@ export class ProcessLauncher {
    * daemon restart): every pollIntervalMs, is pid alive with this start time?
    * When not (a zombie counts as dead; a different start time means the pid
    * was reused, so ours is dead), resolve its exit code and call onExit once.
-   * A pid that is not ours (start time mismatch) is never signalled.
+   * A pid that is not ours (start time mismatch) is never signalled, nor one
+   * the caller says has ended (`knownEnded`).
    */
-  watch(id: string, pid: number, startTime: number, onExit: (n: ExitNotice) => void): void {
+  watch(id: string, pid: number, startTime: number, onExit: (n: ExitNotice) => void, knownEnded = false): void {
     if (this.closed) throw new Error(`cannot watch container ${id}: launcher is closed`);
     if (this.recs.has(id)) throw new Error(`container ${id} is already tracked by this launcher`);
     const paths = containerPaths(this.workDir, id);
-    const alive = isPid(pid) && this.isAlive(pid, startTime);
+    // knownEnded: the caller knows better than pid and start time (a reboot since).
+    const alive = !knownEnded && isPid(pid) && this.isAlive(pid, startTime);
     const rec = newRec({ id, pid, startTime, paths, isChild: false, onExit, ownsGroup: alive, deadAtWatch: !alive });
     this.recs.set(id, rec);
     this.log.info({ container: id, pid, startTime, alive }, 'watching recovered container');

@@ -165,9 +165,9 @@ export class EffectRunner {
    * the daemon before this one). Its exit arrives like a child's; a kill
    * reaches it the same way.
    */
-  reacquire(entry: ContainerEntry, pid: number, startTime: number): void {
+  reacquire(entry: ContainerEntry, pid: number, startTime: number, ended: boolean): void {
     const id = entry.spec.id;
-    this.launcher.watch(id, pid, startTime, (notice) => this.exited(id, notice));
+    this.launcher.watch(id, pid, startTime, (notice) => this.exited(id, notice), ended);
     this.live.add(id);
   }
 

@@ -70,7 +70,7 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
     const process = found.get(id) ?? { kind: 'none' };
     const plan = recoveryPlan(restored, process);
     if (plan.reacquire) {
-      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime);
+      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime, process.kind !== 'alive');
       if (process.kind === 'alive') summary.reacquired++;
       else summary.ended++;
     }

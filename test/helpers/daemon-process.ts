@@ -102,10 +102,14 @@ export class DaemonDir {
 
   async until(id: string, state: string, timeoutMs = 15_000): Promise<ContainerJson> {
     let last: ContainerJson | undefined;
-    return waitForAsync(async () => {
-      last = await this.view(id);
-      return last.state === state ? last : undefined;
-    }, timeoutMs, `${id} to reach ${state} (last: ${JSON.stringify(last)})`);
+    try {
+      return await waitForAsync(async () => {
+        last = await this.view(id);
+        return last.state === state ? last : undefined;
+      }, timeoutMs, `${id} to reach ${state}`);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last view: ${JSON.stringify(last)}`);
+    }
   }
 
   /** How many times the container's command started (each test command appends a line to `runs`). */
