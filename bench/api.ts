@@ -9,81 +9,11 @@
  *   keep-alive connection, with 1,000 containers known (finished, and then
  *   running and monitored at the default 3 s interval).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NodewardenClient } from '../src/client/client.js';
 import type { ContainerView } from '../src/node/container-view.js';
+import { BenchDaemon, pool, waitUntil } from './daemon.js';
 import { figure, type Figure } from './stats.js';
 
-const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'nodewarden.js');
 const IN_FLIGHT = 32;
-
-interface BenchDaemon {
-  client: NodewardenClient;
-  socket: string;
-  stop(): Promise<void>;
-}
-
-async function startDaemon(): Promise<BenchDaemon> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-api-'));
-  const socket = path.join(dir, 'var', 'nw.sock');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [BIN, 'start', '--socket', socket, '--db', path.join(dir, 'db', 'nw.sqlite'), '--work-dir', path.join(dir, 'var'), '--log-level', 'warn',
-      // Room for every container: the bench measures the API, not the scheduler.
-      '--set', 'yarn.nodemanager.resource.memory-mb=1048576', '--set', 'yarn.nodemanager.resource.cpu-vcores=65536'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const client = new NodewardenClient(socket, { keepAlive: true });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await client.get('/healthz');
-      break;
-    } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`bench: the daemon did not start: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    client,
-    socket,
-    async stop() {
-      // Supervised shutdown leaves containers running: kill their groups too.
-      const { containers } = await client.get<{ containers: ContainerView[] }>('/v1/containers');
-      client.close();
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-      for (const c of containers) {
-        if (c.pid === null) continue;
-        try {
-          process.kill(-c.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Run `jobs` with at most `limit` in flight. */
-async function pool<T>(jobs: Array<() => Promise<T>>, limit: number): Promise<T[]> {
-  const out: T[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await jobs[i]!();
-      }
-    }),
-  );
-  return out;
-}
 
 const request = (id: string, command: string[]) => ({ id, command, resources: { memoryMb: 8, vcores: 1 } });
 
@@ -144,14 +74,6 @@ async function viewLatencies(d: BenchDaemon, ids: string[], requests: number): P
   return { p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1)! };
 }
 
-async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 export interface ApiBenchResult {
   description: string;
   launch: { containers: number; inFlight: number; perSecond: Figure; requestP50Ms: Figure; requestP99Ms: Figure };
@@ -171,7 +93,7 @@ export async function apiBench({ quick, runs }: { quick: boolean; runs: number }
   const requests = quick ? 1000 : 5000;
 
   // Launch throughput: a fresh daemon, a warm-up run, then `runs` runs of short containers.
-  const d = await startDaemon();
+  const d = await BenchDaemon.start();
   const perSecond: number[] = [];
   const p50: number[] = [];
   const p99: number[] = [];
@@ -189,7 +111,7 @@ export async function apiBench({ quick, runs }: { quick: boolean; runs: number }
   }
 
   // View latency with `known` containers: first all finished, then all running (and monitored).
-  const v = await startDaemon();
+  const v = await BenchDaemon.start();
   const finished = { p50: [] as number[], p99: [] as number[], max: [] as number[] };
   const running = { p50: [] as number[], p99: [] as number[], max: [] as number[] };
   try {

@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { figure, machine, type Figure } from './stats.js';
 import { apiBench } from './api.js';
 import { monitorBench } from './monitor.js';
+import { recoveryBench } from './recovery.js';
 import { dispatchPath, machinesOnly, naivePerRow } from './transitions.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only NAME`: run one benchmark (transitions, monitor, api). */
+/** `--only NAME`: run one benchmark (transitions, monitor, api, recovery). */
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const RUNS = quick ? 3 : 5;
@@ -95,10 +96,21 @@ async function apiSection(): Promise<Record<string, unknown>> {
   return r as unknown as Record<string, unknown>;
 }
 
+async function recoverySection(): Promise<Record<string, unknown>> {
+  const r = await recoveryBench({ quick, runs: RUNS });
+  const f = (x: Figure) => `${x.median.toFixed(1).padStart(10)} ms  (min ${x.min.toFixed(1)}, max ${x.max.toFixed(1)})`;
+  console.log(`\nrecovery: ${r.containers} live containers (${r.processes} processes), daemon SIGKILLed and started again`);
+  console.log(`${'restart → all reacquired (RUNNING, same pid)'.padEnd(48)} ${f(r.recoveryMs)}  goal < ${r.goals.recoveryMsMax} ms, none lost: ${r.met ? 'met' : 'NOT met'}`);
+  console.log(`${'of which the reconcile step in the daemon'.padEnd(48)} ${f(r.reconcileMs)}`);
+  console.log(`${'containers lost (worst run)'.padEnd(48)} ${String(r.lost).padStart(10)}`);
+  return r as unknown as Record<string, unknown>;
+}
+
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   transitions: transitionsBench,
   monitor: monitorSection,
   api: apiSection,
+  recovery: recoverySection,
 };
 
 async function main(): Promise<void> {

@@ -1,0 +1,110 @@
+/**
+ * The daemon as the benchmarks drive it: `nodewarden start` in its own
+ * process, the bench a client on its socket. It can be SIGKILLed and started
+ * again on the same database and work dir (the recovery bench); stop()
+ * removes everything, container process groups included.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NodewardenClient } from '../src/client/client.js';
+import type { ContainerView } from '../src/node/container-view.js';
+
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'nodewarden.js');
+
+export class BenchDaemon {
+  readonly socket: string;
+  client!: NodewardenClient;
+  private child!: ChildProcess;
+
+  private constructor(readonly dir: string) {
+    this.socket = path.join(dir, 'var', 'nw.sock');
+  }
+
+  static async start(): Promise<BenchDaemon> {
+    const d = new BenchDaemon(fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-')));
+    await d.spawn();
+    return d;
+  }
+
+  /** Start the daemon process; resolves once it answers on its socket. */
+  private async spawn(): Promise<void> {
+    const dir = this.dir;
+    this.child = spawn(
+      process.execPath,
+      [BIN, 'start', '--socket', this.socket, '--db', path.join(dir, 'db', 'nw.sqlite'), '--work-dir', path.join(dir, 'var'), '--log-level', 'warn',
+        // Room for every container: the benches measure the daemon, not the scheduler.
+        '--set', 'yarn.nodemanager.resource.memory-mb=1048576', '--set', 'yarn.nodemanager.resource.cpu-vcores=65536'],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    this.client = new NodewardenClient(this.socket, { keepAlive: true });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await this.client.get('/healthz');
+        return;
+      } catch (err) {
+        if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`bench: the daemon did not start: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  }
+
+  /** SIGKILL the daemon; its containers keep running. */
+  async crash(): Promise<void> {
+    this.client.close();
+    this.child.kill('SIGKILL');
+    await this.exited();
+  }
+
+  /** Start a new daemon on the same database and work dir. */
+  restart(): Promise<void> {
+    return this.spawn();
+  }
+
+  async stop(): Promise<void> {
+    // Supervised shutdown leaves containers running: kill their groups too.
+    const { containers } = await this.client.get<{ containers: ContainerView[] }>('/v1/containers');
+    this.client.close();
+    this.child.kill('SIGTERM');
+    await this.exited();
+    for (const c of containers) {
+      if (c.pid === null) continue;
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private exited(): Promise<unknown> {
+    return new Promise((r) => (this.child.exitCode !== null || this.child.signalCode !== null ? r(null) : this.child.once('exit', r)));
+  }
+}
+
+/** Run `jobs` with at most `limit` in flight. */
+export async function pool<T>(jobs: Array<() => Promise<T>>, limit: number): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]!();
+      }
+    }),
+  );
+  return out;
+}
+
+export async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 120_000, pollMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
