@@ -16,6 +16,8 @@ export interface RecoveryBenchResult {
   processes: number;
   /** Spawn of the new daemon → its socket reports all reacquired. */
   recoveryMs: Figure;
+  /** Spawn → the first answer on the socket (/healthz): the start, recovery included. */
+  answeringMs: Figure;
   /** The reconcile step inside the daemon (restored machines → processes found → plans carried out). */
   reconcileMs: Figure;
   /** Containers not reacquired, worst run. */
@@ -29,6 +31,7 @@ export async function recoveryBench({ quick, runs }: { quick: boolean; runs: num
   const d = await BenchDaemon.start();
   const recoveryMs: number[] = [];
   const reconcileMs: number[] = [];
+  const answeringMs: number[] = [];
   let lost = 0;
   try {
     const ids = Array.from({ length: containers }, (_, i) => `live-${i}`);
@@ -40,6 +43,7 @@ export async function recoveryBench({ quick, runs }: { quick: boolean; runs: num
       await d.crash();
       const start = performance.now();
       await d.restart();
+      const answering = performance.now() - start;
       let report!: NodeReport;
       await waitUntil(
         'every container to be reacquired',
@@ -56,6 +60,7 @@ export async function recoveryBench({ quick, runs }: { quick: boolean; runs: num
       lost = Math.max(lost, missing);
       if (r < 0) continue;
       recoveryMs.push(elapsed);
+      answeringMs.push(answering);
       reconcileMs.push(report.recovery.durationMs);
     }
   } finally {
@@ -68,6 +73,7 @@ export async function recoveryBench({ quick, runs }: { quick: boolean; runs: num
     containers,
     processes: containers * 2, // the wrapper and its command
     recoveryMs: recovery,
+    answeringMs: figure(answeringMs),
     reconcileMs: figure(reconcileMs),
     lost,
     goals,
