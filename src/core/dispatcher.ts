@@ -76,6 +76,11 @@ export function stateIgnores(state: ContainerState, type: ContainerEventType): b
   return typeof row === 'object' && row !== null && Object.keys(row).length === 0;
 }
 
+/** Whether a kill would still stop something in this state (a row for it, and not a no-op one). */
+export function killable(state: ContainerState): boolean {
+  return stateAccepts(state, 'KILL_CONTAINER') && !stateIgnores(state, 'KILL_CONTAINER');
+}
+
 export class Dispatcher {
   readonly scheduler: ContainerScheduler;
   private readonly entries = new Map<string, ContainerEntry>();

@@ -353,7 +353,7 @@ export class ProcessLauncher {
     const alive = !knownEnded && isPid(pid) && this.isAlive(pid, startTime);
     const rec = newRec({ id, pid, startTime, paths, isChild: false, onExit, ownsGroup: alive, deadAtWatch: !alive });
     this.recs.set(id, rec);
-    this.log.info({ container: id, pid, startTime, alive }, 'watching recovered container');
+    this.log.debug({ container: id, pid, startTime, alive }, 'watching recovered container');
     this.schedulePoll(rec, alive ? this.pollIntervalMs : 0);
   }
 

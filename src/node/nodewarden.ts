@@ -12,7 +12,7 @@ import { CONTAINER_STATES, type ContainerEvent, type ContainerEventType, type Co
 import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { allocationOf, Dispatcher, stateAccepts, stateIgnores, type ContainerEntry } from '../core/dispatcher.js';
+import { allocationOf, Dispatcher, killable, stateAccepts, stateIgnores, type ContainerEntry } from '../core/dispatcher.js';
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
 import { ProcessLauncher } from '../launcher/process-launcher.js';
@@ -278,7 +278,7 @@ export class NodeWarden {
     const ts = this.clock.now();
     let killed = 0;
     for (const e of this.core.all()) {
-      if (!stateAccepts(e.actor.state, 'KILL_CONTAINER') || stateIgnores(e.actor.state, 'KILL_CONTAINER')) continue;
+      if (!killable(e.actor.state)) continue;
       this.core.dispatch(e.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus, diagnostics });
       killed++;
     }

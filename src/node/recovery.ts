@@ -16,7 +16,7 @@ import { ExitStatus } from '../../state-machines/exit-status.js';
 import { processToFind, recoveryPlan, type FoundProcess, type RestoredContainer } from '../../state-machines/recovery.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { allocationOf, stateAccepts, stateIgnores, type ContainerEntry, type Dispatcher } from '../core/dispatcher.js';
+import { allocationOf, killable, type ContainerEntry, type Dispatcher } from '../core/dispatcher.js';
 import type { ProcessLauncher } from '../launcher/process-launcher.js';
 import type { EffectRunner } from './effect-runner.js';
 
@@ -82,8 +82,7 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
 
   if (!config.recovery.enabled) {
     for (const entry of unfinished) {
-      const state = entry.actor.state;
-      if (!stateAccepts(state, 'KILL_CONTAINER') || stateIgnores(state, 'KILL_CONTAINER')) continue;
+      if (!killable(entry.actor.state)) continue;
       core.dispatch(entry.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus: ExitStatus.ABORTED, diagnostics: RECOVERY_DISABLED_DIAGNOSTICS });
       summary.killed++;
     }
