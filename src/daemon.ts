@@ -29,27 +29,28 @@ export class Daemon {
     try {
       server = new ApiServer(node, opts);
     } catch (err) {
-      await node.close();
+      await node.close({ keepContainers: true });
       throw err;
     }
     const daemon = new Daemon(node, server, opts.socketPath);
     try {
       await server.listen(opts.socketPath);
     } catch (err) {
-      await daemon.close();
+      // A start that failed kills nothing, even when not supervised.
+      await daemon.close({ keepContainers: true });
       throw err;
     }
     return daemon;
   }
 
   /** Stop serving (followed event streams end), then commit and close the database. */
-  close(): Promise<void> {
+  close(opts: { keepContainers?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
       try {
         await this.server.close();
       } finally {
         // Whatever happened to the server, commit and release the database.
-        await this.node.close();
+        await this.node.close(opts);
       }
     })();
     return this.closing;

@@ -12,12 +12,14 @@ export type FailpointName =
   | 'launch-committed'
   /** The wrapper is spawned; CONTAINER_LAUNCHED is not dispatched yet. */
   | 'spawned'
+  /** A kill (KILLING) is committed; nothing is signalled yet. */
+  | 'kill-committed'
   /** A kill's SIGTERM has been sent; the SIGKILL is not. */
   | 'kill-signalled'
   /** A process exit was noticed; its event is not dispatched yet. */
   | 'exit-noticed';
 
-export const FAILPOINT_NAMES: readonly FailpointName[] = ['launch-committed', 'spawned', 'kill-signalled', 'exit-noticed'];
+export const FAILPOINT_NAMES: readonly FailpointName[] = ['launch-committed', 'spawned', 'kill-committed', 'kill-signalled', 'exit-noticed'];
 
 /** Hits left before each armed point fires. */
 const armed = parse(process.env.NODEWARDEN_FAILPOINTS ?? '');

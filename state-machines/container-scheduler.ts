@@ -114,9 +114,11 @@ export class ContainerScheduler {
   }
 
   /** Recovery: a container that was already running before a restart holds its resources again. */
-  restoreRunning(id: string, need: Allocation, executionType: ExecutionType): void {
+  /** A container started before a restart; `dying`: it is being killed or has ended, so its room is as good as free. */
+  restoreRunning(id: string, need: Allocation, executionType: ExecutionType, dying = false): void {
     this.running.set(id, { need, executionType });
     this.used = add(this.used, need);
+    if (dying) this.beingKilled.add(id);
   }
 
   private room(): Allocation {

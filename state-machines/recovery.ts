@@ -21,7 +21,8 @@
  *     launch decided               none                LAUNCH_CONTAINER / RELAUNCH_CONTAINER
  *   RUNNING, PAUSING, PAUSED,      alive               START_MONITORING (+ PAUSE / RESUME again)
  *     RESUMING                     ended               - (its exit is reported)
- *   KILLING                        any                 CLEANUP_CONTAINER (reacquired if found)
+ *   KILLING                        any                 CLEANUP_CONTAINER (reacquired if found);
+ *     (killed while localizing)                        CLEANUP_CONTAINER_RESOURCES
  *   LOCALIZATION_FAILED, EXITED_*,
  *     CONTAINER_CLEANEDUP_AFTER_KILL                   CLEANUP_CONTAINER_RESOURCES
  *   DONE                                               -
@@ -35,7 +36,7 @@ import type { ContainerEffect, ContainerEvent, ContainerState } from './types.js
 /** A container as it was committed. */
 export interface RestoredContainer {
   state: ContainerState;
-  context: Pick<ContainerContext, 'pid' | 'pidStartTime' | 'attempt' | 'retryPolicy'>;
+  context: Pick<ContainerContext, 'pid' | 'pidStartTime' | 'attempt' | 'retryPolicy' | 'pendingResources'>;
   /** The launch marker: launches decided (ahead of context.attempt while one is unconfirmed). */
   launchAttempt: number;
   /** When the last transition happened (a relaunch waits its interval from there). */
@@ -68,18 +69,25 @@ export interface RecoveryPlan {
 }
 
 const HAS_PROCESS: ReadonlySet<ContainerState> = new Set(['RUNNING', 'PAUSING', 'PAUSED', 'RESUMING', 'KILLING']);
-const LAUNCHES: ReadonlySet<ContainerState> = new Set(['SCHEDULED', 'RELAUNCHING', 'KILLING']);
+const MAY_HAVE_UNCONFIRMED_LAUNCH: ReadonlySet<ContainerState> = new Set(['SCHEDULED', 'RELAUNCHING', 'KILLING']);
 
 /** A launch was decided (the marker is durable) but never confirmed. */
 function launchUnconfirmed(c: RestoredContainer): boolean {
-  return LAUNCHES.has(c.state) && c.launchAttempt > c.context.attempt;
+  return MAY_HAVE_UNCONFIRMED_LAUNCH.has(c.state) && c.launchAttempt > c.context.attempt;
 }
 
 export function processToFind(c: RestoredContainer): ProcessToFind {
   if (launchUnconfirmed(c)) return { kind: 'unconfirmed', previousPid: c.context.pid };
   const { pid, pidStartTime } = c.context;
   if (HAS_PROCESS.has(c.state) && pid !== null) return { kind: 'recorded', pid, startTime: pidStartTime ?? -1 };
+  // Launched, by its state, yet no pid: nothing names its process, so it is taken as ended (LOST).
+  if (HAS_PROCESS.has(c.state) && c.state !== 'KILLING') return { kind: 'recorded', pid: -1, startTime: -1 };
   return { kind: 'none' };
+}
+
+/** A kill while localizing stops the localization, not a launch (YARN KillBeforeRunningTransition from LOCALIZING). */
+function killedWhileLocalizing(c: RestoredContainer): boolean {
+  return c.context.attempt === 0 && c.launchAttempt === 0 && c.context.pendingResources.length > 0;
 }
 
 export function recoveryPlan(c: RestoredContainer, found: FoundProcess): RecoveryPlan {
@@ -112,7 +120,7 @@ export function recoveryPlan(c: RestoredContainer, found: FoundProcess): Recover
       if (c.state === 'RESUMING') plan.effects.push({ type: 'RESUME_CONTAINER' });
       break;
     case 'KILLING':
-      plan.effects.push({ type: 'CLEANUP_CONTAINER' });
+      plan.effects.push(killedWhileLocalizing(c) ? { type: 'CLEANUP_CONTAINER_RESOURCES' } : { type: 'CLEANUP_CONTAINER' });
       break;
     case 'LOCALIZATION_FAILED':
     case 'EXITED_WITH_SUCCESS':

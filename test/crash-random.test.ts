@@ -12,8 +12,10 @@
  *   - a long container never asked to die runs on with the same pid;
  *   - every live container process belongs to a RUNNING container's group.
  *
- * Short form in the suite; NW_CRASH_CYCLES=50 for a long run, NW_CRASH_SEED
- * to replay one (the seed is in every failure message).
+ * Short form in the suite; NW_CRASH_CYCLES=50 for a long run. NW_CRASH_SEED
+ * fixes the random choices (the seed is in every failure message); the
+ * moments requests interleave with the crash still vary with timing, so a
+ * failing seed reproduces the kind of run, not every step of it.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';

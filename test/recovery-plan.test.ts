@@ -17,7 +17,7 @@ const restored = (state: ContainerState, over: Partial<RestoredContainer['contex
   const { launchAttempt, ...context } = over;
   return {
     state,
-    context: { pid: null, pidStartTime: null, attempt: 0, retryPolicy, ...context },
+    context: { pid: null, pidStartTime: null, attempt: 0, retryPolicy, pendingResources: [], ...context },
     launchAttempt: launchAttempt ?? context.attempt ?? 0,
     updatedAt: 1000,
   };
@@ -66,11 +66,15 @@ describe('the recovery plan', () => {
     expect(plan(restored('PAUSED', running), ALIVE).effects).toEqual([{ type: 'START_MONITORING', pid: 42 }]);
     expect(plan(restored('RESUMING', running), ALIVE).effects).toEqual([{ type: 'START_MONITORING', pid: 42 }, { type: 'RESUME_CONTAINER' }]);
     expect(plan(restored('RUNNING', running), ENDED)).toEqual({ reacquire: { pid: 42, startTime: -1 }, events: [], effects: [] });
+    // Running by its state with no pid at all: looked for as pid -1, which never lives, so its end is reported (LOST).
+    expect(processToFind(restored('PAUSED', { attempt: 1 }))).toEqual({ kind: 'recorded', pid: -1, startTime: -1 });
   });
 
   it('a kill is carried out again; finished states release their resources; DONE needs nothing', () => {
     expect(plan(restored('KILLING', running), ALIVE)).toEqual({ reacquire: { pid: 42, startTime: 7 }, events: [], effects: [{ type: 'CLEANUP_CONTAINER' }] });
     expect(plan(restored('KILLING'), NONE)).toEqual({ reacquire: null, events: [], effects: [{ type: 'CLEANUP_CONTAINER' }] });
+    // Killed while localizing: the machine asked for the resources' cleanup, not the container's.
+    expect(plan(restored('KILLING', { pendingResources: ['data'] }), NONE).effects).toEqual([{ type: 'CLEANUP_CONTAINER_RESOURCES' }]);
     for (const s of ['LOCALIZATION_FAILED', 'EXITED_WITH_SUCCESS', 'EXITED_WITH_FAILURE', 'CONTAINER_CLEANEDUP_AFTER_KILL'] as const) {
       expect(plan(restored(s, running), NONE).effects).toEqual([{ type: 'CLEANUP_CONTAINER_RESOURCES' }]);
     }
@@ -86,12 +90,12 @@ describe('finding a launch that was never confirmed', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const launcher = () => new ProcessLauncher({ workDir: dir, sigkillDelayMs: 100, exitCodeFileTimeoutMs: 100, log: pino({ level: 'silent' }) });
-  /** A wrapper-like session leader working in the container's directory. */
+  /** `bash launch_container.sh` as a session leader in the container's directory (a stand-in script: writes the pid file or not, then sleeps). */
   const wrapper = (id: string, writePidFile: boolean) => {
     const paths = containerPaths(dir, id);
     fs.mkdirSync(paths.dir, { recursive: true });
-    const script = writePidFile ? `echo $$ > ${id}.pid; exec sleep 600` : 'exec sleep 600';
-    const child = spawn('/bin/sh', ['-c', script], { cwd: paths.dir, detached: true, stdio: 'ignore' });
+    fs.writeFileSync(paths.script, writePidFile ? `echo $$ > ${id}.pid; sleep 600\n` : 'sleep 600\n');
+    const child = spawn('/bin/bash', ['launch_container.sh'], { cwd: paths.dir, detached: true, stdio: 'ignore' });
     child.unref();
     groups.push(child.pid!);
     return child.pid!;
@@ -110,17 +114,24 @@ describe('finding a launch that was never confirmed', () => {
 
     const l = launcher();
     const wanted = ['with-file', 'no-file', 'never', 'ended', 'no-dir'].map((id) => ({ id, previousPid: null }));
-    const found = l.findLaunches([...wanted, { id: 'stale', previousPid: 999998 }], true);
+    // A session leader in a container directory that is not the wrapper is not taken for it.
+    const impostor = spawn('/bin/sleep', ['600'], { cwd: containerPaths(dir, 'never').dir, detached: true, stdio: 'ignore' });
+    impostor.unref();
+    groups.push(impostor.pid!);
+    const found = l.findLaunches([...wanted, { id: 'stale', previousPid: 999998 }]);
     expect(found.get('with-file')).toMatchObject({ kind: 'alive', pid: withFile });
     expect(found.get('no-file')).toMatchObject({ kind: 'alive', pid: noFile });
     expect(found.get('never')).toEqual({ kind: 'none' });
     expect(found.get('ended')).toEqual({ kind: 'ended', pid: 999999, startTime: -1 });
     expect(found.get('no-dir')).toEqual({ kind: 'none' });
     expect(found.get('stale')).toEqual({ kind: 'none' });
-    // On another boot nothing is alive: a pid file means it ran, no pid file means it did not.
-    const rebooted = l.findLaunches(wanted, false);
-    expect(rebooted.get('with-file')).toEqual({ kind: 'ended', pid: withFile, startTime: -1 });
-    expect(rebooted.get('no-file')).toEqual({ kind: 'none' });
+    // A recorded process is the container's only while it is its wrapper, with the recorded start time.
+    const stat = fs.readFileSync(`/proc/${withFile}/stat`, 'utf8');
+    const startTime = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    expect(l.isWrapperOf('with-file', withFile, startTime)).toBe(true);
+    expect(l.isWrapperOf('with-file', withFile, startTime + 1)).toBe(false);
+    expect(l.isWrapperOf('no-file', withFile, startTime)).toBe(false);
+    expect(l.isWrapperOf('never', impostor.pid!, Number(fs.readFileSync(`/proc/${impostor.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]))).toBe(false);
     l.close();
   });
 });

@@ -134,18 +134,25 @@ describe('work-preserving restart', () => {
     await d.launch('ok', exitOnGo(0));
     await d.launch('fails', exitOnGo(3));
     await d.launch('lost', SLEEPER);
+    await d.launch('orphaned', SLEEPER);
     await d.launch('stays', SLEEPER);
     const lost = await d.until('lost', 'RUNNING');
+    const orphaned = await d.until('orphaned', 'RUNNING');
     for (const id of ['ok', 'fails', 'stays']) await d.until(id, 'RUNNING');
+    await waitFor(() => d!.runs('orphaned') === 1, 5000, 'the command to start');
     await d.crash();
     // While the daemon is down: two exit by themselves, one is SIGKILLed with its wrapper (no exit code written).
     for (const id of ['ok', 'fails']) fs.writeFileSync(path.join(d.containerDir(id), 'go'), '');
     for (const id of ['ok', 'fails']) await waitFor(() => fs.existsSync(path.join(d!.containerDir(id), `${id}.pid.exitcode`)), 5000, `${id} to exit`);
     process.kill(-lost.pid!, 'SIGKILL');
     await waitFor(() => liveMembers(lost.pid!).length === 0, 5000, 'lost to die');
+    // Only the wrapper dies: its command runs on in the group, orphaned.
+    process.kill(orphaned.pid!, 'SIGKILL');
+    await waitFor(() => !isLive(orphaned.pid!), 5000, 'the wrapper to die');
+    expect(liveMembers(orphaned.pid!).length).toBeGreaterThan(0);
 
     const started = await d.start({ set: { 'yarn.nodemanager.container-executor.exit-code-file.timeout-ms': 300 } });
-    expect((await started.client.get<{ recovery: Record<string, number> }>('/v1/node')).recovery).toMatchObject({ containers: 4, reacquired: 1, ended: 3 });
+    expect((await started.client.get<{ recovery: Record<string, number> }>('/v1/node')).recovery).toMatchObject({ containers: 5, reacquired: 1, ended: 4 });
     const ok = await d.until('ok', 'DONE');
     expect([ok.exitCode, ok.exitStatus]).toEqual([0, 0]);
     const fails = await d.until('fails', 'DONE');
@@ -154,6 +161,9 @@ describe('work-preserving restart', () => {
     const gone = await d.until('lost', 'DONE');
     expect([gone.exitCode, gone.exitStatus]).toEqual([ExitCode.LOST, ExitCode.LOST]);
     expect(gone.diagnostics).toContain('exited while nodewarden was not running and left no exit code (LOST)');
+    // The orphaned command is the container's: it is LOST, and what it left in its group is ended.
+    expect((await d.until('orphaned', 'DONE')).exitCode).toBe(ExitCode.LOST);
+    await waitFor(() => liveMembers(orphaned.pid!).length === 0, 5000, 'the orphaned command to be ended');
     await expectReacquired(d, await d.view('stays'));
     for (const id of d.ids) expect(d.runs(id), id).toBe(1);
     await expectNoOrphans(d);
@@ -193,15 +203,16 @@ describe('work-preserving restart', () => {
     expect(liveMembers(running.pid!)).toEqual([]);
   });
 
-  it('a kill acknowledged for a container never launched ends it DONE on restart, without running it', async () => {
+  it('a kill committed for a container never launched ends it DONE on restart, without running it', async () => {
     d = new DaemonDir();
     // 64 + 32 MB each on a 100 MB node: the second waits in the scheduler's queue.
-    await d.start({ set: { 'yarn.nodemanager.resource.memory-mb': 100 } });
+    await d.start({ set: { 'yarn.nodemanager.resource.memory-mb': 100 }, env: { NODEWARDEN_FAILPOINTS: 'kill-committed' } });
     await d.launch('first', SLEEPER);
     await d.launch('queued', SLEEPER);
     await d.until('first', 'RUNNING');
-    await d.current!.client.post('/v1/containers/queued/kill');
-    await d.crash();
+    await d.current!.client.post('/v1/containers/queued/kill').catch(() => undefined);
+    expect((await d.crashed()).signal).toBe('SIGKILL');
+    expect(query(d.db, (db) => db.prepare(`SELECT state, launch_attempt FROM containers WHERE id = 'queued'`).get())).toEqual({ state: 'KILLING', launch_attempt: 0 });
 
     await d.start({ set: { 'yarn.nodemanager.resource.memory-mb': 100 } });
     const done = await d.until('queued', 'DONE');
@@ -222,11 +233,18 @@ describe('work-preserving restart', () => {
     expect(fs.readFileSync(path.join(d.containerDir('retry'), 'retry.pid.exitcode'), 'utf8').trim()).toBe('5');
     expect(d.runs('retry')).toBe(1);
 
+    const firstPid = Number(fs.readFileSync(path.join(d.containerDir('retry'), 'retry.pid'), 'utf8'));
+    const seq = query(d.db, (db) => (db.prepare(`SELECT max(seq) AS s FROM transitions`).get() as { s: number }).s);
+
     await d.start();
     const view = await d.until('retry', 'RUNNING');
     await expectReacquired(d, view);
-    expect(d.runs('retry')).toBe(2);
+    await waitFor(() => d!.runs('retry') === 2, 5000, 'the second run to start');
     expect(view.diagnostics).toContain('exit code 5');
+    // After the restart: one launch, a new process, no exit taken from the first attempt's files.
+    const after = query(d.db, (db) => db.prepare(`SELECT event, payload FROM transitions WHERE container_id = 'retry' AND seq > ?`).all(seq)) as Array<{ event: string; payload: string }>;
+    expect(after.map((t) => t.event)).toEqual(['CONTAINER_LAUNCHED']);
+    expect(JSON.parse(after[0]!.payload).pid).not.toBe(firstPid);
   });
 
   it('a database of schema version 1 is migrated, and its containers are recovered', async () => {
@@ -259,7 +277,7 @@ describe('work-preserving restart', () => {
     const me = procStat(process.pid)!;
     const db = new Database(d.db);
     db.prepare(`UPDATE containers SET pid = ?, pid_start_time = ? WHERE id = 'victim'`).run(process.pid, me.startTime);
-    db.prepare(`UPDATE node_meta SET value = 'a-previous-boot' WHERE key = 'boot_id'`).run();
+    db.prepare(`UPDATE containers SET pid_boot_id = 'a-previous-boot' WHERE id = 'victim'`).run();
     db.close();
 
     const started = await d.start({ set: { 'yarn.nodemanager.container-executor.exit-code-file.timeout-ms': 100 } });

@@ -21,6 +21,7 @@ const row = (id: string, state: ContainerRow['state'] = 'NEW'): ContainerRow => 
   spec: containerSpec(id, { env: { A: '1' } }),
   state,
   pendingResources: [],
+  pidBootId: null,
   exitStatus: -1000,
   exitCode: -1000,
   diagnostics: '',

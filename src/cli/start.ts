@@ -1,6 +1,7 @@
 /** `nodewarden start`: run the daemon in the foreground until SIGINT or SIGTERM. */
 import pino from 'pino';
 import { loadConfig } from '../config/load.js';
+import { keepsContainersOnShutdown } from '../config/types.js';
 import { Daemon } from '../daemon.js';
 import { parseArgs, UsageError } from './args.js';
 import { daemonPaths } from './paths.js';
@@ -29,7 +30,7 @@ export async function start(argv: string[]): Promise<number> {
   const paths = daemonPaths(options);
   // Listen for the signals first: one that arrives while the daemon starts stops it once it has started.
   const stopped = new Promise<void>((resolve) => {
-    const keep = config.recovery.enabled && config.recovery.supervised;
+    const keep = keepsContainersOnShutdown(config);
     const stop = (signal: string) => {
       log.info({ signal }, `${signal} received: stopping (${keep ? 'containers keep running for the next start' : 'killing the containers first'})`);
       resolve();

@@ -70,3 +70,8 @@ export interface Config {
   /** Flat key → value map in force after defaults, files and --set (values typed). */
   effective: Record<string, string | number | boolean>;
 }
+
+/** YARN NodeManager: containers outlive the daemon only when recovery is enabled and the daemon is supervised. */
+export function keepsContainersOnShutdown(config: Config): boolean {
+  return config.recovery.enabled && config.recovery.supervised;
+}

@@ -30,6 +30,8 @@ export interface ContainerEntry {
   updatedAt: number;
   /** Launches decided (the durable launch marker); ahead of actor.context.attempt while one is under way. */
   launchAttempt: number;
+  /** The boot id when the machine's pid was recorded (null: unknown). */
+  pidBootId: string | null;
 }
 
 /** A container's entry, its logger made on first use (most containers never log past INFO transitions). */
@@ -42,6 +44,7 @@ class Entry implements ContainerEntry {
     readonly createdAt: number,
     public updatedAt: number,
     public launchAttempt: number,
+    public pidBootId: string | null,
   ) {}
 
   get log(): Logger {
@@ -99,6 +102,8 @@ export class Dispatcher {
     private readonly bus: Bus,
     private readonly config: Config,
     private readonly log: Logger,
+    /** This boot's id, stamped on every pid recorded (null: unknown). */
+    private readonly bootId: string | null = null,
   ) {
     this.scheduler = new ContainerScheduler(
       { memoryMb: config.node.memoryMb, milliVcores: config.node.vcores * 1000 },
@@ -117,7 +122,7 @@ export class Dispatcher {
   /** A new container: its row is staged with the INIT_CONTAINER that starts it. */
   add(spec: ContainerSpec, ts: number): ContainerEntry {
     const actor = new ContainerActor({ spec, diagnosticsMaxSize: this.config.diagnosticsMaxSize });
-    const entry = new Entry(spec, actor, this.log, ts, ts, 0);
+    const entry = new Entry(spec, actor, this.log, ts, ts, 0, null);
     this.entries.set(spec.id, entry);
     this.stageRow(entry, true);
     this.dispatch(spec.id, { type: 'INIT_CONTAINER', ts });
@@ -130,7 +135,7 @@ export class Dispatcher {
       { spec: row.spec, diagnosticsMaxSize: this.config.diagnosticsMaxSize },
       { state: row.state, context: contextFromRow(row, this.config.diagnosticsMaxSize) },
     );
-    const entry = new Entry(row.spec, actor, this.log, row.createdAt, row.updatedAt, row.launchAttempt);
+    const entry = new Entry(row.spec, actor, this.log, row.createdAt, row.updatedAt, row.launchAttempt, row.pidBootId);
     this.entries.set(row.id, entry);
     return entry;
   }
@@ -151,6 +156,17 @@ export class Dispatcher {
     if (!entry) return;
     this.route(entry, effect, ts);
     this.drain();
+  }
+
+  /** KILL_CONTAINER to each of `entries` that a kill can still stop; how many were sent. */
+  killAll(entries: Iterable<ContainerEntry>, kill: { ts: number; exitStatus: number; diagnostics: string }): number {
+    let killed = 0;
+    for (const e of [...entries]) {
+      if (!killable(e.actor.state)) continue;
+      this.dispatch(e.spec.id, { type: 'KILL_CONTAINER', ...kill });
+      killed++;
+    }
+    return killed;
   }
 
   /** Process queued events (one caused by another is handled after it), then commit at the end of the turn. */
@@ -197,6 +213,7 @@ export class Dispatcher {
       this.log.warn({ container: id, event: event.type }, 'event for an unknown container ignored');
       return;
     }
+    const pidBefore = entry.actor.context.pid;
     const { from, to, handled, effects } = entry.actor.step(event);
     if (!handled) {
       // YARN: "Can't handle this event at current state" — logged, never thrown.
@@ -205,6 +222,7 @@ export class Dispatcher {
     }
     if (from !== to && this.log.isLevelEnabled('info')) entry.log.info({ from, to, event: event.type }, `container ${id} transitioned from ${from} to ${to}`);
     entry.updatedAt = event.ts;
+    if (entry.actor.context.pid !== pidBefore) entry.pidBootId = this.bootId;
     const transition: TransitionRow = { seq: this.store.nextSeq(), ts: event.ts, containerId: id, from, to, event };
     this.store.stageTransition(transition);
     this.stageRow(entry);
@@ -256,6 +274,7 @@ export class Dispatcher {
       state: entry.actor.state,
       ...rowFromContext(entry.actor.context),
       launchAttempt: entry.launchAttempt,
+      pidBootId: entry.pidBootId,
       createdAt: entry.createdAt,
       updatedAt: entry.updatedAt,
     }, isNew);

@@ -55,6 +55,13 @@ export interface Launched {
   startTime: number;
 }
 
+export interface WatchOptions {
+  /** The caller knows the process is not alive (e.g. its pid is from another boot): it is not checked. */
+  ended?: boolean;
+  /** The pid is known to be the container's on this boot: members left in its session and group are the container's too. */
+  mayOwnOrphans?: boolean;
+}
+
 export class LaunchError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -111,6 +118,20 @@ function realpathOrNull(p: string): string | null {
     return fs.realpathSync(p);
   } catch {
     return null;
+  }
+}
+
+function isLiveSessionLeader(stat: ProcessStat | undefined): stat is ProcessStat {
+  return stat !== undefined && !isDeadState(stat.state) && stat.session === stat.pid && stat.pgrp === stat.pid;
+}
+
+/** Does the process run the launch wrapper (`bash launch_container.sh …`)? */
+function runsWrapper(procfsRoot: string, pid: number): boolean {
+  try {
+    const argv = fs.readFileSync(path.join(procfsRoot, String(pid), 'cmdline'), 'utf8').split('\0');
+    return argv[1] === 'launch_container.sh';
+  } catch {
+    return false;
   }
 }
 
@@ -343,15 +364,16 @@ export class ProcessLauncher {
    * When not (a zombie counts as dead; a different start time means the pid
    * was reused, so ours is dead), resolve its exit code and call onExit once.
    * A pid that is not ours (start time mismatch) is never signalled, nor one
-   * the caller says has ended (`knownEnded`).
+   * the caller says has ended.
    */
-  watch(id: string, pid: number, startTime: number, onExit: (n: ExitNotice) => void, knownEnded = false): void {
+  watch(id: string, pid: number, startTime: number, onExit: (n: ExitNotice) => void, opts: WatchOptions = {}): void {
     if (this.closed) throw new Error(`cannot watch container ${id}: launcher is closed`);
     if (this.recs.has(id)) throw new Error(`container ${id} is already tracked by this launcher`);
     const paths = containerPaths(this.workDir, id);
-    // knownEnded: the caller knows better than pid and start time (a reboot since).
-    const alive = !knownEnded && isPid(pid) && this.isAlive(pid, startTime);
-    const rec = newRec({ id, pid, startTime, paths, isChild: false, onExit, ownsGroup: alive, deadAtWatch: !alive });
+    const alive = !opts.ended && isPid(pid) && this.isAlive(pid, startTime);
+    // A wrapper that died while nobody watched may have left its command running: that group is still the container's.
+    const ownsGroup = alive || (opts.mayOwnOrphans === true && this.orphanedMembers(pid));
+    const rec = newRec({ id, pid, startTime, paths, isChild: false, onExit, ownsGroup, deadAtWatch: !alive });
     this.recs.set(id, rec);
     this.log.debug({ container: id, pid, startTime, alive }, 'watching recovered container');
     this.schedulePoll(rec, alive ? this.pollIntervalMs : 0);
@@ -365,7 +387,7 @@ export class ProcessLauncher {
    * pid file that names the previous attempt's pid and no live wrapper is
    * that attempt's leftover. On a new boot nothing recorded can be alive.
    */
-  findLaunches(wanted: Array<{ id: string; previousPid: number | null }>, sameBoot: boolean): Map<string, FoundProcess> {
+  findLaunches(wanted: Array<{ id: string; previousPid: number | null }>): Map<string, FoundProcess> {
     const found = new Map<string, FoundProcess>();
     let wrappers: Map<string, Launched> | undefined;
     for (const { id, previousPid } of wanted) {
@@ -375,16 +397,26 @@ export class ProcessLauncher {
         continue;
       }
       const pid = this.readPidFile(id);
-      const alive = sameBoot && pid !== undefined ? this.wrapperIn(pid, dir) : undefined;
+      const alive = pid === undefined ? undefined : this.wrapperIn(pid, dir);
       if (alive) found.set(id, { kind: 'alive', ...alive });
       else if (pid !== undefined && pid !== previousPid) found.set(id, { kind: 'ended', pid, startTime: -1 });
       else {
-        wrappers ??= sameBoot ? this.wrappersByDir() : new Map();
+        wrappers ??= this.wrappersByDir();
         const w = wrappers.get(dir);
         found.set(id, w ? { kind: 'alive', ...w } : { kind: 'none' });
       }
     }
     return found;
+  }
+
+  /**
+   * Recovery: is the recorded process (pid and start time) alive and still
+   * the container's wrapper — a session leader running launch_container.sh in
+   * the container directory?
+   */
+  isWrapperOf(id: string, pid: number, startTime: number): boolean {
+    const dir = realpathOrNull(containerPaths(this.workDir, id).dir);
+    return dir !== null && this.wrapperIn(pid, dir)?.startTime === startTime;
   }
 
   /** Is this exact process (pid and start time) alive? Zombies are not. */
@@ -616,25 +648,35 @@ export class ProcessLauncher {
     return /^[0-9]+$/.test(text) && isPid(Number(text)) ? Number(text) : undefined;
   }
 
-  /** The live wrapper `pid` — a session and group leader working in `dir` — or undefined. */
+  /** The live wrapper `pid` — a session leader running launch_container.sh in `dir` — or undefined. */
   private wrapperIn(pid: number, dir: string): Launched | undefined {
     const stat = this.readStat(pid);
-    if (stat === undefined || isDeadState(stat.state) || stat.session !== pid || stat.pgrp !== pid) return undefined;
-    return cwdOf(this.procfsRoot, pid) === dir ? { pid, startTime: stat.startTime } : undefined;
+    if (!isLiveSessionLeader(stat) || cwdOf(this.procfsRoot, pid) !== dir || !runsWrapper(this.procfsRoot, pid)) return undefined;
+    return { pid, startTime: stat.startTime };
   }
 
-  /** Every live session leader working in a container directory, by that directory. */
+  /** Every live wrapper working in a container directory, by that directory. */
   private wrappersByDir(): Map<string, Launched> {
     const out = new Map<string, Launched>();
     const containersDir = realpathOrNull(path.join(this.workDir, 'containers'));
     if (containersDir === null) return out;
     for (const pid of this.procfs.listPids()) {
       const stat = this.readStat(pid);
-      if (stat === undefined || isDeadState(stat.state) || stat.session !== pid || stat.pgrp !== pid) continue;
+      if (!isLiveSessionLeader(stat)) continue;
       const cwd = cwdOf(this.procfsRoot, pid);
-      if (cwd !== null && path.dirname(cwd) === containersDir) out.set(cwd, { pid, startTime: stat.startTime });
+      if (cwd !== null && path.dirname(cwd) === containersDir && runsWrapper(this.procfsRoot, pid)) out.set(cwd, { pid, startTime: stat.startTime });
     }
     return out;
+  }
+
+  /**
+   * Members left in a session and group that `pid` led, though `pid` itself
+   * is gone. The kernel hands out no pid still in use as a session or group
+   * id, so these are the container's, orphaned by a wrapper that died.
+   */
+  private orphanedMembers(pid: number): boolean {
+    if (!isPid(pid)) return false;
+    return this.liveGroupMembers(pid).some((m) => this.readStat(m)?.session === pid);
   }
 
   private readExitCodeFile(rec: Rec): number | undefined {

@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js';
 import type { ContainerEntry, Dispatcher } from '../core/dispatcher.js';
 import { failpoint } from '../failpoints.js';
 import { localizeResource } from '../localizer/localizer.js';
-import { LaunchError, type ExitNotice, type ProcessLauncher } from '../launcher/process-launcher.js';
+import { LaunchError, type ExitNotice, type ProcessLauncher, type WatchOptions } from '../launcher/process-launcher.js';
 
 export const TERMINATED_BEFORE_LAUNCH = 'Container terminated before launch.';
 
@@ -147,6 +147,7 @@ export class EffectRunner {
   }
 
   private cleanup(entry: ContainerEntry): void {
+    failpoint('kill-committed');
     const id = entry.spec.id;
     const timer = this.relaunchTimers.get(id);
     if (timer) {
@@ -165,9 +166,9 @@ export class EffectRunner {
    * the daemon before this one). Its exit arrives like a child's; a kill
    * reaches it the same way.
    */
-  reacquire(entry: ContainerEntry, pid: number, startTime: number, ended: boolean): void {
+  reacquire(entry: ContainerEntry, pid: number, startTime: number, opts: WatchOptions): void {
     const id = entry.spec.id;
-    this.launcher.watch(id, pid, startTime, (notice) => this.exited(id, notice), ended);
+    this.launcher.watch(id, pid, startTime, (notice) => this.exited(id, notice), opts);
     this.live.add(id);
   }
 

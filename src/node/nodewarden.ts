@@ -11,8 +11,8 @@ import { ExitStatus } from '../../state-machines/exit-status.js';
 import { CONTAINER_STATES, type ContainerEvent, type ContainerEventType, type ContainerState } from '../../state-machines/types.js';
 import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
-import type { Config } from '../config/types.js';
-import { allocationOf, Dispatcher, killable, stateAccepts, stateIgnores, type ContainerEntry } from '../core/dispatcher.js';
+import { keepsContainersOnShutdown, type Config } from '../config/types.js';
+import { allocationOf, Dispatcher, stateAccepts, stateIgnores, type ContainerEntry } from '../core/dispatcher.js';
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
 import { ProcessLauncher } from '../launcher/process-launcher.js';
@@ -57,9 +57,6 @@ export const KILLED_BY_API = 'Container killed by the ApplicationMaster.';
 /** YARN ContainerManagerImpl, FINISH_CONTAINERS on shutdown (exit status KILLED_BY_RESOURCEMANAGER). */
 export const KILLED_ON_SHUTDOWN = 'Container Killed on Shutdown';
 
-/** node_meta key of the boot the daemon last started in. */
-const BOOT_ID = 'boot_id';
-
 export class NodeWarden {
   readonly config: Config;
   readonly workDir: string;
@@ -91,7 +88,9 @@ export class NodeWarden {
       this.dbLock?.release();
       throw err;
     }
-    this.core = new Dispatcher(this.store, this.bus, this.config, this.log);
+    // Stamped on every pid recorded: a pid and start time name a process only within one boot.
+    const boot = bootId();
+    this.core = new Dispatcher(this.store, this.bus, this.config, this.log, boot);
     this.launcher = new ProcessLauncher({
       workDir: this.workDir,
       sigkillDelayMs: this.config.sigkillDelayMs,
@@ -111,20 +110,26 @@ export class NodeWarden {
       ...(opts.host ? { host: opts.host } : {}),
     });
     const rows = this.store.loadContainers();
-    for (const row of rows) this.core.restore(row);
-    // A recorded pid and start time name a process only within one boot.
-    const boot = bootId();
-    const lastBoot = this.store.meta(BOOT_ID);
-    if (boot !== null) this.store.setMeta(BOOT_ID, boot);
-    this.recovery = recoverContainers({
-      core: this.core,
-      runner: this.runner,
-      launcher: this.launcher,
-      config: this.config,
-      clock: this.clock,
-      log: this.log,
-      sameBoot: lastBoot === undefined || boot === null || lastBoot === boot,
-    });
+    try {
+      for (const row of rows) this.core.restore(row);
+      this.recovery = recoverContainers({
+        core: this.core,
+        runner: this.runner,
+        launcher: this.launcher,
+        config: this.config,
+        clock: this.clock,
+        log: this.log,
+        bootId: boot,
+      });
+    } catch (err) {
+      // Nothing acted on yet is lost: what recovery decided was not committed.
+      this.runner.close();
+      this.launcher.close();
+      this.core.close();
+      this.store.close();
+      this.dbLock?.release();
+      throw err;
+    }
     this.log.info(
       {
         db: opts.dbPath,
@@ -253,12 +258,13 @@ export class NodeWarden {
    * running for the next start to reacquire; otherwise each is killed and
    * its end recorded first (YARN kills them unless the NodeManager is
    * supervised with recovery enabled). Either way what is pending is
-   * committed and the database released.
+   * committed and the database released. `keepContainers`: a start that
+   * failed leaves alone what it reacquired, whatever the configuration.
    */
-  async close(): Promise<void> {
+  async close(opts: { keepContainers?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.keepsContainersOnShutdown()) await this.killAll(ExitStatus.KILLED_BY_RESOURCEMANAGER, KILLED_ON_SHUTDOWN);
+    if (!opts.keepContainers && !keepsContainersOnShutdown(this.config)) await this.killAll(ExitStatus.KILLED_BY_RESOURCEMANAGER, KILLED_ON_SHUTDOWN);
     this.monitor.close();
     this.runner.close();
     this.launcher.close();
@@ -268,20 +274,9 @@ export class NodeWarden {
     this.log.info('nodewarden stopped');
   }
 
-  /** YARN NodeManager: work-preserving only when recovery is enabled and the daemon is supervised. */
-  keepsContainersOnShutdown(): boolean {
-    return this.config.recovery.enabled && this.config.recovery.supervised;
-  }
-
   /** Kill every container that a kill can still stop, and wait (bounded) until all are DONE and committed. */
   private async killAll(exitStatus: number, diagnostics: string): Promise<void> {
-    const ts = this.clock.now();
-    let killed = 0;
-    for (const e of this.core.all()) {
-      if (!killable(e.actor.state)) continue;
-      this.core.dispatch(e.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus, diagnostics });
-      killed++;
-    }
+    const killed = this.core.killAll(this.core.all(), { ts: this.clock.now(), exitStatus, diagnostics });
     const allDone = () => [...this.core.all()].every((e) => e.actor.state === 'DONE');
     if (!allDone()) {
       this.log.info({ containers: killed }, `shutting down: killing ${killed} container(s) (recovery is off or not supervised)`);

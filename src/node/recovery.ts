@@ -43,49 +43,59 @@ export interface RecoveryContext {
   config: Config;
   clock: Clock;
   log: Logger;
-  /** false when the boot id recorded at the last start differs from this boot's. */
-  sameBoot: boolean;
+  /** This boot's id (null: unknown); a pid recorded on another boot names no process of ours. */
+  bootId: string | null;
 }
 
 export const RECOVERY_DISABLED_DIAGNOSTICS =
   'Container killed at start: recovery is disabled (yarn.nodemanager.recovery.enabled=false), so it is not reacquired.';
 
+/** Containers that were started and have not ended, or are on their way to: their room is as good as free. */
+const DYING: ReadonlySet<string> = new Set(['KILLING', 'EXITED_WITH_SUCCESS', 'EXITED_WITH_FAILURE', 'CONTAINER_CLEANEDUP_AFTER_KILL']);
+
 export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
   const started = performance.now();
-  const { core, runner, launcher, config, clock, log, sameBoot } = ctx;
+  const { core, runner, launcher, config, clock, log } = ctx;
   const unfinished = [...core.all()].filter((e) => e.actor.state !== 'DONE');
-  const summary: RecoverySummary = { containers: unfinished.length, reacquired: 0, ended: 0, launched: 0, rebooted: !sameBoot, killed: 0, durationMs: 0 };
+  const trusted = (e: ContainerEntry) => e.pidBootId === null || ctx.bootId === null || e.pidBootId === ctx.bootId;
+  const summary: RecoverySummary = {
+    containers: unfinished.length,
+    reacquired: 0,
+    ended: 0,
+    launched: 0,
+    rebooted: unfinished.some((e) => e.actor.context.pid !== null && !trusted(e)),
+    killed: 0,
+    durationMs: 0,
+  };
 
   // A container the scheduler had started holds its resources until DONE;
   // they are counted before anything waiting is scheduled again.
   for (const e of unfinished) {
-    if (e.launchAttempt > 0) core.scheduler.restoreRunning(e.spec.id, allocationOf(e.spec, config), e.spec.executionType);
+    if (e.launchAttempt > 0) core.scheduler.restoreRunning(e.spec.id, allocationOf(e.spec, config), e.spec.executionType, DYING.has(e.actor.state));
   }
 
-  const found = findProcesses(unfinished, launcher, sameBoot);
+  const found = findProcesses(unfinished, launcher, trusted);
   const ts = clock.now();
   for (const entry of unfinished) {
     const id = entry.spec.id;
-    const restored = restoredOf(entry);
     const process = found.get(id) ?? { kind: 'none' };
-    const plan = recoveryPlan(restored, process);
+    const plan = recoveryPlan(restoredOf(entry), process);
+    logPlan(entry, process);
     if (plan.reacquire) {
-      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime, process.kind !== 'alive');
+      // Only a recorded pid of this boot may have left orphans that are the container's.
+      const recordedHere = processToFind(restoredOf(entry)).kind === 'recorded' && trusted(entry);
+      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime, { ended: process.kind !== 'alive', mayOwnOrphans: recordedHere });
       if (process.kind === 'alive') summary.reacquired++;
       else summary.ended++;
     }
+    // Recovery disabled: what runs is reacquired only to be killed below; nothing else is resumed.
+    if (!config.recovery.enabled && killable(entry.actor.state)) continue;
     if (plan.effects.some((e) => e.type === 'LAUNCH_CONTAINER' || e.type === 'RELAUNCH_CONTAINER')) summary.launched++;
-    logPlan(entry, restored.state, process);
     for (const event of plan.events) core.dispatch(id, { ...event, ts });
     for (const effect of plan.effects) core.owe(id, effect, ts);
   }
-
   if (!config.recovery.enabled) {
-    for (const entry of unfinished) {
-      if (!killable(entry.actor.state)) continue;
-      core.dispatch(entry.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus: ExitStatus.ABORTED, diagnostics: RECOVERY_DISABLED_DIAGNOSTICS });
-      summary.killed++;
-    }
+    summary.killed = core.killAll(unfinished, { ts, exitStatus: ExitStatus.ABORTED, diagnostics: RECOVERY_DISABLED_DIAGNOSTICS });
   }
 
   summary.durationMs = Math.round((performance.now() - started) * 10) / 10;
@@ -94,7 +104,7 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
       summary,
       `recovered ${summary.containers} unfinished container(s): ${summary.reacquired} running reacquired, ` +
         `${summary.ended} ended while nodewarden was down, ${summary.launched} launched now` +
-        (summary.rebooted ? ' (the machine was rebooted since the last start)' : '') +
+        (summary.rebooted ? ' (the machine was rebooted since their pids were recorded)' : '') +
         (summary.killed > 0 ? `, ${summary.killed} killed because recovery is disabled` : ''),
     );
   }
@@ -105,24 +115,30 @@ function restoredOf(e: ContainerEntry): RestoredContainer {
   return { state: e.actor.state, context: e.actor.context, launchAttempt: e.launchAttempt, updatedAt: e.updatedAt };
 }
 
-/** What became of each container's process: recorded ones checked by pid and start time, unconfirmed launches searched for. */
-function findProcesses(entries: ContainerEntry[], launcher: ProcessLauncher, sameBoot: boolean): Map<string, FoundProcess> {
+/**
+ * What became of each container's process: a recorded one is alive when it
+ * is still the container's wrapper (pid, start time, session, command,
+ * directory) on the boot it was recorded on; unconfirmed launches are
+ * searched for.
+ */
+function findProcesses(entries: ContainerEntry[], launcher: ProcessLauncher, trusted: (e: ContainerEntry) => boolean): Map<string, FoundProcess> {
   const found = new Map<string, FoundProcess>();
   const unconfirmed: Array<{ id: string; previousPid: number | null }> = [];
   for (const e of entries) {
     const want = processToFind(restoredOf(e));
     if (want.kind === 'recorded') {
-      const alive = sameBoot && launcher.isAlive(want.pid, want.startTime);
+      const alive = trusted(e) && launcher.isWrapperOf(e.spec.id, want.pid, want.startTime);
       found.set(e.spec.id, { kind: alive ? 'alive' : 'ended', pid: want.pid, startTime: want.startTime });
     } else if (want.kind === 'unconfirmed') {
       unconfirmed.push({ id: e.spec.id, previousPid: want.previousPid });
     }
   }
-  for (const [id, f] of launcher.findLaunches(unconfirmed, sameBoot)) found.set(id, f);
+  for (const [id, f] of launcher.findLaunches(unconfirmed)) found.set(id, f);
   return found;
 }
 
-function logPlan(entry: ContainerEntry, state: string, process: FoundProcess): void {
+function logPlan(entry: ContainerEntry, process: FoundProcess): void {
+  const state = entry.actor.state;
   if (process.kind === 'none') {
     entry.log.debug({ state }, 'recovering');
     return;

@@ -20,6 +20,8 @@ export interface ContainerRow extends StoredContext {
   state: ContainerState;
   /** The launch marker: launches decided, durable before the spawn. */
   launchAttempt: number;
+  /** The boot id when `pid` was recorded (null: unknown). */
+  pidBootId: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -56,6 +58,7 @@ interface RawContainer {
   pid_start_time: number | null;
   attempt: number;
   launch_attempt: number;
+  pid_boot_id: string | null;
   remaining_retries: number;
   created_at: number;
   updated_at: number;
@@ -83,6 +86,7 @@ function toContainerRow(r: RawContainer): ContainerRow {
     pidStartTime: r.pid_start_time,
     attempt: r.attempt,
     launchAttempt: r.launch_attempt,
+    pidBootId: r.pid_boot_id,
     remainingRetries: r.remaining_retries,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -117,12 +121,12 @@ export class Store {
     this.db = openDatabase(file);
     this.insertContainer = this.db.prepare(`
       INSERT INTO containers (state, pending_resources, exit_status, exit_code, diagnostics, pid, pid_start_time,
-                              attempt, launch_attempt, remaining_retries, updated_at, id, request, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+                              attempt, launch_attempt, remaining_retries, pid_boot_id, updated_at, id, request, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // The request never changes after the insert: updates leave it alone.
     this.updateContainer = this.db.prepare(`
       UPDATE containers SET state = ?, pending_resources = ?, exit_status = ?, exit_code = ?, diagnostics = ?, pid = ?,
-        pid_start_time = ?, attempt = ?, launch_attempt = ?, remaining_retries = ?, updated_at = ?
+        pid_start_time = ?, attempt = ?, launch_attempt = ?, remaining_retries = ?, pid_boot_id = ?, updated_at = ?
       WHERE id = ?`);
     this.insertTransition = this.db.prepare(
       `INSERT INTO transitions (seq, ts, container_id, from_state, to_state, event, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -138,7 +142,7 @@ export class Store {
         for (const { row: c, isNew } of containers) {
           const pending = c.pendingResources.length === 0 ? '[]' : JSON.stringify(c.pendingResources);
           const values = [c.state, pending, c.exitStatus, c.exitCode, c.diagnostics, c.pid, c.pidStartTime,
-            c.attempt, c.launchAttempt, c.remainingRetries, c.updatedAt, c.id] as const;
+            c.attempt, c.launchAttempt, c.remainingRetries, c.pidBootId, c.updatedAt, c.id] as const;
           if (isNew) this.insertContainer.run(...values, JSON.stringify(c.spec), c.createdAt);
           else this.updateContainer.run(...values);
         }
@@ -173,16 +177,6 @@ export class Store {
     this.stagedContainers = new Map();
     this.stagedTransitions = [];
     return transitions;
-  }
-
-  /** A node fact (node_meta), or undefined when never written. */
-  meta(key: string): string | undefined {
-    return (this.db.prepare(`SELECT value FROM node_meta WHERE key = ?`).get(key) as { value: string } | undefined)?.value;
-  }
-
-  /** Write a node fact at once (outside the group commit: it is no container's state). */
-  setMeta(key: string, value: string): void {
-    this.db.prepare(`INSERT INTO node_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, value);
   }
 
   loadContainers(): ContainerRow[] {
