@@ -92,6 +92,23 @@ describe('work-preserving restart', () => {
     expect(liveMembers(before[0]!.pid!)).toEqual([]);
   });
 
+  it('a paused container stays paused across a restart, and can be resumed by the new daemon', async () => {
+    d = new DaemonDir();
+    await d.start();
+    const running = await (await d.launch('napping', SLEEPER), d.until('napping', 'RUNNING'));
+    await waitFor(() => d!.runs('napping') === 1, 5000, 'the command to start');
+    await d.current!.client.post('/v1/containers/napping/pause');
+    await d.until('napping', 'PAUSED');
+    await d.crash();
+
+    const started = await d.start();
+    expect(await d.until('napping', 'PAUSED')).toMatchObject({ pid: running.pid });
+    for (const pid of liveMembers(running.pid!)) expect(procStat(pid)!.state).toBe('T');
+    await started.client.post('/v1/containers/napping/resume');
+    await d.until('napping', 'RUNNING');
+    await waitFor(() => liveMembers(running.pid!).every((pid) => procStat(pid)?.state !== 'T'), 5000, 'the group to continue');
+  });
+
   it('a crash between the commit of the launch marker and the spawn: launched on restart, once', async () => {
     d = new DaemonDir();
     await d.start({ env: { NODEWARDEN_FAILPOINTS: 'launch-committed' } });

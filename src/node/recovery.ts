@@ -78,13 +78,11 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
   const ts = clock.now();
   for (const entry of unfinished) {
     const id = entry.spec.id;
-    const process = found.get(id) ?? { kind: 'none' };
+    const { process, mayOwnOrphans } = found.get(id) ?? { process: { kind: 'none' }, mayOwnOrphans: false };
     const plan = recoveryPlan(restoredOf(entry), process);
     logPlan(entry, process);
     if (plan.reacquire) {
-      // Only a recorded pid of this boot may have left orphans that are the container's.
-      const recordedHere = processToFind(restoredOf(entry)).kind === 'recorded' && trusted(entry);
-      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime, { ended: process.kind !== 'alive', mayOwnOrphans: recordedHere });
+      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime, { ended: process.kind !== 'alive', mayOwnOrphans });
       if (process.kind === 'alive') summary.reacquired++;
       else summary.ended++;
     }
@@ -121,19 +119,24 @@ function restoredOf(e: ContainerEntry): RestoredContainer {
  * directory) on the boot it was recorded on; unconfirmed launches are
  * searched for.
  */
-function findProcesses(entries: ContainerEntry[], launcher: ProcessLauncher, trusted: (e: ContainerEntry) => boolean): Map<string, FoundProcess> {
-  const found = new Map<string, FoundProcess>();
+function findProcesses(
+  entries: ContainerEntry[],
+  launcher: ProcessLauncher,
+  trusted: (e: ContainerEntry) => boolean,
+): Map<string, { process: FoundProcess; mayOwnOrphans: boolean }> {
+  const found = new Map<string, { process: FoundProcess; mayOwnOrphans: boolean }>();
   const unconfirmed: Array<{ id: string; previousPid: number | null }> = [];
   for (const e of entries) {
     const want = processToFind(restoredOf(e));
     if (want.kind === 'recorded') {
       const alive = trusted(e) && launcher.isWrapperOf(e.spec.id, want.pid, want.startTime);
-      found.set(e.spec.id, { kind: alive ? 'alive' : 'ended', pid: want.pid, startTime: want.startTime });
+      // Only a pid recorded on this boot may have left orphans that are the container's.
+      found.set(e.spec.id, { process: { kind: alive ? 'alive' : 'ended', pid: want.pid, startTime: want.startTime }, mayOwnOrphans: trusted(e) });
     } else if (want.kind === 'unconfirmed') {
       unconfirmed.push({ id: e.spec.id, previousPid: want.previousPid });
     }
   }
-  for (const [id, f] of launcher.findLaunches(unconfirmed)) found.set(id, f);
+  for (const [id, process] of launcher.findLaunches(unconfirmed)) found.set(id, { process, mayOwnOrphans: false });
   return found;
 }
 
