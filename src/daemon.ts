@@ -34,6 +34,8 @@ export class Daemon {
     }
     const daemon = new Daemon(node, server, opts.socketPath);
     try {
+      // The start record and what recovery decided are durable before the first request.
+      await node.durable();
       await server.listen(opts.socketPath);
     } catch (err) {
       // A start that failed kills nothing, even when not supervised.

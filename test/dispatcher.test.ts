@@ -43,7 +43,9 @@ describe('dispatcher', () => {
     expect(effects).toEqual([]);
     await core.durable();
     expect(effects.map((e) => `${e.id}:${e.effect.type}`)).toEqual(['a:LAUNCH_CONTAINER', 'b:LAUNCH_CONTAINER']);
-    expect(store.transitions().map((t) => `${t.seq}:${t.containerId}:${t.to}`)).toEqual(['1:a:SCHEDULED', '2:b:SCHEDULED']);
+    // Each launch request is journaled (seq 1, 3) before the transition it causes (2, 4), in the same batch.
+    expect(store.transitions().map((t) => `${t.seq}:${t.containerId}:${t.to}`)).toEqual(['2:a:SCHEDULED', '4:b:SCHEDULED']);
+    expect(store.journalLines(0, -1).map((l) => `${l.seq}:${JSON.parse(l.line).type}`)).toEqual(['1:launch', '2:transition', '3:launch', '4:transition']);
   });
 
   it('a failed commit answers 503, holds the effects back, and commits them on the retry', async () => {

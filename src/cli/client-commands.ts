@@ -6,7 +6,7 @@
 import type { MesosStatistics } from '../monitor/containers-monitor.js';
 import type { ContainerView } from '../node/container-view.js';
 import { NodewardenClient } from '../client/client.js';
-import type { JournalRecord } from '../store/journal-record.js';
+import type { OutputRecord } from '../journal/records.js';
 import { parseArgs, UsageError, type OptionSpec } from './args.js';
 import { age, bytes, cpu, eventLine, known, memory, table, time } from './format.js';
 import { daemonPaths } from './paths.js';
@@ -162,7 +162,7 @@ async function events(ctx: Context): Promise<void> {
   try {
     await ctx.client.stream(
       `/v1/events?since=${since}&follow=${follow}`,
-      (record) => ctx.out(ctx.json ? `${JSON.stringify(record)}\n` : `${eventLine(record as JournalRecord)}\n`),
+      (record) => ctx.out(ctx.json ? `${JSON.stringify(record)}\n` : `${eventLine(record as OutputRecord)}\n`),
       stop.signal,
     );
   } finally {

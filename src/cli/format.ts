@@ -2,7 +2,8 @@
 import { diagnosticsStamp } from '../../state-machines/diagnostics.js';
 import { long2String } from '../../state-machines/long2string.js';
 import type { ContainerView } from '../node/container-view.js';
-import type { JournalRecord } from '../store/journal-record.js';
+import { describeOutput } from '../journal/describe.js';
+import type { OutputRecord } from '../journal/records.js';
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -35,9 +36,7 @@ export function cpu(v: ContainerView): string {
   return v.usage && v.usage.cpuPercent >= 0 ? v.usage.cpuPercent.toFixed(1) : '-';
 }
 
-/** One line a journal record: time, container, from → to, event, and the exit status of a kill. */
-export function eventLine(r: JournalRecord): string {
-  const status = r.event.type === 'KILL_CONTAINER' ? ` (exit status ${r.event.exitStatus})` : '';
-  const code = 'exitCode' in r.event && typeof r.event.exitCode === 'number' ? ` (exit code ${r.event.exitCode})` : '';
-  return `${time(r.ts)}  #${r.seq}  ${r.container}  ${r.from} → ${r.to}  ${r.event.type}${status}${code}`;
+/** One line a transition or kill decision: time, seq, container, then what happened. */
+export function eventLine(r: OutputRecord): string {
+  return `${time(r.ts)}  #${r.seq}  ${r.container}  ${describeOutput(r)}`;
 }

@@ -8,6 +8,8 @@ import { NodewardenError, StartupError } from '../core/errors.js';
 import { StoreError } from '../store/database.js';
 import { UsageError } from './args.js';
 import { CLIENT_USAGE, clientCommands } from './client-commands.js';
+import { JOURNAL_USAGE, journal, replay } from './journal-commands.js';
+import { JournalError } from '../journal/validate.js';
 import { start, START_USAGE } from './start.js';
 
 const USAGE = `usage: nodewarden <command> [options]
@@ -16,9 +18,10 @@ commands:
   start     run the daemon in the foreground
             ${START_USAGE}
 ${CLIENT_USAGE}
+${JOURNAL_USAGE}
 `;
 
-const EXPECTED_ERRORS = [ConfigError, StoreError, NodewardenError, StartupError, ApiError, UnreachableError];
+const EXPECTED_ERRORS = [ConfigError, StoreError, NodewardenError, StartupError, ApiError, UnreachableError, JournalError];
 
 export async function main(argv: string[]): Promise<void> {
   // `nodewarden events --follow | head` closes our stdout: that is the end, not an error.
@@ -31,6 +34,8 @@ export async function main(argv: string[]): Promise<void> {
   let code: number;
   try {
     if (command === 'start') code = await start(rest);
+    else if (command === 'journal') code = await journal(rest);
+    else if (command === 'replay') code = await replay(rest, out);
     else if (command !== undefined && Object.hasOwn(clientCommands, command)) code = await clientCommands[command]!(rest, out);
     else if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(USAGE);

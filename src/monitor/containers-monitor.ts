@@ -1,10 +1,10 @@
 /**
- * The shell around the ContainersMonitor machine: turns the container
- * machines' START/STOP_MONITORING effects into monitor events, runs the tick
- * (one procfs scan for all trees) and the log-monitor tick on their
- * intervals, and dispatches the kills the machine decides as KILL_CONTAINER
- * events into the core — where they are committed before the process group
- * is signalled, like any other kill.
+ * The shell around the ContainersMonitor machine (which lives in the core):
+ * turns the container machines' START/STOP_MONITORING effects into monitor
+ * inputs, and runs the tick (one procfs scan for all trees) and the
+ * log-monitor tick on their intervals. The core journals each input, and
+ * dispatches the kills the machine decides as KILL_CONTAINER — committed
+ * before the process group is signalled, like any other kill.
  *
  * It also keeps what the API shows: each container's latest usage and Mesos
  * statistics, and node utilization. A finished container's figures stay for
@@ -13,7 +13,6 @@
 import type { Logger } from 'pino';
 import {
   mayExceedLimit,
-  type HostFacts,
   type MonitorEvent,
   type MonitorKill,
   type MonitorSettings,
@@ -22,14 +21,12 @@ import {
   type TreeMeasure,
 } from '../../state-machines/containers-monitor.js';
 import type { ContainerLimits } from '../../state-machines/limits.js';
-import { MonitorActor } from '../../state-machines/monitor-actor.js';
 import type { ContainerEffect } from '../../state-machines/types.js';
 import type { Bus } from '../bus.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import { containerPaths } from '../launcher/container-paths.js';
-import { hostFacts } from '../procfs/host-facts.js';
 import { logDirSize } from './log-dir-size.js';
 import { TreeSampler } from './tree-sampler.js';
 
@@ -70,28 +67,10 @@ export interface ContainersMonitorOptions {
   clock: Clock;
   log: Logger;
   workDir: string;
-  /** Default: this machine's (getconf, cpu count). */
-  host?: HostFacts;
-}
-
-export function monitorSettings(config: Config, host: HostFacts): MonitorSettings {
-  return {
-    pmemCheckEnabled: config.monitor.pmemCheckEnabled,
-    vmemCheckEnabled: config.monitor.vmemCheckEnabled,
-    vmemPmemRatio: config.monitor.vmemPmemRatio,
-    allowance: config.allowance,
-    smapsBasedRss: config.monitor.smapsBasedRss,
-    nodeVcores: config.node.vcores,
-    cpuLimitPercent: config.node.cpuLimitPercent,
-    logDirSizeLimitBytes: config.logMonitor.dirSizeLimitBytes,
-    logTotalSizeLimitBytes: config.logMonitor.totalSizeLimitBytes,
-    host,
-  };
 }
 
 export class ContainersMonitor {
   readonly settings: MonitorSettings;
-  private readonly actor: MonitorActor;
   private readonly sampler: TreeSampler;
   private readonly figures = new Map<string, ContainerFigures>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -103,8 +82,7 @@ export class ContainersMonitor {
 
   constructor(private readonly opts: ContainersMonitorOptions) {
     const { config } = opts;
-    this.settings = monitorSettings(config, opts.host ?? hostFacts());
-    this.actor = new MonitorActor(this.settings);
+    this.settings = opts.core.monitorSettings;
     this.sampler = new TreeSampler({ procfsRoot: config.monitor.procfsRoot, smapsBasedRss: config.monitor.smapsBasedRss, log: opts.log });
     opts.bus.on('effect', ({ id, effect }) => this.onEffect(id, effect));
   }
@@ -132,7 +110,7 @@ export class ContainersMonitor {
   /** One monitor interval: one procfs scan, every tracked tree, the limit check. */
   tick(): MonitorKill[] {
     const started = performance.now();
-    const { tracking } = this.actor.context;
+    const { tracking } = this.opts.core.monitorContext;
     const roots = new Map<string, number>();
     for (const [id, t] of tracking) roots.set(id, t.pid);
     const samples = this.sampler.sample(roots);
@@ -150,7 +128,7 @@ export class ContainersMonitor {
   /** One log-monitor interval: the size of each tracked container's log directory. */
   logTick(): MonitorKill[] {
     const logDirs: Record<string, Array<{ dir: string; bytes: number }>> = {};
-    for (const id of this.actor.context.tracking.keys()) {
+    for (const id of this.opts.core.monitorContext.tracking.keys()) {
       const dir = containerPaths(this.opts.workDir, id).logDir;
       logDirs[id] = [{ dir, bytes: logDirSize(dir) }];
     }
@@ -163,7 +141,7 @@ export class ContainersMonitor {
   }
 
   utilization(): NodeUtilization {
-    return this.actor.context.utilization;
+    return this.opts.core.monitorContext.utilization;
   }
 
   /** Ticks run since the start. */
@@ -175,7 +153,7 @@ export class ContainersMonitor {
   statistics(): MesosStatistics[] {
     const out: MesosStatistics[] = [];
     const { clockTicks } = this.settings.host;
-    for (const t of this.actor.context.tracking.values()) {
+    for (const t of this.opts.core.monitorContext.tracking.values()) {
       const m = t.measure;
       if (m === null) continue;
       const entry = this.opts.core.get(t.id);
@@ -206,7 +184,6 @@ export class ContainersMonitor {
     this.timers.length = 0;
     for (const t of this.unregisterTimers) clearTimeout(t);
     this.unregisterTimers.clear();
-    this.actor.stop();
     this.sampler.close();
   }
 
@@ -217,7 +194,7 @@ export class ContainersMonitor {
       const entry = this.opts.core.get(id);
       if (!entry) return;
       this.send({ type: 'START_MONITORING', ts, id, pid: effect.pid, resources: entry.spec.resources });
-      const t = this.actor.context.tracking.get(id)!;
+      const t = this.opts.core.monitorContext.tracking.get(id)!;
       this.figures.set(id, { id, pid: t.pid, limits: t.limits, measure: null, usage: null, finishedAt: null });
       this.opts.log.info({ container: id, pid: effect.pid, limits: t.limits }, 'starting resource-monitoring');
     } else if (effect.type === 'STOP_MONITORING') {
@@ -227,15 +204,8 @@ export class ContainersMonitor {
   }
 
   private send(event: MonitorEvent): MonitorKill[] {
-    const kills = this.actor.step(event);
-    for (const kill of kills) {
-      // Each kill on its own: the machine has already stopped tracking all of them.
-      this.guard('kill', () => {
-        this.opts.log.warn({ container: kill.id, exitStatus: kill.exitStatus }, kill.diagnostics);
-        this.opts.bus.emit('monitorKill', { ...kill, ts: event.ts });
-        this.opts.core.dispatch(kill.id, { type: 'KILL_CONTAINER', ts: event.ts, exitStatus: kill.exitStatus, diagnostics: kill.diagnostics });
-      });
-    }
+    const kills = this.opts.core.monitor(event);
+    for (const kill of kills) this.opts.log.warn({ container: kill.id, exitStatus: kill.exitStatus }, kill.diagnostics);
     return kills;
   }
 
@@ -245,7 +215,7 @@ export class ContainersMonitor {
   }
 
   private refreshFigures(): void {
-    for (const t of this.actor.context.tracking.values()) {
+    for (const t of this.opts.core.monitorContext.tracking.values()) {
       const f = this.figures.get(t.id);
       if (f === undefined) continue;
       f.limits = t.limits;

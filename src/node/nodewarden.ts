@@ -18,6 +18,7 @@ import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js
 import { ProcessLauncher } from '../launcher/process-launcher.js';
 import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-monitor.js';
 import type { HostFacts, NodeUtilization } from '../../state-machines/containers-monitor.js';
+import type { OutputRecord } from '../journal/records.js';
 import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
 import { bootId } from '../procfs/host-facts.js';
@@ -90,7 +91,7 @@ export class NodeWarden {
     }
     // Stamped on every pid recorded: a pid and start time name a process only within one boot.
     const boot = bootId();
-    this.core = new Dispatcher(this.store, this.bus, this.config, this.log, boot);
+    this.core = new Dispatcher(this.store, this.bus, this.config, this.log, { bootId: boot, ...(opts.host ? { host: opts.host } : {}) });
     this.launcher = new ProcessLauncher({
       workDir: this.workDir,
       sigkillDelayMs: this.config.sigkillDelayMs,
@@ -107,7 +108,6 @@ export class NodeWarden {
       clock: this.clock,
       log: this.log,
       workDir: this.workDir,
-      ...(opts.host ? { host: opts.host } : {}),
     });
     const rows = this.store.loadContainers();
     try {
@@ -204,9 +204,9 @@ export class NodeWarden {
     return this.store.transitionsOf(id);
   }
 
-  /** Committed transitions after `sinceSeq`, oldest first, at most `limit` (the events stream pages through these). */
-  transitionsSince(sinceSeq: number, limit: number): TransitionRow[] {
-    return this.store.transitions(sinceSeq, limit);
+  /** Committed transitions and kill decisions after `sinceSeq`, oldest first, at most `limit` (the events stream pages through these). */
+  outputsSince(sinceSeq: number, limit: number): OutputRecord[] {
+    return this.store.outputs(sinceSeq, limit);
   }
 
   /** GET /v1/node: capacity, what the scheduler has handed out, what the monitor measured, the config in force. */

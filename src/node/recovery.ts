@@ -8,17 +8,19 @@
  * launch that was decided but never confirmed — and carries out the plan of
  * state-machines/recovery.ts: reacquire the process (followed until it exits,
  * killable, monitored), confirm a launch that happened, perform again what
- * the state still owes. Every decision goes through the dispatcher, so it is
- * committed before anything acts on it.
+ * the state still owes. The decisions are the core's (NodeCore.recover),
+ * journaled with what was found, so a start replays like any other input,
+ * and committed before anything acts on them.
  */
 import type { Logger } from 'pino';
-import { ExitStatus } from '../../state-machines/exit-status.js';
-import { processToFind, recoveryPlan, type FoundProcess, type RestoredContainer } from '../../state-machines/recovery.js';
+import { processToFind, type FoundProcess, type RestoredContainer } from '../../state-machines/recovery.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { allocationOf, killable, type ContainerEntry, type Dispatcher } from '../core/dispatcher.js';
+import { killable, type ContainerEntry, type Dispatcher } from '../core/dispatcher.js';
 import type { ProcessLauncher } from '../launcher/process-launcher.js';
 import type { EffectRunner } from './effect-runner.js';
+
+export { RECOVERY_DISABLED_DIAGNOSTICS } from '../core/node-core.js';
 
 export interface RecoverySummary {
   /** Containers that were not DONE. */
@@ -47,12 +49,6 @@ export interface RecoveryContext {
   bootId: string | null;
 }
 
-export const RECOVERY_DISABLED_DIAGNOSTICS =
-  'Container killed at start: recovery is disabled (yarn.nodemanager.recovery.enabled=false), so it is not reacquired.';
-
-/** Containers that were started and have not ended, or are on their way to: their room is as good as free. */
-const DYING: ReadonlySet<string> = new Set(['KILLING', 'EXITED_WITH_SUCCESS', 'EXITED_WITH_FAILURE', 'CONTAINER_CLEANEDUP_AFTER_KILL']);
-
 export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
   const started = performance.now();
   const { core, runner, launcher, config, clock, log } = ctx;
@@ -64,36 +60,28 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
     ended: 0,
     launched: 0,
     rebooted: unfinished.some((e) => e.actor.context.pid !== null && !trusted(e)),
-    killed: 0,
+    killed: config.recovery.enabled ? 0 : unfinished.filter((e) => killable(e.actor.state)).length,
     durationMs: 0,
   };
 
-  // A container the scheduler had started holds its resources until DONE;
-  // they are counted before anything waiting is scheduled again.
-  for (const e of unfinished) {
-    if (e.launchAttempt > 0) core.scheduler.restoreRunning(e.spec.id, allocationOf(e.spec, config), e.spec.executionType, DYING.has(e.actor.state));
-  }
-
   const found = findProcesses(unfinished, launcher, trusted);
-  const ts = clock.now();
+  const processes: Record<string, FoundProcess> = {};
+  for (const [id, { process }] of found) if (process.kind !== 'none') processes[id] = process;
+  // The decisions, journaled with what was found: a start replays like any input.
+  const plans = core.recover(processes, clock.now());
+  // Followed only now, so an exit noticed at once comes after the start in the journal.
   for (const entry of unfinished) {
     const id = entry.spec.id;
-    const { process, mayOwnOrphans } = found.get(id) ?? { process: { kind: 'none' }, mayOwnOrphans: false };
-    const plan = recoveryPlan(restoredOf(entry), process);
+    const process = processes[id] ?? { kind: 'none' };
+    const plan = plans.get(id)!;
     logPlan(entry, process);
     if (plan.reacquire) {
-      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime, { ended: process.kind !== 'alive', mayOwnOrphans });
+      runner.reacquire(entry, plan.reacquire.pid, plan.reacquire.startTime, { ended: process.kind !== 'alive', mayOwnOrphans: found.get(id)?.mayOwnOrphans ?? false });
       if (process.kind === 'alive') summary.reacquired++;
       else summary.ended++;
     }
-    // Recovery disabled: what runs is reacquired only to be killed below; nothing else is resumed.
-    if (!config.recovery.enabled && killable(entry.actor.state)) continue;
+    if (!config.recovery.enabled) continue;
     if (plan.effects.some((e) => e.type === 'LAUNCH_CONTAINER' || e.type === 'RELAUNCH_CONTAINER')) summary.launched++;
-    for (const event of plan.events) core.dispatch(id, { ...event, ts });
-    for (const effect of plan.effects) core.owe(id, effect, ts);
-  }
-  if (!config.recovery.enabled) {
-    summary.killed = core.killAll(unfinished, { ts, exitStatus: ExitStatus.ABORTED, diagnostics: RECOVERY_DISABLED_DIAGNOSTICS });
   }
 
   summary.durationMs = Math.round((performance.now() - started) * 10) / 10;

@@ -66,6 +66,38 @@ export function openDatabase(file: string, migrations: Migration[] = loadMigrati
   }
 }
 
+/**
+ * Open for reading only, as it is (no migration, nothing written): for
+ * `journal export`, which works whether the daemon runs or not. The schema
+ * must be at least `minVersion`.
+ */
+export function openDatabaseReadOnly(file: string, minVersion: number, what: string): Db {
+  if (!fs.existsSync(file)) throw new StoreError(`no database at ${file} (give its path with --db, or NODEWARDEN_DB)`);
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new StoreError(`cannot open database ${file}: ${(err as Error).message}`);
+  }
+  let version: number;
+  try {
+    version = db.pragma('user_version', { simple: true }) as number;
+  } catch (err) {
+    db.close();
+    throw new StoreError(`database ${file} is unreadable or corrupt (${(err as Error).message})`);
+  }
+  const latest = loadMigrations().at(-1)?.version ?? 0;
+  if (version > latest) {
+    db.close();
+    throw new StoreError(`database ${file} has schema version ${version}, newer than this nodewarden knows (${latest}); upgrade nodewarden`);
+  }
+  if (version < minVersion) {
+    db.close();
+    throw new StoreError(`database ${file} has schema version ${version}, which has no ${what}; start nodewarden on it once to upgrade it`);
+  }
+  return db;
+}
+
 function migrate(db: Db, file: string, migrations: Migration[]): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   const latest = migrations.at(-1)?.version ?? 0;

@@ -1,12 +1,18 @@
 /**
- * The durable record: containers and every transition. Writes are staged and
- * committed together in one transaction (group commit): the daemon commits
- * once per turn of the event loop, so synchronous=FULL costs one fsync per
- * batch rather than per row. Nothing staged has happened until commit().
+ * The durable record: containers, every transition, and the rest of the
+ * journal (the inputs and kill decisions, src/journal/records.ts). Writes are
+ * staged and committed together in one transaction (group commit): the daemon
+ * commits once per turn of the event loop, so synchronous=FULL costs one
+ * fsync per batch rather than per row. Nothing staged has happened until
+ * commit().
  */
 import type { ContainerContext } from '../../state-machines/container-machine.js';
 import type { ContainerEvent, ContainerSpec, ContainerState } from '../../state-machines/types.js';
-import { openDatabase, type Db } from './database.js';
+import { SAMPLE_TYPES, transitionRecord, type JournalRecord, type OutputRecord } from '../journal/records.js';
+import { openDatabase, openDatabaseReadOnly, type Db } from './database.js';
+
+/** The schema that has the journal (db/migrations/003_journal.sql). */
+export const JOURNAL_SCHEMA = 3;
 
 /** The machine context as stored: all of it but what comes from the spec (retry policy) and the config. */
 export type StoredContext = Pick<
@@ -73,6 +79,21 @@ interface RawTransition {
   payload: string;
 }
 
+/** A row of the merged journal: a transition's columns, or a journal record's JSON. */
+interface RawRecord {
+  seq: number;
+  ts: number;
+  container_id: string | null;
+  from_state: string | null;
+  to_state: string | null;
+  payload: string | null;
+  record: string | null;
+}
+
+function parseRecord(r: RawRecord): JournalRecord {
+  return r.record !== null ? (JSON.parse(r.record) as JournalRecord) : transitionRecord(toTransitionRow(r as RawTransition));
+}
+
 function toContainerRow(r: RawContainer): ContainerRow {
   return {
     id: r.id,
@@ -114,11 +135,20 @@ export class Store {
   /** Staged container rows, one per container: within a batch only the last state matters. */
   private stagedContainers = new Map<string, { row: ContainerRow; isNew: boolean }>();
   private stagedTransitions: TransitionRow[] = [];
+  /** Journal records other than transitions: [seq, ts, type, container, JSON]. */
+  private stagedRecords: Array<[number, number, string, string | null, string]> = [];
+  private readonly insertRecord;
+  private readonly selectOutputs;
+  private readonly selectRecords;
   private seq: number;
   private readonly commitBatch;
 
-  constructor(readonly file: string) {
-    this.db = openDatabase(file);
+  /** `readOnly`: read the journal as it is, migrating and writing nothing (export). */
+  constructor(
+    readonly file: string,
+    opts: { readOnly?: boolean } = {},
+  ) {
+    this.db = opts.readOnly ? openDatabaseReadOnly(file, JOURNAL_SCHEMA, 'journal') : openDatabase(file);
     this.insertContainer = this.db.prepare(`
       INSERT INTO containers (state, pending_resources, exit_status, exit_code, diagnostics, pid, pid_start_time,
                               attempt, launch_attempt, remaining_retries, pid_boot_id, updated_at, id, request, created_at)
@@ -133,9 +163,25 @@ export class Store {
     );
     this.selectTransitions = this.db.prepare(`SELECT * FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?`);
     this.selectTransitionsOf = this.db.prepare(`SELECT * FROM transitions WHERE container_id = ? ORDER BY seq`);
-    this.seq = (this.db.prepare(`SELECT coalesce(max(seq), 0) AS s FROM transitions`).get() as { s: number }).s;
+    this.insertRecord = this.db.prepare(`INSERT INTO journal (seq, ts, type, container_id, record) VALUES (?, ?, ?, ?, ?)`);
+    // Transitions and kills, in one order (the events stream).
+    this.selectOutputs = this.db.prepare(`
+      SELECT seq, ts, container_id, from_state, to_state, payload, NULL AS record FROM transitions WHERE seq > @since
+      UNION ALL SELECT seq, ts, container_id, NULL, NULL, NULL, record FROM journal WHERE type = 'kill' AND seq > @since
+      ORDER BY seq LIMIT @limit`);
+    // The whole journal, in one order (export).
+    this.selectRecords = this.db.prepare(`
+      SELECT seq, ts, container_id, from_state, to_state, payload, NULL AS record FROM transitions WHERE seq > @since
+      UNION ALL SELECT seq, ts, container_id, NULL, NULL, NULL, record FROM journal WHERE seq > @since
+      ORDER BY seq LIMIT @limit`);
+    this.seq = (
+      this.db.prepare(`SELECT max((SELECT coalesce(max(seq), 0) FROM transitions), (SELECT coalesce(max(seq), 0) FROM journal)) AS s`).get() as {
+        s: number;
+      }
+    ).s;
     this.commitBatch = this.db.transaction(
-      (containers: Iterable<{ row: ContainerRow; isNew: boolean }>, transitions: TransitionRow[]) => {
+      (containers: Iterable<{ row: ContainerRow; isNew: boolean }>, transitions: TransitionRow[], records: Array<[number, number, string, string | null, string]>) => {
+        for (const r of records) this.insertRecord.run(...r);
         for (const t of transitions) {
           this.insertTransition.run(t.seq, t.ts, t.containerId, t.from, t.to, t.event.type, JSON.stringify(t.event));
         }
@@ -165,17 +211,27 @@ export class Store {
     this.stagedTransitions.push(row);
   }
 
+  /** Stage a journal record: a transition goes to its own table, the rest to the journal's. */
+  stageRecord(r: JournalRecord): void {
+    if (r.type === 'transition') {
+      this.stageTransition({ seq: r.seq, ts: r.ts, containerId: r.container, from: r.from, to: r.to, event: r.event });
+    } else {
+      this.stagedRecords.push([r.seq, r.ts, r.type, 'container' in r ? r.container : null, JSON.stringify(r)]);
+    }
+  }
+
   hasStaged(): boolean {
-    return this.stagedContainers.size > 0 || this.stagedTransitions.length > 0;
+    return this.stagedContainers.size > 0 || this.stagedTransitions.length > 0 || this.stagedRecords.length > 0;
   }
 
   /** Make everything staged durable in one transaction; returns the transitions written. */
   commit(): TransitionRow[] {
     const containers = this.stagedContainers;
     const transitions = this.stagedTransitions;
-    this.commitBatch(containers.values(), transitions);
+    this.commitBatch(containers.values(), transitions, this.stagedRecords);
     this.stagedContainers = new Map();
     this.stagedTransitions = [];
+    this.stagedRecords = [];
     return transitions;
   }
 
@@ -186,6 +242,55 @@ export class Store {
   /** Transitions after `sinceSeq`, oldest first; at most `limit` (-1: all). */
   transitions(sinceSeq = 0, limit = -1): TransitionRow[] {
     return (this.selectTransitions.all(sinceSeq, limit) as RawTransition[]).map(toTransitionRow);
+  }
+
+  /** Transitions and kill decisions after `sinceSeq`, oldest first, at most `limit` (the events stream). */
+  outputs(sinceSeq: number, limit: number): OutputRecord[] {
+    return (this.selectOutputs.all({ since: sinceSeq, limit }) as RawRecord[]).map((r) => parseRecord(r) as OutputRecord);
+  }
+
+  /** Journal lines after `sinceSeq`, in order, at most `limit`: the JSON of each record, as export writes it. */
+  journalLines(sinceSeq: number, limit: number): Array<{ seq: number; line: string }> {
+    return (this.selectRecords.all({ since: sinceSeq, limit }) as RawRecord[]).map((r) => ({
+      seq: r.seq,
+      line: r.record ?? JSON.stringify(transitionRecord(toTransitionRow(r as RawTransition))),
+    }));
+  }
+
+  /** The latest record of a type (the configuration in force is the last start's). */
+  lastRecord(type: JournalRecord['type']): JournalRecord | null {
+    const r = this.db.prepare(`SELECT record FROM journal WHERE type = ? ORDER BY seq DESC LIMIT 1`).get(type) as { record: string } | undefined;
+    return r ? (JSON.parse(r.record) as JournalRecord) : null;
+  }
+
+  /** Monitor samples before this seq were pruned (null: none were). */
+  samplesFrom(): number | null {
+    const r = this.db.prepare(`SELECT value FROM journal_meta WHERE key = 'samples_from'`).get() as { value: string } | undefined;
+    return r ? Number(r.value) : null;
+  }
+
+  /**
+   * Pruning, a slice at a time: delete up to `limit` monitor samples (ticks,
+   * log ticks, older snapshots) before `snapshotSeq`, and note that samples
+   * now start at that snapshot. Returns how many rows went.
+   */
+  pruneSamples(snapshotSeq: number, limit: number): number {
+    return this.db.transaction(() => {
+      const placeholders = SAMPLE_TYPES.map(() => '?').join(', ');
+      const { changes } = this.db
+        .prepare(`DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE type IN (${placeholders}) AND seq < ? ORDER BY seq LIMIT ?)`)
+        .run(...SAMPLE_TYPES, snapshotSeq, limit);
+      this.db.prepare(`INSERT INTO journal_meta (key, value) VALUES ('samples_from', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(snapshotSeq));
+      return changes;
+    })();
+  }
+
+  /** The newest monitor snapshot at or before `ts`: where pruning may cut. */
+  snapshotBefore(ts: number): { seq: number; ts: number } | null {
+    const r = this.db.prepare(`SELECT seq, ts FROM journal WHERE type = 'monitor-snapshot' AND ts <= ? ORDER BY seq DESC LIMIT 1`).get(ts) as
+      | { seq: number; ts: number }
+      | undefined;
+    return r ?? null;
   }
 
   transitionsOf(containerId: string): TransitionRow[] {

@@ -1,5 +1,6 @@
 /**
- * GET /v1/events?since=SEQ&follow=true: the journal as NDJSON. History is read
+ * GET /v1/events?since=SEQ&follow=true: the journal's transitions and kill
+ * decisions as NDJSON (the inputs — samples above all — are for export). History is read
  * from the database a page at a time, at the pace the client reads; with
  * `follow` the stream then waits for commits. A commit only wakes it and the
  * next page is read from the database again, so a slow client holds no
@@ -10,7 +11,6 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { badRequest } from '../../core/errors.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
-import { transitionRecord } from '../../store/journal-record.js';
 
 const PAGE = 500;
 const QUERY_KEYS = ['since', 'follow'];
@@ -45,10 +45,10 @@ async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: 
   try {
     let last = since;
     for (;;) {
-      const page = node.transitionsSince(last, PAGE);
+      const page = node.outputsSince(last, PAGE);
       if (page.length > 0) {
         last = page.at(-1)!.seq;
-        yield page.map((row) => `${JSON.stringify(transitionRecord(row))}\n`).join('');
+        yield page.map((record) => `${JSON.stringify(record)}\n`).join('');
         continue;
       }
       if (!follow || stop.aborted) return;

@@ -1,0 +1,158 @@
+/**
+ * The journal's records (SPEC §8): every input the machines took, and every
+ * transition and kill decision they made, one JSON object a line, ordered by
+ * `seq`. The same records are written to SQLite, streamed by GET /v1/events
+ * (transitions and kills), exported by `nodewarden journal export` and read
+ * back by `nodewarden replay`.
+ *
+ * Inputs:  start (a daemon start: the containers as restored and what was
+ *          found of their processes), launch, event (a request or a notice
+ *          from the shell), monitor (start/stop monitoring), tick (the
+ *          process trees sampled), log-tick, monitor-snapshot (the monitor's
+ *          state, so samples before it can be pruned).
+ * Outputs: transition, kill.
+ */
+import type { MonitorContext, MonitorEvent, NodeUtilization, HostFacts, TrackedContainer } from '../../state-machines/containers-monitor.js';
+import { containerLimits, type LimitSettings } from '../../state-machines/limits.js';
+import type { ProcessSample } from '../../state-machines/process-tree.js';
+import type { FoundProcess } from '../../state-machines/recovery.js';
+import type { ContainerEvent, ContainerSpec, ContainerState, Resources } from '../../state-machines/types.js';
+import type { CpuTracker } from '../../state-machines/cpu-tracker.js';
+import type { ContainerRow, TransitionRow } from '../store/store.js';
+
+export const JOURNAL_FORMAT = 'nodewarden-journal';
+export const JOURNAL_VERSION = 1;
+
+export interface JournalHeader {
+  format: typeof JOURNAL_FORMAT;
+  version: typeof JOURNAL_VERSION;
+  /** The effective configuration (flat key → value) replay decides with. */
+  config: Record<string, string | number | boolean>;
+  /** Records after this seq only (export --since). */
+  since: number;
+  /** Monitor samples before this seq were pruned (retention); the monitor-snapshot at it carries on. null: none pruned. */
+  samplesFrom: number | null;
+}
+
+type At = { seq: number; ts: number };
+
+export type StartRecord = At & {
+  type: 'start';
+  /** Facts of the machine the monitor's numbers depend on. */
+  host: HostFacts;
+  /** The configuration the daemon started with. */
+  config: Record<string, string | number | boolean>;
+  /** Every container as it was restored from the database. */
+  containers: ContainerRow[];
+  /** What was found of each unfinished container's process (absent: nothing to find, or nothing found). */
+  found: Record<string, FoundProcess>;
+};
+export type LaunchRecord = At & { type: 'launch'; container: string; spec: ContainerSpec };
+export type EventRecord = At & { type: 'event'; container: string; event: ContainerEvent };
+export type MonitorInput = Exclude<MonitorEvent, { type: 'TICK' } | { type: 'LOG_TICK' }>;
+export type MonitorRecord = At & { type: 'monitor'; event: MonitorInput };
+export type TickRecord = At & { type: 'tick'; samples: Record<string, EncodedProcess[]> };
+export type LogTickRecord = At & { type: 'log-tick'; logDirs: Record<string, Array<{ dir: string; bytes: number }>> };
+export type MonitorSnapshotRecord = At & { type: 'monitor-snapshot'; tracking: EncodedTracked[]; utilization: NodeUtilization };
+export type TransitionRecord = At & {
+  type: 'transition';
+  container: string;
+  from: ContainerState;
+  to: ContainerState;
+  /** The event the machine took, whole: what it decided from. */
+  event: ContainerEvent;
+};
+export type KillRecord = At & {
+  type: 'kill';
+  container: string;
+  /** Which part of the core decided it: the ContainersMonitor (limits) or the ContainerScheduler (room for a guaranteed container). */
+  by: 'monitor' | 'scheduler';
+  exitStatus: number;
+  diagnostics: string;
+};
+
+export type InputRecord = StartRecord | LaunchRecord | EventRecord | MonitorRecord | TickRecord | LogTickRecord | MonitorSnapshotRecord;
+export type OutputRecord = TransitionRecord | KillRecord;
+export type JournalRecord = InputRecord | OutputRecord;
+export type JournalRecordType = JournalRecord['type'];
+
+export const INPUT_TYPES: ReadonlySet<JournalRecordType> = new Set(['start', 'launch', 'event', 'monitor', 'tick', 'log-tick', 'monitor-snapshot']);
+export const OUTPUT_TYPES: ReadonlySet<JournalRecordType> = new Set(['transition', 'kill']);
+/** The records pruned after the retention window. */
+export const SAMPLE_TYPES: readonly JournalRecordType[] = ['tick', 'log-tick', 'monitor-snapshot'];
+
+export function transitionRecord(row: TransitionRow): TransitionRecord {
+  return { seq: row.seq, ts: row.ts, type: 'transition', container: row.containerId, from: row.from, to: row.to, event: row.event };
+}
+
+export function isOutput(r: JournalRecord): r is OutputRecord {
+  return OUTPUT_TYPES.has(r.type);
+}
+
+// ---------------------------------------------------------------------------
+// Samples, compactly: a tick holds every tracked tree, so a process is a tuple.
+
+/** [pid, ppid, pgrp, session, comm, state, utime, stime, numThreads, startTime, vsize, rssPages, cmdline?, anonymousKb?] */
+export type EncodedProcess = [number, number, number, number, string, string, number, number, number, number, number, number, (string | null)?, number?];
+
+export function encodeProcess(p: ProcessSample): EncodedProcess {
+  const t: EncodedProcess = [p.pid, p.ppid, p.pgrp, p.session, p.comm, p.state, p.utime, p.stime, p.numThreads, p.startTime, p.vsize, p.rssPages];
+  if (p.anonymousKb !== undefined) t.push(p.cmdline ?? null, p.anonymousKb);
+  else if (p.cmdline !== undefined) t.push(p.cmdline);
+  return t;
+}
+
+export function decodeProcess(t: EncodedProcess): ProcessSample {
+  const [pid, ppid, pgrp, session, comm, state, utime, stime, numThreads, startTime, vsize, rssPages, cmdline, anonymousKb] = t;
+  const p: ProcessSample = { pid, comm, state, ppid, pgrp, session, utime, stime, numThreads, startTime, vsize, rssPages };
+  if (cmdline !== undefined && cmdline !== null) p.cmdline = cmdline;
+  if (anonymousKb !== undefined) p.anonymousKb = anonymousKb;
+  return p;
+}
+
+export function encodeSamples(samples: Readonly<Record<string, readonly ProcessSample[]>>): Record<string, EncodedProcess[]> {
+  const out: Record<string, EncodedProcess[]> = {};
+  for (const [id, tree] of Object.entries(samples)) out[id] = tree.map(encodeProcess);
+  return out;
+}
+
+export function decodeSamples(samples: Record<string, EncodedProcess[]>): Record<string, ProcessSample[]> {
+  const out: Record<string, ProcessSample[]> = {};
+  for (const [id, tree] of Object.entries(samples)) out[id] = tree.map(decodeProcess);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The monitor's state; limits are left out: replay works them out from its configuration.
+
+export interface EncodedTracked {
+  id: string;
+  pid: number;
+  resources: Resources;
+  /** [pid, age] of the tree's members as of the last tick. */
+  ages: Array<[number, number]>;
+  cpu: CpuTracker;
+  measure: TrackedContainer['measure'];
+  usage: TrackedContainer['usage'];
+}
+
+export function encodeMonitor(context: MonitorContext): Pick<MonitorSnapshotRecord, 'tracking' | 'utilization'> {
+  const tracking = [...context.tracking.values()].map((t) => ({
+    id: t.id,
+    pid: t.pid,
+    resources: t.resources,
+    ages: [...t.ages],
+    cpu: t.cpu,
+    measure: t.measure,
+    usage: t.usage,
+  }));
+  return { tracking, utilization: context.utilization };
+}
+
+export function decodeMonitor<S extends LimitSettings>(r: Pick<MonitorSnapshotRecord, 'tracking' | 'utilization'>, settings: S): { tracking: Map<string, TrackedContainer>; utilization: NodeUtilization; settings: S } {
+  const tracking = new Map<string, TrackedContainer>();
+  for (const t of r.tracking) {
+    tracking.set(t.id, { ...t, ages: new Map(t.ages), limits: containerLimits(t.resources, settings) });
+  }
+  return { tracking, utilization: r.utilization, settings };
+}

@@ -1,0 +1,288 @@
+/**
+ * Replay (SPEC §8): a fresh NodeCore — the same code that decides live — fed
+ * only the inputs of a journal, on a virtual clock (every time comes from a
+ * record), with the configuration of the journal's header. No process is
+ * spawned and no procfs read. Every transition and kill it decides comes out
+ * in order; with `check` each is compared with the one the journal recorded
+ * at the same place, and the first difference stops the replay.
+ *
+ * A daemon start (a `start` record) is replayed as the daemon did it: the
+ * machines are rebuilt from the containers as they were restored — which
+ * must be what replay itself arrived at — and recovery decides again from
+ * what was found of their processes. Records before the first start (a
+ * journal exported with --since, or written before a migration) are skipped.
+ * Where the monitor's samples were pruned, the kills it decided are taken
+ * as recorded until the snapshot its state carries on from.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { pino, type Logger } from 'pino';
+import type { HostFacts, MonitorEvent } from '../../state-machines/containers-monitor.js';
+import { resolveConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { NodeCore } from '../core/node-core.js';
+import type { ContainerRow } from '../store/store.js';
+import { describeOutput } from './describe.js';
+import { decodeMonitor, decodeSamples, isOutput, type InputRecord, type JournalHeader, type JournalRecord, type KillRecord, type OutputRecord } from './records.js';
+import { JournalError, parseHeader, parseRecord } from './validate.js';
+
+export { JournalError } from './validate.js';
+
+export interface Divergence {
+  seq: number;
+  container: string | null;
+  /** What the journal recorded there (null: nothing). */
+  expected: string;
+  /** What replay decided there (null: nothing). */
+  got: string;
+}
+
+export interface ReplaySummary {
+  /** Records read after the header. */
+  records: number;
+  /** Inputs fed to the machines. */
+  inputs: number;
+  transitions: number;
+  kills: number;
+  /** Records before the first daemon start, not replayed. */
+  skipped: number;
+  divergence: Divergence | null;
+  /** Things a reader should know (a configuration changed between starts, samples pruned, …). */
+  notes: string[];
+}
+
+export interface ReplayOptions {
+  /** Compare every transition and kill with the recorded ones; stop at the first difference. */
+  check: boolean;
+  /** Each transition and kill replay decides, in order. */
+  onOutput?: (record: OutputRecord) => void;
+  /** Name of the journal in messages (a file name). */
+  source?: string;
+}
+
+/** The core with nothing behind it: records and rows go nowhere but to the replayer. */
+class ReplayCore extends NodeCore {
+  constructor(
+    config: Config,
+    host: HostFacts,
+    log: Logger,
+    private readonly replayer: { nextSeq(): number; output(r: OutputRecord): void },
+  ) {
+    super({ config, host, log });
+  }
+
+  /** A monitor kill whose samples were pruned: taken as recorded, and carried out like one decided here. */
+  recordedKill(r: KillRecord): void {
+    this.kill(r.by, r.container, { ts: r.ts, exitStatus: r.exitStatus, diagnostics: r.diagnostics });
+    this.drain();
+  }
+
+  protected nextSeq(): number {
+    return this.replayer.nextSeq();
+  }
+
+  protected record(r: InputRecord | OutputRecord): void {
+    if (isOutput(r)) this.replayer.output(r);
+  }
+
+  protected row(): void {}
+  protected effect(): void {}
+  protected drained(): void {}
+}
+
+/** The fields of a row that replay must arrive at by itself (the boot id is the shell's). */
+function decided(row: ContainerRow): Omit<ContainerRow, 'pidBootId'> {
+  const { pidBootId: _, ...rest } = row;
+  return rest;
+}
+
+export class Replayer {
+  private header: JournalHeader | null = null;
+  private config: Config | null = null;
+  private core: ReplayCore | null = null;
+  private seq = 0;
+  private lastSeq = 0;
+  private line = 0;
+  /** Under check: what replay decided and the journal has not yet matched. */
+  private produced: OutputRecord[] = [];
+  private noted = false;
+  private readonly log = pino({ level: 'silent' });
+  readonly summary: ReplaySummary = { records: 0, inputs: 0, transitions: 0, kills: 0, skipped: 0, divergence: null, notes: [] };
+
+  constructor(private readonly opts: ReplayOptions) {}
+
+  /** False once a divergence was found under `check`: the rest need not be fed. */
+  get going(): boolean {
+    return this.summary.divergence === null;
+  }
+
+  /** One line of the journal (the header first). Throws JournalError for a line that is not a journal record. */
+  feed(text: string): void {
+    this.line++;
+    if (text.trim() === '') return;
+    const where = `${this.opts.source ?? 'journal'} line ${this.line}`;
+    if (this.header === null) {
+      this.header = parseHeader(text, where);
+      this.config = this.configOf(this.header.config, where);
+      if (this.header.since > 0) this.summary.notes.push(`exported from seq ${this.header.since}: replay starts at the first daemon start after it`);
+      return;
+    }
+    const r = parseRecord(text, where);
+    if (r.seq <= this.lastSeq) throw new JournalError(`${where}: seq ${r.seq} does not follow seq ${this.lastSeq}: the records are out of order`);
+    this.lastSeq = r.seq;
+    this.summary.records++;
+    if (!this.going) return;
+    try {
+      this.apply(r);
+    } catch (err) {
+      if (err instanceof JournalError) throw err;
+      throw new JournalError(`${where} (seq ${r.seq}): ${(err as Error).message}`);
+    }
+  }
+
+  /** The journal ended: anything replay decided that the journal does not have is a divergence. */
+  end(): ReplaySummary {
+    if (this.header === null) throw new JournalError(`${this.opts.source ?? 'journal'} is empty: no header line`);
+    const extra = this.produced.shift();
+    if (extra && this.going) this.diverge(extra.seq, extra.container, 'nothing (the journal ends there)', describeOutput(extra));
+    if (this.core === null && this.summary.records > 0) this.summary.notes.push('the journal has no daemon start: nothing was replayed');
+    return this.summary;
+  }
+
+  private apply(r: JournalRecord): void {
+    if (isOutput(r)) {
+      if (this.core === null) {
+        this.summary.skipped++;
+        return;
+      }
+      if (r.type === 'kill' && r.by === 'monitor' && this.samplesPruned(r.seq)) {
+        this.seq = r.seq - 1;
+        this.core.recordedKill(r);
+      }
+      this.compare(r);
+      return;
+    }
+    if (this.core === null && r.type !== 'start') {
+      this.summary.skipped++;
+      return;
+    }
+    // Whatever replay decided for the previous input must all have been recorded before this one.
+    const extra = this.produced.shift();
+    if (extra) {
+      this.diverge(extra.seq, extra.container, `nothing (the journal has a ${r.type} record at seq ${r.seq})`, describeOutput(extra));
+      return;
+    }
+    this.seq = r.seq - 1;
+    this.summary.inputs++;
+    const core = this.core!;
+    switch (r.type) {
+      case 'start':
+        this.start(r);
+        return;
+      case 'launch':
+        core.add(r.spec, r.ts);
+        return;
+      case 'event':
+        core.dispatch(r.container, r.event);
+        return;
+      case 'monitor':
+      case 'tick':
+      case 'log-tick':
+        if (this.samplesPruned(r.seq)) return;
+        core.monitor(monitorEventOf(r));
+        return;
+      case 'monitor-snapshot':
+        if (r.seq === this.header!.samplesFrom) core.restoreMonitor({ ...decodeMonitor(r, core.monitorSettings), settings: core.monitorSettings });
+        return;
+    }
+  }
+
+  /** A daemon start: replay's containers must be the ones restored; then a fresh core recovers them. */
+  private start(r: Extract<JournalRecord, { type: 'start' }>): void {
+    if (this.core !== null) {
+      const restored = new Map(r.containers.map((row) => [row.id, row]));
+      for (const entry of this.core.all()) {
+        const row = restored.get(entry.spec.id);
+        const mine = decided(this.core.rowOf(entry));
+        if (!row) return this.diverge(r.seq, entry.spec.id, 'not restored at this start', `${mine.state} in replay`);
+        if (!isDeepStrictEqual(JSON.parse(JSON.stringify(decided(row))), JSON.parse(JSON.stringify(mine)))) {
+          return this.diverge(r.seq, entry.spec.id, `restored as ${JSON.stringify(decided(row))}`, `${JSON.stringify(mine)} in replay`);
+        }
+        restored.delete(entry.spec.id);
+      }
+      for (const id of restored.keys()) return this.diverge(r.seq, id, `restored as ${restored.get(id)!.state}`, 'unknown to replay');
+    }
+    const changed = Object.keys({ ...r.config, ...this.header!.config }).filter((k) => r.config[k] !== this.header!.config[k]);
+    if (changed.length > 0) {
+      this.summary.notes.push(`the daemon started at seq ${r.seq} with a configuration other than the header's (${changed.join(', ')}); replay uses the header's`);
+    }
+    this.core = new ReplayCore(this.config!, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
+    for (const row of r.containers) this.core.restore(row);
+    this.core.recover(r.found, r.ts);
+  }
+
+  private output(o: OutputRecord): void {
+    if (o.type === 'transition') this.summary.transitions++;
+    else this.summary.kills++;
+    if (this.opts.check) this.produced.push(o);
+    else this.opts.onOutput?.(o);
+  }
+
+  /** Under check: the next thing replay decided must be this recorded one. */
+  private compare(expected: OutputRecord): void {
+    if (!this.opts.check) return;
+    const got = this.produced.shift();
+    if (!got) return this.diverge(expected.seq, expected.container, describeOutput(expected), 'nothing');
+    if (!sameRecord(expected, got)) return this.diverge(expected.seq, expected.container, describeOutput(expected), describeOutput(got), expected, got);
+    this.opts.onOutput?.(got);
+  }
+
+  /** Under check, the replay stops here; otherwise the first difference is noted. */
+  private diverge(seq: number, container: string | null, expected: string, got: string, e?: OutputRecord, g?: OutputRecord): void {
+    if (!this.opts.check) {
+      if (!this.noted) this.summary.notes.push(`at seq ${seq}${container ? `, container ${container}` : ''}, the journal has ${expected}, replay ${got}`);
+      this.noted = true;
+      return;
+    }
+    // Two records described alike differ in a detail: show them whole.
+    if (expected === got && e && g) {
+      expected = JSON.stringify(e);
+      got = JSON.stringify(g);
+    }
+    this.summary.divergence = { seq, container, expected, got };
+  }
+
+  private samplesPruned(seq: number): boolean {
+    const from = this.header!.samplesFrom;
+    return from !== null && seq < from;
+  }
+
+  private configOf(effective: Record<string, string | number | boolean>, where: string): Config {
+    try {
+      return resolveConfig([effective], (msg) => this.summary.notes.push(`header: ${msg}`));
+    } catch (err) {
+      throw new JournalError(`${where}: the header's configuration is not valid: ${(err as Error).message}`);
+    }
+  }
+}
+
+function sameRecord(a: OutputRecord, b: OutputRecord): boolean {
+  if (isDeepStrictEqual(a, b)) return true;
+  // As the journal holds them: no undefined fields, -0 written as 0.
+  return JSON.stringify(a) === JSON.stringify(b) || isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+}
+
+function monitorEventOf(r: Extract<JournalRecord, { type: 'monitor' | 'tick' | 'log-tick' }>): MonitorEvent {
+  if (r.type === 'tick') return { type: 'TICK', ts: r.ts, samples: decodeSamples(r.samples) };
+  if (r.type === 'log-tick') return { type: 'LOG_TICK', ts: r.ts, logDirs: r.logDirs };
+  return r.event;
+}
+
+/** Replay a whole journal given as lines. */
+export function replayLines(lines: Iterable<string>, opts: ReplayOptions): ReplaySummary {
+  const replayer = new Replayer(opts);
+  for (const line of lines) {
+    replayer.feed(line);
+    if (!replayer.going) break;
+  }
+  return replayer.end();
+}
