@@ -232,8 +232,10 @@ export class Replayer {
     if (!this.opts.check) return;
     const got = this.produced.shift();
     if (!got) return this.diverge(expected.seq, expected.container, describeOutput(expected), 'nothing');
-    if (!sameRecord(expected, got)) return this.diverge(expected.seq, expected.container, describeOutput(expected), describeOutput(got), expected, got);
-    this.opts.onOutput?.(got);
+    if (sameRecord(expected, got)) return this.opts.onOutput?.(got);
+    if (got.container === expected.container) return this.diverge(expected.seq, got.container, describeOutput(expected), describeOutput(got), expected, got);
+    // Replay decided something about another container here: that one is named, and each side says whose it is.
+    this.diverge(expected.seq, got.container, `${expected.container}: ${describeOutput(expected)}`, `${got.container}: ${describeOutput(got)}`);
   }
 
   /** Under check, the replay stops here; otherwise the first difference is noted. */

@@ -18,6 +18,7 @@ import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js
 import { ProcessLauncher } from '../launcher/process-launcher.js';
 import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-monitor.js';
 import type { HostFacts, NodeUtilization } from '../../state-machines/containers-monitor.js';
+import { JournalPruner } from '../journal/pruner.js';
 import type { OutputRecord } from '../journal/records.js';
 import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
@@ -70,6 +71,8 @@ export class NodeWarden {
   private readonly launcher: ProcessLauncher;
   private readonly runner: EffectRunner;
   readonly monitor: ContainersMonitor;
+  /** Drops monitor samples older than nodewarden.journal.retention-hours. */
+  readonly pruner: JournalPruner;
   /** What the start found and did about the containers left unfinished. */
   readonly recovery: RecoverySummary;
   private idCounter = 0;
@@ -139,7 +142,9 @@ export class NodeWarden {
       },
       'nodewarden started',
     );
+    this.pruner = new JournalPruner({ store: this.store, core: this.core, clock: this.clock, log: this.log, retentionHours: this.config.journal.retentionHours });
     this.monitor.start();
+    this.pruner.start();
   }
 
   /** POST /v1/containers: 201-style `created: true`, or the same container again for the same spec. */
@@ -266,6 +271,7 @@ export class NodeWarden {
     this.closed = true;
     if (!opts.keepContainers && !keepsContainersOnShutdown(this.config)) await this.killAll(ExitStatus.KILLED_BY_RESOURCEMANAGER, KILLED_ON_SHUTDOWN);
     this.monitor.close();
+    await this.pruner.close();
     this.runner.close();
     this.launcher.close();
     this.core.close();
