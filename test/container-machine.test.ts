@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ContainerActor } from '../state-machines/container-actor.js';
+import { MachineStepError } from '../state-machines/stepped-actor.js';
 import { initialContext, type ContainerContext } from '../state-machines/container-machine.js';
 import { ExitStatus } from '../state-machines/exit-status.js';
 import {
@@ -335,5 +336,17 @@ describe('container actor: finished containers are parked', () => {
     expect(a.step(sample('CONTAINER_LAUNCHED')).handled).toBe(false);
     a.step({ type: 'UPDATE_DIAGNOSTICS_MSG', ts: T0, message: 'late note' });
     expect(a.context).toEqual({ ...context, diagnostics: `${context.diagnostics}[2026-11-21 08:30:00.005] late note\n` });
+  });
+});
+
+describe('container actor: an event the machine cannot digest', () => {
+  it('throws MachineStepError to the caller and leaves the state and context as they were', () => {
+    const actor = at('RUNNING', { pid: 42, pidStartTime: 7, attempt: 1 });
+    const before = { state: actor.state, context: actor.context };
+    // No message: the machine's diagnostics action fails on it.
+    expect(() => actor.step({ type: 'UPDATE_DIAGNOSTICS_MSG', ts: 5 } as unknown as ContainerEvent)).toThrow(MachineStepError);
+    expect({ state: actor.state, context: actor.context }).toEqual(before);
+    // The actor carries on: the next event is taken as usual.
+    expect(actor.step({ type: 'CONTAINER_EXITED_WITH_SUCCESS', ts: 6, exitCode: 0 })).toMatchObject({ from: 'RUNNING', to: 'EXITED_WITH_SUCCESS' });
   });
 });

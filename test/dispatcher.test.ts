@@ -88,4 +88,19 @@ describe('dispatcher', () => {
     expect(effects).toEqual([]);
     expect(store.loadContainers()[0]).toMatchObject({ state: 'SCHEDULED', launchAttempt: 1 });
   });
+
+  it('an event a machine cannot digest is logged and changes nothing; the core goes on', async () => {
+    const errors: string[] = [];
+    const logged = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line).msg) });
+    const guarded = new Dispatcher(store, bus, resolveConfig([]), logged);
+    guarded.add(spec('g'), 1000);
+    await guarded.durable();
+    const before = store.transitions().length;
+    guarded.dispatch('g', { type: 'UPDATE_DIAGNOSTICS_MSG', ts: 1001 } as never);
+    expect(errors).toEqual(['container could not process UPDATE_DIAGNOSTICS_MSG: Cannot read properties of undefined (reading \'endsWith\')']);
+    guarded.dispatch('g', { type: 'KILL_CONTAINER', ts: 1002, exitStatus: -105, diagnostics: 'bye' });
+    await guarded.durable();
+    expect(store.transitions().slice(before).map((t) => `${t.from}>${t.to}`)).toEqual(['SCHEDULED>KILLING']);
+    guarded.close();
+  });
 });

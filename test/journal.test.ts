@@ -191,6 +191,12 @@ describe('replay', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/line 2: a tick record with a bad samples\.c: expected a list of processes/);
 
+    // An event the machine could not digest never reaches it.
+    fs.writeFileSync(wrongShape, `${text[0]}\n{"seq":1,"ts":5,"type":"event","container":"c","event":{"type":"UPDATE_DIAGNOSTICS_MSG","ts":5}}\n`);
+    r = nw('replay', wrongShape);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/line 2: an event record with a bad event\.message: expected a string\n$/);
+
     expect(nw('replay').status).toBe(2);
   });
 });

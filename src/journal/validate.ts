@@ -66,11 +66,24 @@ const container = need('container', isStr, 'a container id');
 
 const resources = (v: unknown): boolean => isObject(v) && isNum(v.memoryMb) && isNum(v.vcores);
 
+/** The fields each container event carries besides its type and ts (state-machines/types.ts). */
+const EVENT_FIELDS: Partial<Record<string, Array<[string, (v: unknown) => boolean, string]>>> = {
+  RESOURCE_LOCALIZED: [['name', isStr, 'a resource name']],
+  RESOURCE_FAILED: [['name', isStr, 'a resource name'], ['diagnostics', isStr, 'a string']],
+  CONTAINER_LAUNCHED: [['pid', isInt, 'a pid'], ['startTime', isNum, 'a start time']],
+  CONTAINER_EXITED_WITH_SUCCESS: [['exitCode', isInt, 'an exit code']],
+  CONTAINER_EXITED_WITH_FAILURE: [['exitCode', isInt, 'an exit code'], ['diagnostics', isStr, 'a string']],
+  CONTAINER_KILLED_ON_REQUEST: [['exitCode', isInt, 'an exit code'], ['diagnostics', isStr, 'a string']],
+  KILL_CONTAINER: [['exitStatus', isInt, 'an exit status'], ['diagnostics', isStr, 'a string']],
+  UPDATE_DIAGNOSTICS_MSG: [['message', isStr, 'a string']],
+};
+
 const event: Check = (r) => {
   const e = r.event;
   if (!isObject(e) || !EVENT_TYPES.has(e.type)) return 'event: expected a container event with a known type';
   if (!isNum(e.ts)) return 'event.ts: expected a time';
   if (e.ts !== r.ts) return 'event.ts: expected the record\'s ts';
+  for (const [field, ok, expected] of EVENT_FIELDS[e.type as string] ?? []) if (!ok(e[field])) return `event.${field}: expected ${expected}`;
   return null;
 };
 
@@ -163,6 +176,6 @@ export function parseRecord(text: string, where: string): JournalRecord {
   const check = Object.hasOwn(CHECKS, r.type as string) ? CHECKS[r.type as JournalRecord['type']] : undefined;
   if (!check) throw new JournalError(`${where}: unknown record type ${JSON.stringify(r.type)}`);
   const wrong = check(r);
-  if (wrong !== null) throw new JournalError(`${where}: a ${r.type} record with a bad ${wrong}`);
+  if (wrong !== null) throw new JournalError(`${where}: ${r.type === 'event' ? 'an' : 'a'} ${r.type} record with a bad ${wrong}`);
   return r as unknown as JournalRecord;
 }
