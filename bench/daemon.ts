@@ -16,15 +16,21 @@ const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 
 export class BenchDaemon {
   readonly socket: string;
+  readonly db: string;
   client!: NodewardenClient;
   private child!: ChildProcess;
 
-  private constructor(readonly dir: string) {
+  private constructor(
+    readonly dir: string,
+    private readonly sets: Record<string, string | number | boolean>,
+  ) {
     this.socket = path.join(dir, 'var', 'nw.sock');
+    this.db = path.join(dir, 'db', 'nw.sqlite');
   }
 
-  static async start(): Promise<BenchDaemon> {
-    const d = new BenchDaemon(fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-')));
+  /** `sets`: configuration keys for the daemon (`--set KEY=VALUE`). */
+  static async start(sets: Record<string, string | number | boolean> = {}): Promise<BenchDaemon> {
+    const d = new BenchDaemon(fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-')), sets);
     await d.spawn();
     return d;
   }
@@ -34,9 +40,10 @@ export class BenchDaemon {
     const dir = this.dir;
     this.child = spawn(
       process.execPath,
-      [BIN, 'start', '--socket', this.socket, '--db', path.join(dir, 'db', 'nw.sqlite'), '--work-dir', path.join(dir, 'var'), '--log-level', 'warn',
+      [BIN, 'start', '--socket', this.socket, '--db', this.db, '--work-dir', path.join(dir, 'var'), '--log-level', 'warn',
         // Room for every container: the benches measure the daemon, not the scheduler.
-        '--set', 'yarn.nodemanager.resource.memory-mb=1048576', '--set', 'yarn.nodemanager.resource.cpu-vcores=65536'],
+        '--set', 'yarn.nodemanager.resource.memory-mb=1048576', '--set', 'yarn.nodemanager.resource.cpu-vcores=65536',
+        ...Object.entries(this.sets).flatMap(([k, v]) => ['--set', `${k}=${v}`])],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     this.client = new NodewardenClient(this.socket, { keepAlive: true });

@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { figure, machine, type Figure } from './stats.js';
 import { apiBench } from './api.js';
 import { monitorBench } from './monitor.js';
+import { journalBench } from './journal.js';
 import { recoveryBench } from './recovery.js';
 import { dispatchPath, machinesOnly, naivePerRow } from './transitions.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only NAME`: run one benchmark (transitions, monitor, api, recovery). */
+/** `--only NAME`: run one benchmark (transitions, monitor, api, recovery, journal). */
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const RUNS = quick ? 3 : 5;
@@ -107,11 +108,21 @@ async function recoverySection(): Promise<Record<string, unknown>> {
   return r as unknown as Record<string, unknown>;
 }
 
+async function journalSection(): Promise<Record<string, unknown>> {
+  const r = await journalBench({ quick, runs: RUNS });
+  const { replay: p, size: z } = r;
+  console.log(`\njournal: replay --check of a live-recorded journal, ${fmt(p.records)} records (${Object.entries(p.mix).map(([t, n]) => `${fmt(n)} ${t}`).join(', ')})`);
+  console.log(`${'replay records/s'.padEnd(48)} ${fmt(p.recordsPerSecond.median).padStart(10)} /s  (min ${fmt(p.recordsPerSecond.min)}, max ${fmt(p.recordsPerSecond.max)})  goal ≥ ${fmt(p.goal)}: ${p.met ? 'met' : 'NOT met'}`);
+  console.log(`${`journal bytes per container-hour (${z.intervalMs / 1000} s interval)`.padEnd(48)} ${fmt(z.bytesPerContainerHour).padStart(10)} B   (${fmt(z.sampleBytesPerContainerTick)} B of samples per tick × ${3_600_000 / z.intervalMs}, + ${fmt(z.lifecycleBytesPerContainer)} B of lifecycle; ${z.containers} real containers, ${z.ticks} ticks)`);
+  return r as unknown as Record<string, unknown>;
+}
+
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   transitions: transitionsBench,
   monitor: monitorSection,
   api: apiSection,
   recovery: recoverySection,
+  journal: journalSection,
 };
 
 async function main(): Promise<void> {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitStatus } from '../state-machines/exit-status.js';
 import { DaemonDir } from './helpers/daemon-process.js';
+import { waitForAsync } from './helpers/proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
 const HOG = path.join(process.cwd(), 'test', 'fixtures', 'hog.mjs');
@@ -63,6 +64,8 @@ beforeAll(async () => {
   await d.until('across', 'RUNNING');
   await d.crash();
   await d.start({ set });
+  // calm is sampled again, long enough for its CPU to be known (what a kill needs).
+  await waitForAsync(async () => (await d.view('calm')).usage !== null, 15_000, 'calm to be measured again');
   fs.writeFileSync(path.join(d.containerDir('across'), 'go'), '');
   expect((await d.until('across', 'DONE')).exitCode).toBe(0);
   await d.current!.client.post('/v1/containers/calm/kill', {});
@@ -152,10 +155,10 @@ describe('replay', () => {
 
   it('an edited sample diverges: a calm container made to look huge is killed in replay', () => {
     const { header, records } = readJournal(journal);
-    // A tick after calm's second sample (its CPU is known), its wrapper's rss made 4 GiB.
-    const ticks = records.filter((r) => r.type === 'tick' && (r.samples as Record<string, unknown>).calm !== undefined);
-    expect(ticks.length).toBeGreaterThan(3);
-    const tick = ticks[2]!;
+    // calm's last tick before the user's kill (its CPU known by then), its wrapper's rss made 4 GiB.
+    const userKill = records.find((r) => r.type === 'event' && r.container === 'calm' && (r.event as { type: string }).type === 'KILL_CONTAINER')!;
+    const ticks = records.filter((r) => r.type === 'tick' && r.seq < userKill.seq && ((r.samples as Record<string, unknown[]>).calm?.length ?? 0) > 0);
+    const tick = ticks.at(-1)!;
     ((tick.samples as Record<string, number[][]>).calm![0]!)[11] = 1 << 20;
     const edited = path.join(d.dir, 'huge-sample.ndjson');
     writeJournal(edited, header, records);
