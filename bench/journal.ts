@@ -60,7 +60,7 @@ export interface JournalBenchResult {
 }
 
 /** Writes a journal through the live path: `containers` in waves of `concurrent`, each sampled `ticksEach` times. */
-async function recordWorkload(file: string, containers: number, concurrent: number, ticksEach: number): Promise<void> {
+export async function recordWorkload(file: string, containers: number, concurrent: number, ticksEach: number): Promise<void> {
   const log = pino({ level: 'silent' });
   const store = new Store(file);
   const bus = createBus(log);

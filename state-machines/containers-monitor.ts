@@ -143,10 +143,12 @@ function track(settings: MonitorSettings, id: string, pid: number, resources: Re
 function checkLimit(s: MonitorSettings, t: TrackedContainer, members: readonly ProcessSample[], ages: Ages, m: TreeMeasure): MonitorKill | null {
   const usage = { pmemBytes: m.pmemBytes, pmemLimit: t.limits.pmemBytes, vmemBytes: m.vmemBytes, vmemLimit: t.limits.vmemBytes };
   let kind: 'virtual' | 'physical' | null = null;
-  if (s.vmemCheckEnabled && isProcessTreeOverLimit(m.vmemBytes, virtualMemorySize(members, ages, 1), t.limits.vmemBytes)) {
+  // The aged sum is part of the current one, so a tree within its limit now is within it either way (and its aged sum is not worked out).
+  if (s.vmemCheckEnabled && m.vmemBytes > t.limits.vmemBytes && isProcessTreeOverLimit(m.vmemBytes, virtualMemorySize(members, ages, 1), t.limits.vmemBytes)) {
     kind = 'virtual';
   } else if (
     s.pmemCheckEnabled &&
+    m.pmemBytes > t.limits.pmemBytes &&
     isProcessTreeOverLimit(m.pmemBytes, rssMemorySize(members, ages, 1, { pageSize: s.host.pageSize, smaps: s.smapsBasedRss }), t.limits.pmemBytes)
   ) {
     kind = 'physical';

@@ -151,6 +151,9 @@ export abstract class NodeCore {
     this.monitorActor = new MonitorActor(this.monitorSettings, opts.monitorContext);
   }
 
+  /** Whether input records are wanted (replay already has them: it only numbers them). */
+  protected readonly keepsInputs: boolean = true;
+
   /** The next sequence number of the journal. */
   protected abstract nextSeq(): number;
   /** A journal record: an input as it is applied, a transition or kill as it is decided. */
@@ -176,7 +179,7 @@ export abstract class NodeCore {
 
   /** A launch request (input): the container's row, then the INIT_CONTAINER that starts it. */
   add(spec: ContainerSpec, ts: number): ContainerEntry {
-    this.journal({ ts, type: 'launch', container: spec.id, spec });
+    this.input(() => ({ ts, type: 'launch', container: spec.id, spec }));
     const actor = new ContainerActor({ spec, diagnosticsMaxSize: this.config.diagnosticsMaxSize });
     const entry = new Entry(spec, actor, this.log, ts, ts, 0, null);
     this.entries.set(spec.id, entry);
@@ -199,7 +202,7 @@ export abstract class NodeCore {
 
   /** An event from outside the core (input): a request, or what the shell saw happen. */
   dispatch(id: string, event: ContainerEvent): void {
-    if (this.entries.has(id)) this.journal({ ts: event.ts, type: 'event', container: id, event });
+    if (this.entries.has(id)) this.input(() => ({ ts: event.ts, type: 'event', container: id, event }));
     this.enqueue(id, event);
     this.drain();
   }
@@ -224,10 +227,10 @@ export abstract class NodeCore {
     // A tick with nothing tracked decides nothing: it is not worth a record.
     const idle = this.monitorActor.context.tracking.size === 0;
     if (event.type === 'TICK') {
-      if (!idle) this.journal({ ts: event.ts, type: 'tick', samples: encodeSamples(event.samples) });
+      if (!idle) this.input(() => ({ ts: event.ts, type: 'tick', samples: encodeSamples(event.samples) }));
     } else if (event.type === 'LOG_TICK') {
-      if (!idle) this.journal({ ts: event.ts, type: 'log-tick', logDirs: event.logDirs as Record<string, Array<{ dir: string; bytes: number }>> });
-    } else this.journal({ ts: event.ts, type: 'monitor', event });
+      if (!idle) this.input(() => ({ ts: event.ts, type: 'log-tick', logDirs: event.logDirs as Record<string, Array<{ dir: string; bytes: number }>> }));
+    } else this.input(() => ({ ts: event.ts, type: 'monitor', event }));
     const kills = this.monitorActor.step(event);
     // Each kill on its own: the machine has already stopped tracking all of them.
     for (const kill of kills) this.kill('monitor', kill.id, { ts: event.ts, exitStatus: kill.exitStatus, diagnostics: kill.diagnostics });
@@ -243,7 +246,7 @@ export abstract class NodeCore {
 
   /** The monitor's state as a journal record (an input: replay carries on from it once older samples are pruned). */
   snapshotMonitor(ts: number): void {
-    this.journal({ ts, type: 'monitor-snapshot', ...encodeMonitor(this.monitorActor.context) });
+    this.input(() => ({ ts, type: 'monitor-snapshot', ...encodeMonitor(this.monitorActor.context) }));
     this.drained();
   }
 
@@ -256,8 +259,7 @@ export abstract class NodeCore {
    * unfinished ones are killed instead.
    */
   recover(found: Readonly<Record<string, FoundProcess>>, ts: number): Map<string, RecoveryPlan> {
-    const containers = [...this.entries.values()].map((e) => this.rowOf(e));
-    this.journal({ ts, type: 'start', host: this.host, config: this.config.effective, containers, found: { ...found } });
+    this.input(() => ({ ts, type: 'start', host: this.host, config: this.config.effective, containers: [...this.entries.values()].map((e) => this.rowOf(e)), found: { ...found } }));
     const unfinished = [...this.entries.values()].filter((e) => e.actor.state !== 'DONE');
     // A container the scheduler had started holds its resources until DONE;
     // they are counted before anything waiting is scheduled again.
@@ -299,8 +301,14 @@ export abstract class NodeCore {
     };
   }
 
-  private journal(draft: Draft<InputRecord | OutputRecord>): void {
-    this.record({ seq: this.nextSeq(), ...draft } as InputRecord | OutputRecord);
+  private journal(draft: Draft<OutputRecord>): void {
+    this.record({ seq: this.nextSeq(), ...draft } as OutputRecord);
+  }
+
+  /** An input takes its place in the journal; its record is built only when it is kept. */
+  private input(draft: () => Draft<InputRecord>): void {
+    const seq = this.nextSeq();
+    if (this.keepsInputs) this.record({ seq, ...draft() } as InputRecord);
   }
 
   /** A kill the core decided itself: recorded, then queued like any KILL_CONTAINER. */

@@ -61,6 +61,8 @@ export interface ReplayOptions {
 
 /** The core with nothing behind it: records and rows go nowhere but to the replayer. */
 class ReplayCore extends NodeCore {
+  protected override readonly keepsInputs = false;
+
   constructor(
     config: Config,
     host: HostFacts,
@@ -81,7 +83,7 @@ class ReplayCore extends NodeCore {
   }
 
   protected record(r: InputRecord | OutputRecord): void {
-    if (isOutput(r)) this.replayer.output(r);
+    this.replayer.output(r as OutputRecord);
   }
 
   protected row(): void {}
