@@ -145,7 +145,11 @@ export async function monitorBench(opts: { quick: boolean; runs: number }): Prom
     const inTrees = node.monitor.statistics().reduce((s, e) => s + e.statistics.processes, 0);
     const onMachine = countProcesses();
 
-    // The daemon's CPU while it watches the idle containers on its own timer.
+    // The daemon's CPU while it watches the idle containers on its own timer,
+    // once the ticks timed above are committed and one interval has passed:
+    // the steady state, not the tail of this benchmark's own burst.
+    await node.durable();
+    await new Promise((r) => setTimeout(r, 3000));
     const ticksBefore = node.monitor.tickCount();
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
