@@ -7,15 +7,12 @@
  */
 import mittModule, { type Emitter } from 'mitt';
 import type { Logger } from 'pino';
-import type { MonitorKill } from '../state-machines/containers-monitor.js';
 import type { ContainerEffect } from '../state-machines/types.js';
 import type { TransitionRow } from './store/store.js';
 
 export type BusEvents = {
   effect: { id: string; effect: ContainerEffect };
   transitions: TransitionRow[];
-  /** The ContainersMonitor decided a kill (before the KILL_CONTAINER it causes is committed). */
-  monitorKill: MonitorKill & { ts: number };
   /** A monitor tick ran: how long it took (the /metrics tick-duration histogram) and how many trees it sampled. */
   monitorTick: { durationMs: number; containers: number };
 };

@@ -89,7 +89,7 @@ describe('dispatcher', () => {
     expect(store.loadContainers()[0]).toMatchObject({ state: 'SCHEDULED', launchAttempt: 1 });
   });
 
-  it('an event a machine cannot digest is logged and changes nothing; the core goes on', async () => {
+  it('an event without the fields its type needs is refused unrecorded, and changes nothing; the core goes on', async () => {
     const errors: string[] = [];
     const logged = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line).msg) });
     const guarded = new Dispatcher(store, bus, resolveConfig([]), logged);
@@ -97,7 +97,8 @@ describe('dispatcher', () => {
     await guarded.durable();
     const before = store.transitions().length;
     guarded.dispatch('g', { type: 'UPDATE_DIAGNOSTICS_MSG', ts: 1001 } as never);
-    expect(errors).toEqual(['container could not process UPDATE_DIAGNOSTICS_MSG: Cannot read properties of undefined (reading \'endsWith\')']);
+    expect(errors).toEqual(['event refused: bad event.message: expected a string']);
+    expect(store.journalLines(0, -1).some((l) => l.line.includes('UPDATE_DIAGNOSTICS_MSG'))).toBe(false);
     guarded.dispatch('g', { type: 'KILL_CONTAINER', ts: 1002, exitStatus: -105, diagnostics: 'bye' });
     await guarded.durable();
     expect(store.transitions().slice(before).map((t) => `${t.from}>${t.to}`)).toEqual(['SCHEDULED>KILLING']);

@@ -52,8 +52,8 @@ describe('journal pruning', () => {
     const pruner = new JournalPruner({ store, core, clock, log, retentionHours: 1 });
     core.recover({}, now);
 
-    // Two containers running and monitored (limit 64 + 32 MiB = 24,576 pages).
-    for (const [id, pid] of [['early', 100], ['late', 200]] as const) {
+    // Three containers running and monitored (limit 64 + 32 MiB = 24,576 pages).
+    for (const [id, pid] of [['early', 100], ['early2', 150], ['late', 200]] as const) {
       core.add(containerSpec(id, { resources: { memoryMb: 64, vcores: 1 } }), now);
       core.dispatch(id, { type: 'CONTAINER_LAUNCHED', ts: now, pid, startTime: 1 });
       core.monitor({ type: 'START_MONITORING', ts: now, id, pid, resources: { memoryMb: 64, vcores: 1 } });
@@ -69,24 +69,42 @@ describe('journal pruning', () => {
     };
 
     await run(HOUR / 2);
-    await run(5000, { early: 30_000 }); // over the limit: killed from samples that will be pruned
+    // Two over the limit in the same tick: killed from samples that will be pruned.
+    await run(5000, { early: 30_000, early2: 30_000 });
     expect(core.get('early')!.actor.state).toBe('KILLING');
+    expect(core.get('early2')!.actor.state).toBe('KILLING');
     await run(HOUR);
     expect(await pruner.run()).toBe(0); // the first snapshot is not yet out of the window
     await core.durable();
     const firstSnapshot = store.snapshotBefore(now)!;
     await run(HOUR + 60_000);
 
-    // The cut: a pass while the event loop keeps turning between slices.
+    // An export that is under way when the cut is made reads one snapshot: all of the samples, none pruned.
+    let during = '';
+    await exportJournal(file, 0, async (chunk) => {
+      if (during === '') {
+        expect(JSON.parse(chunk).samplesFrom).toBeNull();
+        expect(await new JournalPruner({ store, core, clock, log, retentionHours: 1 }).run()).toBeGreaterThan(0);
+      }
+      during += chunk;
+    });
+    const duringLines = during.trimEnd().split('\n');
+    expect(duringLines.filter((l) => l.includes('"type":"tick"')).length).toBeGreaterThan(1000);
+    expect(replayLines(duringLines, { check: true }).divergence).toBeNull();
+    await core.durable();
+
+    // The cut (again, for what came since): a pass while the event loop keeps turning between slices.
+    await run(HOUR); // more than one slice (500 rows) to go
     const pass = pruner.run();
     let done = false;
     void pass.then(() => (done = true));
     const turnedWhilePruning = await new Promise<boolean>((resolve) => setImmediate(() => resolve(!done)));
     const deleted = await pass;
     expect(turnedWhilePruning).toBe(true);
-    expect(deleted).toBeGreaterThan(500); // more than one slice
+    expect(deleted).toBeGreaterThan(500);
     await core.durable();
-    expect(store.samplesFrom()).toBe(firstSnapshot.seq);
+    const cutAt = store.samplesFrom()!;
+    expect(cutAt).toBeGreaterThanOrEqual(firstSnapshot.seq);
 
     await run(60_000, { late: 30_000 }); // killed from samples that are kept
     expect(core.get('late')!.actor.state).toBe('KILLING');
@@ -98,15 +116,18 @@ describe('journal pruning', () => {
     await exportJournal(file, 0, (chunk) => void (text += chunk));
     const lines = text.trimEnd().split('\n');
     const header = JSON.parse(lines[0]!);
-    expect(header.samplesFrom).toBe(firstSnapshot.seq);
+    expect(header.samplesFrom).toBe(cutAt);
     const records = lines.slice(1).map((l) => JSON.parse(l));
-    expect(records.filter((r) => r.type === 'tick' && r.seq < firstSnapshot.seq)).toEqual([]);
+    expect(records.filter((r) => r.type === 'tick' && r.seq < cutAt)).toEqual([]);
     expect(records.filter((r) => r.type === 'tick').length).toBeGreaterThan(700); // the window's ticks are kept
-    expect(records.filter((r) => r.type === 'kill').map((r) => r.container)).toEqual(['early', 'late']);
+    // Both kills of the same tick are recorded before either is handled.
+    expect(records.filter((r) => r.type === 'kill').map((r) => r.container)).toEqual(['early', 'early2', 'late']);
+    const firstKill = records.findIndex((r) => r.type === 'kill');
+    expect(records[firstKill + 1]).toMatchObject({ type: 'kill', container: 'early2' });
 
     const summary = replayLines(lines, { check: true });
     expect(summary.divergence).toBeNull();
-    expect(summary.kills).toBe(2);
+    expect(summary.kills).toBe(3);
 
     // Replay really decides after the cut: the kept kill diverges when its limit is raised.
     const raised = { ...header, config: { ...header.config, 'nodewarden.executor.allowance.memory-mb': 1000 } };

@@ -130,6 +130,30 @@ describe('replay', () => {
     expect(r.stdout).toMatch(/^replay matches the journal: \d+ records, \d+ transitions and 1 kill, all identical\n$/);
   });
 
+  it('--check --json: the verdict as JSON', () => {
+    const r = nw('replay', journal, '--check', '--json');
+    expect(r.status).toBe(0);
+    const verdict = JSON.parse(r.stdout);
+    expect(verdict).toMatchObject({ check: 'ok', kills: 1, skipped: 0, divergence: null });
+    expect(verdict.from).toBe(readJournal(journal).records[0]!.seq);
+  });
+
+  it('a journal exported with --since is checked from the first daemon start in it; one with none cannot be checked', () => {
+    const { records } = readJournal(journal);
+    const [, second] = records.filter((r) => r.type === 'start');
+    const part = path.join(d.dir, 'since.ndjson');
+    fs.writeFileSync(part, nw('journal', 'export', '--db', d.db, '--since', String(second!.seq - 5)).stdout);
+    const r = nw('replay', part, '--check');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`all identical \\(from the daemon start at seq ${second!.seq}; 4 earlier records not replayed\\)\\n$`));
+
+    const none = path.join(d.dir, 'since-none.ndjson');
+    fs.writeFileSync(none, nw('journal', 'export', '--db', d.db, '--since', String(second!.seq)).stdout);
+    const n = nw('replay', none, '--check');
+    expect(n.status).toBe(1);
+    expect(n.stderr).toMatch(/has no daemon start to replay from, so nothing can be checked \(export it without --since\)\n$/);
+  });
+
   it('prints the timeline: container, from → to, event, time; --json as NDJSON', () => {
     const r = nw('replay', journal);
     expect(r.status).toBe(0);

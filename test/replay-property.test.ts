@@ -22,20 +22,26 @@ import { createBus } from '../src/bus.js';
 import { resolveConfig } from '../src/config/load.js';
 import { Dispatcher } from '../src/core/dispatcher.js';
 import { exportJournal } from '../src/journal/export.js';
+import { JournalPruner } from '../src/journal/pruner.js';
 import { replayLines } from '../src/journal/replay.js';
 import { Store } from '../src/store/store.js';
 import { containerSpec } from './helpers/spec.js';
 
 const log = pino({ level: 'silent' });
 const HOST: HostFacts = { processors: 2, pageSize: 4096, clockTicks: 100 };
-const config = resolveConfig([
-  {
-    'yarn.nodemanager.resource.memory-mb': 1024,
-    'yarn.nodemanager.resource.cpu-vcores': 4,
-    'yarn.nodemanager.opportunistic-containers-max-queue-length': 2,
-    'yarn.nodemanager.container-diagnostics-maximum-size': 300,
-  },
-]);
+const base = {
+  'yarn.nodemanager.resource.memory-mb': 1024,
+  'yarn.nodemanager.resource.cpu-vcores': 4,
+  'yarn.nodemanager.opportunistic-containers-max-queue-length': 2,
+  'yarn.nodemanager.container-diagnostics-maximum-size': 300,
+  'nodewarden.journal.retention-hours': 0.002,
+};
+/** A daemon may be restarted with another configuration: each start is replayed with its own. */
+const CONFIGS = [
+  resolveConfig([base]),
+  resolveConfig([{ ...base, 'yarn.nodemanager.resource.memory-mb': 700, 'yarn.nodemanager.opportunistic-containers-max-queue-length': 1, 'nodewarden.executor.allowance.memory-mb': 0 }]),
+  resolveConfig([{ ...base, 'yarn.nodemanager.container-diagnostics-maximum-size': 120, 'yarn.nodemanager.vmem-check-enabled': false, 'yarn.nodemanager.recovery.enabled': false }]),
+];
 
 type Op =
   | { op: 'launch'; memoryMb: number; vcores: number; opportunistic: boolean; retries: number; local: boolean }
@@ -45,9 +51,10 @@ type Op =
   | { op: 'logTick'; bytes: number }
   | { op: 'advance'; ms: number }
   | { op: 'commit' }
-  | { op: 'crash' }
-  | { op: 'restart'; found: number[] }
-  | { op: 'snapshot' };
+  | { op: 'crash'; found: number[] }
+  | { op: 'restart'; found: number[]; config: number }
+  | { op: 'snapshot' }
+  | { op: 'prune' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('launch' as const), memoryMb: fc.integer({ min: 16, max: 600 }), vcores: fc.integer({ min: 1, max: 3 }), opportunistic: fc.boolean(), retries: fc.integer({ min: 0, max: 2 }), local: fc.boolean() }) },
@@ -57,9 +64,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('logTick' as const), bytes: fc.integer({ min: 0, max: 2 ** 31 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 5000 }) }) },
   { weight: 2, arbitrary: fc.constant({ op: 'commit' as const }) },
-  { weight: 1, arbitrary: fc.constant({ op: 'crash' as const }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), found: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 8 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('crash' as const), found: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 8 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), found: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 8 }), config: fc.integer({ min: 0, max: CONFIGS.length - 1 }) }) },
   { weight: 1, arbitrary: fc.constant({ op: 'snapshot' as const }) },
+  { weight: 1, arbitrary: fc.constant({ op: 'prune' as const }) },
 );
 
 /** An event of `type` with made-up fields, as the shell or a request could send it. */
@@ -93,6 +101,8 @@ class LiveRun {
   private launched = 0;
   private effects: Array<{ id: string; effect: ContainerEffect }> = [];
 
+  private config = CONFIGS[0]!;
+
   constructor(readonly file: string) {
     [this.store, this.core] = this.open([]);
   }
@@ -100,7 +110,7 @@ class LiveRun {
   private open(found: number[]): [Store, Dispatcher] {
     const store = new Store(this.file);
     const bus = createBus(log);
-    const core = new Dispatcher(store, bus, config, log, { host: HOST });
+    const core = new Dispatcher(store, bus, this.config, log, { host: HOST });
     bus.on('effect', (e) => this.effects.push(e));
     this.effects = [];
     for (const row of store.loadContainers()) core.restore(row);
@@ -217,13 +227,18 @@ class LiveRun {
         // SIGKILL: the batch not yet committed is lost, with the effects it held back.
         this.store.close();
         core.close();
-        [this.store, this.core] = this.open([1]);
+        [this.store, this.core] = this.open(o.found);
         return;
       case 'restart':
         await core.durable();
         core.close();
         this.store.close();
+        this.config = CONFIGS[o.config]!;
         [this.store, this.core] = this.open(o.found);
+        return;
+      case 'prune':
+        // Samples older than the window (7.2 s) go, cut at a snapshot.
+        await new JournalPruner({ store: this.store, core, clock: { now: () => this.ts }, log, retentionHours: this.config.journal.retentionHours }).run();
         return;
     }
   }
@@ -234,6 +249,8 @@ class LiveRun {
     this.store.close();
   }
 }
+
+const recordedStarts = (lines: string[]) => lines.filter((l) => l.includes('"type":"start"')).length;
 
 async function exported(file: string): Promise<string[]> {
   let text = '';
@@ -261,7 +278,10 @@ describe('replay property', () => {
           const lines = await exported(file);
           const summary = replayLines(lines, { check: true });
           expect(summary.divergence).toBeNull();
-          if (process.env.NW_PROPERTY_STATS) console.log(JSON.stringify({ ops: ops.length, records: summary.records, transitions: summary.transitions, kills: summary.kills, notes: summary.notes.length }));
+          if (process.env.NW_PROPERTY_STATS) {
+            const header = JSON.parse(lines[0]!);
+            console.log(JSON.stringify({ ops: ops.length, records: summary.records, transitions: summary.transitions, kills: summary.kills, pruned: header.samplesFrom !== null, starts: recordedStarts(lines) }));
+          }
           const recorded = lines.slice(1).map((l) => JSON.parse(l) as { type: string });
           expect(summary.transitions).toBe(recorded.filter((r) => r.type === 'transition').length);
           expect(summary.kills).toBe(recorded.filter((r) => r.type === 'kill').length);
@@ -277,8 +297,7 @@ describe('replay property', () => {
     );
   }, 120_000);
 
-  it('the property test would notice a core that decides differently in replay', async () => {
-    // One run with a memory kill, replayed under a smaller limit: the check must fail.
+  it('the check that property relies on notices a different decision: a container monitored with a smaller request is killed in replay', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-replay-prop-'));
     const file = path.join(dir, 'db.sqlite');
     const live = new LiveRun(file);

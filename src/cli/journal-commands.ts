@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { exportJournal } from '../journal/export.js';
-import { JournalError, Replayer, type ReplaySummary } from '../journal/replay.js';
+import { JournalError, lastStartConfig, Replayer, type ReplaySummary } from '../journal/replay.js';
 import type { OutputRecord } from '../journal/records.js';
 import { parseArgs, UsageError } from './args.js';
 import { eventLine } from './format.js';
@@ -43,7 +43,14 @@ export async function replay(argv: string[], out: Out): Promise<number> {
   const check = options.check === true;
   const json = options.json === true;
   const timeline = (r: OutputRecord) => out(json ? `${JSON.stringify(r)}\n` : `${eventLine(r)}\n`);
-  const replayer = new Replayer({ check, source: file, ...(check ? {} : { onOutput: timeline }) });
+  // A first pass for the last start's configuration: the header's differences from it are edits to replay with.
+  const starts: string[] = [];
+  await readLines(file, (line) => {
+    if (line.includes('"type":"start"')) starts.push(line);
+    return true;
+  });
+  const lastStart = lastStartConfig(starts);
+  const replayer = new Replayer({ check, source: file, ...(lastStart ? { lastStartConfig: lastStart } : {}), ...(check ? {} : { onOutput: timeline }) });
   await readLines(file, (line) => {
     replayer.feed(line);
     return replayer.going;
@@ -58,11 +65,12 @@ export async function replay(argv: string[], out: Out): Promise<number> {
 function report(s: ReplaySummary, json: boolean, out: Out): void {
   const d = s.divergence;
   if (json) {
-    out(`${JSON.stringify({ check: d ? 'diverged' : 'ok', records: s.records, inputs: s.inputs, transitions: s.transitions, kills: s.kills, divergence: d, notes: s.notes })}\n`);
+    out(`${JSON.stringify({ check: d ? 'diverged' : 'ok', records: s.records, inputs: s.inputs, transitions: s.transitions, kills: s.kills, from: s.from, skipped: s.skipped, divergence: d, notes: s.notes })}\n`);
   } else if (d) {
     process.stderr.write(`replay diverged at seq ${d.seq}${d.container ? `, container ${d.container}` : ''}:\n  expected: ${d.expected}\n  got:      ${d.got}\n`);
   } else {
-    out(`replay matches the journal: ${count(s.records, 'record')}, ${count(s.transitions, 'transition')} and ${count(s.kills, 'kill')}, all identical\n`);
+    const partial = s.skipped > 0 ? ` (from the daemon start at seq ${s.from}; ${count(s.skipped, 'earlier record')} not replayed)` : '';
+    out(`replay matches the journal: ${count(s.records, 'record')}, ${count(s.transitions, 'transition')} and ${count(s.kills, 'kill')}, all identical${partial}\n`);
   }
 }
 

@@ -70,9 +70,6 @@ export class Dispatcher extends NodeCore {
 
   protected record(record: InputRecord | OutputRecord): void {
     this.store.stageRecord(record);
-    if (record.type === 'kill' && record.by === 'monitor') {
-      this.bus.emit('monitorKill', { type: 'KILL_CONTAINER', id: record.container, exitStatus: record.exitStatus, diagnostics: record.diagnostics, ts: record.ts });
-    }
   }
 
   protected row(row: ContainerRow, isNew: boolean): void {

@@ -25,6 +25,7 @@ import { recoveryPlan, type FoundProcess, type RecoveryPlan, type RestoredContai
 import type { ContainerEffect, ContainerEvent, ContainerEventType, ContainerSpec, ContainerState } from '../../state-machines/types.js';
 import type { Config } from '../config/types.js';
 import { encodeMonitor, encodeSamples, type InputRecord, type OutputRecord } from '../journal/records.js';
+import { checkEvent } from '../journal/validate.js';
 import { contextFromRow, rowFromContext, type ContainerRow } from '../store/store.js';
 
 export interface ContainerEntry {
@@ -119,8 +120,6 @@ export interface NodeCoreOptions {
   log: Logger;
   /** This boot's id, stamped on every pid recorded (null: unknown). */
   bootId?: string | null;
-  /** Carry the monitor on from this state (replay, from a journal's monitor snapshot). */
-  monitorContext?: MonitorContext;
 }
 
 /** What a record is before the journal numbers it. */
@@ -148,7 +147,7 @@ export abstract class NodeCore {
       this.config.opportunisticQueueLength,
     );
     this.monitorSettings = monitorSettings(this.config, this.host);
-    this.monitorActor = new MonitorActor(this.monitorSettings, opts.monitorContext);
+    this.monitorActor = new MonitorActor(this.monitorSettings);
   }
 
   /** Whether input records are wanted (replay already has them: it only numbers them). */
@@ -200,8 +199,13 @@ export abstract class NodeCore {
     return entry;
   }
 
-  /** An event from outside the core (input): a request, or what the shell saw happen. */
+  /** An event from outside the core (input): a request, or what the shell saw happen. One without the fields its type needs is refused, unrecorded. */
   dispatch(id: string, event: ContainerEvent): void {
+    const wrong = checkEvent(event);
+    if (wrong !== null) {
+      this.log.error({ container: id, event: event.type }, `event refused: bad ${wrong}`);
+      return;
+    }
     if (this.entries.has(id)) this.input(() => ({ ts: event.ts, type: 'event', container: id, event }));
     this.enqueue(id, event);
     this.drain();
@@ -231,7 +235,14 @@ export abstract class NodeCore {
     } else if (event.type === 'LOG_TICK') {
       if (!idle) this.input(() => ({ ts: event.ts, type: 'log-tick', logDirs: event.logDirs as Record<string, Array<{ dir: string; bytes: number }>> }));
     } else this.input(() => ({ ts: event.ts, type: 'monitor', event }));
-    const kills = this.monitorActor.step(event);
+    let kills: MonitorKill[];
+    try {
+      kills = this.monitorActor.step(event);
+    } catch (err) {
+      // As for a container event: nothing changed, the monitor goes on (and replay, from the same record, does the same).
+      this.log.error({ err, event: event.type }, (err as Error).message);
+      return [];
+    }
     // Each kill on its own: the machine has already stopped tracking all of them.
     for (const kill of kills) this.kill('monitor', kill.id, { ts: event.ts, exitStatus: kill.exitStatus, diagnostics: kill.diagnostics });
     this.drain();
@@ -258,9 +269,18 @@ export abstract class NodeCore {
    * state still owes are performed again. With recovery disabled the
    * unfinished ones are killed instead.
    */
-  recover(found: Readonly<Record<string, FoundProcess>>, ts: number): Map<string, RecoveryPlan> {
-    this.input(() => ({ ts, type: 'start', host: this.host, config: this.config.effective, containers: [...this.entries.values()].map((e) => this.rowOf(e)), found: { ...found } }));
+  recover(found: Readonly<Record<string, FoundProcess>>, ts: number): { plans: Map<string, RecoveryPlan>; killed: number } {
     const unfinished = [...this.entries.values()].filter((e) => e.actor.state !== 'DONE');
+    // The finished ones are only counted: they decide nothing more, and replay has them already.
+    this.input(() => ({
+      ts,
+      type: 'start',
+      host: this.host,
+      config: this.config.effective,
+      containers: unfinished.map((e) => this.rowOf(e)),
+      done: this.entries.size - unfinished.length,
+      found: { ...found },
+    }));
     // A container the scheduler had started holds its resources until DONE;
     // they are counted before anything waiting is scheduled again.
     for (const e of unfinished) {
@@ -278,13 +298,16 @@ export abstract class NodeCore {
       for (const effect of plan.effects) this.route(entry, effect, ts);
       this.drain();
     }
+    let killed = 0;
     if (!this.config.recovery.enabled) {
       for (const e of unfinished) {
-        if (killable(e.actor.state)) this.enqueue(e.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus: ExitStatus.ABORTED, diagnostics: RECOVERY_DISABLED_DIAGNOSTICS });
+        if (!killable(e.actor.state)) continue;
+        this.enqueue(e.spec.id, { type: 'KILL_CONTAINER', ts, exitStatus: ExitStatus.ABORTED, diagnostics: RECOVERY_DISABLED_DIAGNOSTICS });
+        killed++;
       }
     }
     this.drain();
-    return plans;
+    return { plans, killed };
   }
 
   /** The row a container is written as. */
@@ -405,6 +428,7 @@ export abstract class NodeCore {
   }
 }
 
-function restoredOf(e: ContainerEntry): RestoredContainer {
+/** A container as recovery sees it. */
+export function restoredOf(e: ContainerEntry): RestoredContainer {
   return { state: e.actor.state, context: e.actor.context, launchAttempt: e.launchAttempt, updatedAt: e.updatedAt };
 }

@@ -15,19 +15,22 @@ const PAGE = 2000;
 export async function exportJournal(dbPath: string, since: number, write: (chunk: string) => Promise<void> | void): Promise<number> {
   const store = new Store(dbPath, { readOnly: true });
   try {
-    const start = store.lastRecord('start') as StartRecord | null;
-    if (start === null) throw new StoreError(`database ${dbPath} has no journal yet: start nodewarden on it first`);
-    const header: JournalHeader = { format: JOURNAL_FORMAT, version: JOURNAL_VERSION, config: start.config, since, samplesFrom: store.samplesFrom() };
-    await write(`${JSON.stringify(header)}\n`);
-    let last = since;
-    let count = 0;
-    for (;;) {
-      const page = store.journalLines(last, PAGE);
-      if (page.length === 0) return count;
-      last = page.at(-1)!.seq;
-      count += page.length;
-      await write(`${page.map((r) => r.line).join('\n')}\n`);
-    }
+    // One snapshot: a commit or prune pass of the running daemon during the export cannot tear it.
+    return await store.snapshot(async () => {
+      const start = store.lastRecord('start') as StartRecord | null;
+      if (start === null) throw new StoreError(`database ${dbPath} has no journal yet: start nodewarden on it first`);
+      const header: JournalHeader = { format: JOURNAL_FORMAT, version: JOURNAL_VERSION, config: start.config, since, samplesFrom: store.samplesFrom() };
+      await write(`${JSON.stringify(header)}\n`);
+      let last = since;
+      let count = 0;
+      for (;;) {
+        const page = store.journalLines(last, PAGE);
+        if (page.length === 0) return count;
+        last = page.at(-1)!.seq;
+        count += page.length;
+        await write(`${page.map((r) => r.line).join('\n')}\n`);
+      }
+    });
   } finally {
     store.close();
   }

@@ -6,15 +6,18 @@
  *
  * Replay must still decide exactly after a cut, so each pass first journals
  * a snapshot of the monitor's state, and a cut is only ever made at such a
- * snapshot: replay carries the monitor on from there. The rows go a slice at
- * a time, the event loop free in between, so a tick never waits long.
+ * snapshot: replay carries the monitor on from there. The rows go a slice of
+ * about 2 MB at a time, the event loop free in between, so a tick waits at
+ * most for one slice.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { NodeCore } from '../core/node-core.js';
 import type { Store } from '../store/store.js';
 
-const SLICE = 500;
+/** Rows go in slices of about this many bytes (a slice is one transaction on the event loop). */
+const SLICE_BYTES = 2 * 1024 * 1024;
+const MAX_SLICE_ROWS = 500;
 const HOUR_MS = 3_600_000;
 
 export interface JournalPrunerOptions {
@@ -61,12 +64,14 @@ export class JournalPruner {
     if (cut === null) return 0;
     let deleted = 0;
     try {
+      // A tick holds every monitored tree: with many containers a few rows are megabytes.
+      const slice = Math.max(1, Math.min(MAX_SLICE_ROWS, Math.floor(SLICE_BYTES / Math.max(1, store.lastTickBytes()))));
       for (;;) {
-        if (this.closed) break;
-        const n = store.pruneSamples(cut.seq, SLICE);
-        deleted += n;
-        if (n < SLICE) break;
         await new Promise((resolve) => setImmediate(resolve));
+        if (this.closed) break;
+        const n = store.pruneSamples(cut.seq, slice);
+        deleted += n;
+        if (n < slice) break;
       }
     } catch (err) {
       log.error({ err }, 'pruning the journal failed; it is tried again next pass');

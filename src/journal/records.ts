@@ -42,8 +42,10 @@ export type StartRecord = At & {
   host: HostFacts;
   /** The configuration the daemon started with. */
   config: Record<string, string | number | boolean>;
-  /** Every container as it was restored from the database. */
+  /** Every unfinished container as it was restored from the database. */
   containers: ContainerRow[];
+  /** How many finished (DONE) ones there were besides. */
+  done?: number;
   /** What was found of each unfinished container's process (absent: nothing to find, or nothing found). */
   found: Record<string, FoundProcess>;
 };
@@ -76,7 +78,6 @@ export type OutputRecord = TransitionRecord | KillRecord;
 export type JournalRecord = InputRecord | OutputRecord;
 export type JournalRecordType = JournalRecord['type'];
 
-export const INPUT_TYPES: ReadonlySet<JournalRecordType> = new Set(['start', 'launch', 'event', 'monitor', 'tick', 'log-tick', 'monitor-snapshot']);
 export const OUTPUT_TYPES: ReadonlySet<JournalRecordType> = new Set(['transition', 'kill']);
 /** The records pruned after the retention window. */
 export const SAMPLE_TYPES: readonly JournalRecordType[] = ['tick', 'log-tick', 'monitor-snapshot'];

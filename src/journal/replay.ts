@@ -45,6 +45,8 @@ export interface ReplaySummary {
   kills: number;
   /** Records before the first daemon start, not replayed. */
   skipped: number;
+  /** The seq of the first daemon start: everything from it on was replayed (null: none). */
+  from: number | null;
   divergence: Divergence | null;
   /** Things a reader should know (a configuration changed between starts, samples pruned, …). */
   notes: string[];
@@ -57,6 +59,13 @@ export interface ReplayOptions {
   onOutput?: (record: OutputRecord) => void;
   /** Name of the journal in messages (a file name). */
   source?: string;
+  /**
+   * The configuration of the journal's last start (what export put in the
+   * header). The header's differences from it are the reader's edits, laid
+   * over each start's own configuration; without it the header's is used
+   * throughout.
+   */
+  lastStartConfig?: Record<string, string | number | boolean>;
 }
 
 /** The core with nothing behind it: records and rows go nowhere but to the replayer. */
@@ -72,9 +81,13 @@ class ReplayCore extends NodeCore {
     super({ config, host, log });
   }
 
-  /** A monitor kill whose samples were pruned: taken as recorded, and carried out like one decided here. */
+  /** A monitor kill whose samples were pruned: taken as recorded, and queued like one decided here (the kills of one tick are all recorded before any is handled). */
   recordedKill(r: KillRecord): void {
     this.kill(r.by, r.container, { ts: r.ts, exitStatus: r.exitStatus, diagnostics: r.diagnostics });
+  }
+
+  /** Handle what is queued. */
+  settle(): void {
     this.drain();
   }
 
@@ -108,7 +121,9 @@ export class Replayer {
   private produced: OutputRecord[] = [];
   private noted = false;
   private readonly log = pino({ level: 'silent' });
-  readonly summary: ReplaySummary = { records: 0, inputs: 0, transitions: 0, kills: 0, skipped: 0, divergence: null, notes: [] };
+  readonly summary: ReplaySummary = { records: 0, inputs: 0, transitions: 0, kills: 0, skipped: 0, from: null, divergence: null, notes: [] };
+  /** The header's changes to the recorded configuration. */
+  private edits: Record<string, string | number | boolean> = {};
 
   constructor(private readonly opts: ReplayOptions) {}
 
@@ -125,6 +140,14 @@ export class Replayer {
     if (this.header === null) {
       this.header = parseHeader(text, where);
       this.config = this.configOf(this.header.config, where);
+      const recorded = this.opts.lastStartConfig;
+      if (recorded) {
+        for (const k of new Set([...Object.keys(recorded), ...Object.keys(this.header.config)])) {
+          if (this.header.config[k] !== recorded[k] && this.header.config[k] !== undefined) this.edits[k] = this.header.config[k];
+        }
+        const changed = Object.entries(this.edits).map(([k, v]) => `${k}=${v}`);
+        if (changed.length > 0) this.summary.notes.push(`replaying with the header's changes to the recorded configuration: ${changed.join(', ')}`);
+      }
       if (this.header.since > 0) this.summary.notes.push(`exported from seq ${this.header.since}: replay starts at the first daemon start after it`);
       return;
     }
@@ -146,19 +169,25 @@ export class Replayer {
     if (this.header === null) throw new JournalError(`${this.opts.source ?? 'journal'} is empty: no header line`);
     const extra = this.produced.shift();
     if (extra && this.going) this.diverge(extra.seq, extra.container, 'nothing (the journal ends there)', describeOutput(extra));
+    if (this.core === null && this.opts.check) {
+      throw new JournalError(`${this.opts.source ?? 'journal'} has no daemon start to replay from, so nothing can be checked (export it without --since)`);
+    }
     if (this.core === null && this.summary.records > 0) this.summary.notes.push('the journal has no daemon start: nothing was replayed');
     return this.summary;
   }
 
   private apply(r: JournalRecord): void {
+    if (this.core !== null && r.type === 'kill' && r.by === 'monitor' && this.samplesPruned(r.seq)) {
+      this.seq = r.seq - 1;
+      this.core.recordedKill(r);
+      this.compare(r);
+      return;
+    }
+    this.core?.settle();
     if (isOutput(r)) {
       if (this.core === null) {
         this.summary.skipped++;
         return;
-      }
-      if (r.type === 'kill' && r.by === 'monitor' && this.samplesPruned(r.seq)) {
-        this.seq = r.seq - 1;
-        this.core.recordedKill(r);
       }
       this.compare(r);
       return;
@@ -198,26 +227,39 @@ export class Replayer {
     }
   }
 
-  /** A daemon start: replay's containers must be the ones restored; then a fresh core recovers them. */
+  /**
+   * A daemon start: the unfinished containers it restored must be replay's
+   * own; then a fresh core — with the start's configuration and host — takes
+   * them (and the finished ones replay already has) and recovers them.
+   */
   private start(r: Extract<JournalRecord, { type: 'start' }>): void {
-    if (this.core !== null) {
+    const previous = this.core;
+    const done: ContainerRow[] = [];
+    if (previous !== null) {
       const restored = new Map(r.containers.map((row) => [row.id, row]));
-      for (const entry of this.core.all()) {
+      for (const entry of previous.all()) {
+        const mine = decided(previous.rowOf(entry));
         const row = restored.get(entry.spec.id);
-        const mine = decided(this.core.rowOf(entry));
-        if (!row) return this.diverge(r.seq, entry.spec.id, 'not restored at this start', `${mine.state} in replay`);
-        if (!isDeepStrictEqual(JSON.parse(JSON.stringify(decided(row))), JSON.parse(JSON.stringify(mine)))) {
-          return this.diverge(r.seq, entry.spec.id, `restored as ${JSON.stringify(decided(row))}`, `${JSON.stringify(mine)} in replay`);
-        }
         restored.delete(entry.spec.id);
+        if (mine.state === 'DONE' && !row) {
+          done.push(previous.rowOf(entry));
+          continue;
+        }
+        if (!row) this.diverge(r.seq, entry.spec.id, 'not restored at this start', `${mine.state} in replay`);
+        else if (!sameJson(decided(row), mine)) this.diverge(r.seq, entry.spec.id, `restored as ${JSON.stringify(decided(row))}`, `${JSON.stringify(mine)} in replay`);
+        if (!this.going) return;
       }
-      for (const id of restored.keys()) return this.diverge(r.seq, id, `restored as ${restored.get(id)!.state}`, 'unknown to replay');
+      for (const [id, row] of restored) {
+        this.diverge(r.seq, id, `restored as ${row.state}`, 'unknown to replay');
+        if (!this.going) return;
+      }
+    } else if (r.done) {
+      this.summary.notes.push(`the ${r.done} container(s) already finished at the start at seq ${r.seq} are not in this journal: late events for them are not replayed as the daemon took them`);
     }
-    const changed = Object.keys({ ...r.config, ...this.header!.config }).filter((k) => r.config[k] !== this.header!.config[k]);
-    if (changed.length > 0) {
-      this.summary.notes.push(`the daemon started at seq ${r.seq} with a configuration other than the header's (${changed.join(', ')}); replay uses the header's`);
-    }
-    this.core = new ReplayCore(this.config!, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
+    this.summary.from ??= r.seq;
+    const config = this.opts.lastStartConfig ? this.configOf({ ...r.config, ...this.edits }, `the start at seq ${r.seq}`) : this.config!;
+    this.core = new ReplayCore(config, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
+    for (const row of done) this.core.restore(row);
     for (const row of r.containers) this.core.restore(row);
     this.core.recover(r.found, r.ts);
   }
@@ -270,9 +312,12 @@ export class Replayer {
 }
 
 function sameRecord(a: OutputRecord, b: OutputRecord): boolean {
-  if (isDeepStrictEqual(a, b)) return true;
-  // As the journal holds them: no undefined fields, -0 written as 0.
-  return JSON.stringify(a) === JSON.stringify(b) || isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+  return isDeepStrictEqual(a, b) || sameJson(a, b);
+}
+
+/** Equal as the journal holds them: no undefined fields, -0 written as 0. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
 function monitorEventOf(r: Extract<JournalRecord, { type: 'monitor' | 'tick' | 'log-tick' }>): MonitorEvent {
@@ -282,11 +327,26 @@ function monitorEventOf(r: Extract<JournalRecord, { type: 'monitor' | 'tick' | '
 }
 
 /** Replay a whole journal given as lines. */
-export function replayLines(lines: Iterable<string>, opts: ReplayOptions): ReplaySummary {
-  const replayer = new Replayer(opts);
+export function replayLines(lines: readonly string[], opts: ReplayOptions): ReplaySummary {
+  const replayer = new Replayer({ ...opts, lastStartConfig: opts.lastStartConfig ?? lastStartConfig(lines) });
   for (const line of lines) {
     replayer.feed(line);
     if (!replayer.going) break;
   }
   return replayer.end();
+}
+
+/** The configuration of the last start record among these lines (a first pass over the journal; undefined when none parses). */
+export function lastStartConfig(lines: Iterable<string>): Record<string, string | number | boolean> | undefined {
+  let config: Record<string, string | number | boolean> | undefined;
+  for (const line of lines) {
+    if (!line.includes('"type":"start"')) continue;
+    try {
+      const r = JSON.parse(line) as { type?: unknown; config?: unknown };
+      if (r.type === 'start' && typeof r.config === 'object' && r.config !== null) config = r.config as typeof config;
+    } catch {
+      // a corrupt line: the replay itself will say so
+    }
+  }
+  return config;
 }

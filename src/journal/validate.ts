@@ -78,14 +78,15 @@ const EVENT_FIELDS: Partial<Record<string, Array<[string, (v: unknown) => boolea
   UPDATE_DIAGNOSTICS_MSG: [['message', isStr, 'a string']],
 };
 
-const event: Check = (r) => {
-  const e = r.event;
+/** What is wrong with a container event ("field: expected …"), or null. The live core refuses such events before recording them; replay, such records. */
+export function checkEvent(e: unknown): string | null {
   if (!isObject(e) || !EVENT_TYPES.has(e.type)) return 'event: expected a container event with a known type';
   if (!isNum(e.ts)) return 'event.ts: expected a time';
-  if (e.ts !== r.ts) return 'event.ts: expected the record\'s ts';
   for (const [field, ok, expected] of EVENT_FIELDS[e.type as string] ?? []) if (!ok(e[field])) return `event.${field}: expected ${expected}`;
   return null;
-};
+}
+
+const event: Check = (r) => checkEvent(r.event) ?? (isObject(r.event) && r.event.ts !== r.ts ? "event.ts: expected the record's ts" : null);
 
 const spec: Check = (r) => {
   const s = r.spec;
@@ -147,13 +148,25 @@ const FOUND_KINDS: ReadonlySet<unknown> = new Set(['none', 'alive', 'ended']);
 const start: Check = all(
   need('host', (h) => isObject(h) && isInt(h.processors) && isInt(h.pageSize) && isInt(h.clockTicks) && (h.clockTicks as number) > 0, '{processors, pageSize, clockTicks}'),
   need('config', isObject, 'the configuration the daemon started with'),
-  need('containers', (c) => Array.isArray(c) && c.every(row), 'the containers as restored'),
+  need('containers', (c) => Array.isArray(c) && c.every(row), 'the unfinished containers as restored'),
+  need('done', (n) => n === undefined || isInt(n), 'a count'),
   need('found', (f) => isObject(f) && Object.values(f).every((p) => isObject(p) && FOUND_KINDS.has(p.kind)), 'container id → process found'),
 );
 
 const snapshot = need(
   'tracking',
-  (t) => Array.isArray(t) && t.every((c) => isObject(c) && isStr(c.id) && isInt(c.pid) && resources(c.resources) && Array.isArray(c.ages) && isObject(c.cpu)),
+  (t) =>
+    Array.isArray(t) &&
+    t.every(
+      (c) =>
+        isObject(c) &&
+        isStr(c.id) &&
+        isInt(c.pid) &&
+        resources(c.resources) &&
+        Array.isArray(c.ages) &&
+        c.ages.every((a) => Array.isArray(a) && a.length === 2 && isInt(a[0]) && isInt(a[1])) &&
+        isObject(c.cpu),
+    ),
   'the tracked containers',
 );
 

@@ -125,7 +125,7 @@ export class NodeWarden {
         bootId: boot,
       });
     } catch (err) {
-      // Nothing acted on yet is lost: what recovery decided was not committed.
+      // What recovery decided is committed, but nothing acted on it (its effects are dropped): the next start owes them again.
       this.runner.close();
       this.launcher.close();
       this.core.close();

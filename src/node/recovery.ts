@@ -13,10 +13,11 @@
  * and committed before anything acts on them.
  */
 import type { Logger } from 'pino';
-import { processToFind, type FoundProcess, type RestoredContainer } from '../../state-machines/recovery.js';
+import { processToFind, type FoundProcess } from '../../state-machines/recovery.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
-import { killable, type ContainerEntry, type Dispatcher } from '../core/dispatcher.js';
+import type { ContainerEntry, Dispatcher } from '../core/dispatcher.js';
+import { restoredOf } from '../core/node-core.js';
 import type { ProcessLauncher } from '../launcher/process-launcher.js';
 import type { EffectRunner } from './effect-runner.js';
 
@@ -60,7 +61,7 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
     ended: 0,
     launched: 0,
     rebooted: unfinished.some((e) => e.actor.context.pid !== null && !trusted(e)),
-    killed: config.recovery.enabled ? 0 : unfinished.filter((e) => killable(e.actor.state)).length,
+    killed: 0,
     durationMs: 0,
   };
 
@@ -68,7 +69,8 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
   const processes: Record<string, FoundProcess> = {};
   for (const [id, { process }] of found) if (process.kind !== 'none') processes[id] = process;
   // The decisions, journaled with what was found: a start replays like any input.
-  const plans = core.recover(processes, clock.now());
+  const { plans, killed } = core.recover(processes, clock.now());
+  summary.killed = killed;
   // Followed only now, so an exit noticed at once comes after the start in the journal.
   for (const entry of unfinished) {
     const id = entry.spec.id;
@@ -97,9 +99,6 @@ export function recoverContainers(ctx: RecoveryContext): RecoverySummary {
   return summary;
 }
 
-function restoredOf(e: ContainerEntry): RestoredContainer {
-  return { state: e.actor.state, context: e.actor.context, launchAttempt: e.launchAttempt, updatedAt: e.updatedAt };
-}
 
 /**
  * What became of each container's process: a recorded one is alive when it

@@ -257,6 +257,16 @@ export class Store {
     }));
   }
 
+  /** Run `read` on one consistent snapshot of the database (a read transaction: WAL keeps the daemon's commits out of it). */
+  async snapshot<T>(read: () => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN');
+    try {
+      return await read();
+    } finally {
+      this.db.exec('COMMIT');
+    }
+  }
+
   /** The latest record of a type (the configuration in force is the last start's). */
   lastRecord(type: JournalRecord['type']): JournalRecord | null {
     const r = this.db.prepare(`SELECT record FROM journal WHERE type = ? ORDER BY seq DESC LIMIT 1`).get(type) as { record: string } | undefined;
@@ -274,6 +284,12 @@ export class Store {
    * log ticks, older snapshots) before `snapshotSeq`, and note that samples
    * now start at that snapshot. Returns how many rows went.
    */
+  /** The size of the newest tick record, bytes (0: none): pruning sizes its slices by it. */
+  lastTickBytes(): number {
+    const r = this.db.prepare(`SELECT length(record) AS n FROM journal WHERE type = 'tick' ORDER BY seq DESC LIMIT 1`).get() as { n: number } | undefined;
+    return r?.n ?? 0;
+  }
+
   pruneSamples(snapshotSeq: number, limit: number): number {
     return this.db.transaction(() => {
       const placeholders = SAMPLE_TYPES.map(() => '?').join(', ');
