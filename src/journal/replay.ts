@@ -167,6 +167,7 @@ export class Replayer {
   /** The journal ended: anything replay decided that the journal does not have is a divergence. */
   end(): ReplaySummary {
     if (this.header === null) throw new JournalError(`${this.opts.source ?? 'journal'} is empty: no header line`);
+    if (this.going) this.core?.settle();
     const extra = this.produced.shift();
     if (extra && this.going) this.diverge(extra.seq, extra.container, 'nothing (the journal ends there)', describeOutput(extra));
     if (this.core === null && this.opts.check) {
