@@ -24,7 +24,7 @@ import type { ProcessSample } from '../state-machines/process-tree.js';
 import { createBus } from '../src/bus.js';
 import { resolveConfig } from '../src/config/load.js';
 import { Dispatcher } from '../src/core/dispatcher.js';
-import { exportJournal } from '../src/journal/export.js';
+import { exportLines } from '../src/journal/export.js';
 import { replayLines } from '../src/journal/replay.js';
 import { NEVER_RETRY } from '../state-machines/retry-policy.js';
 import type { ContainerEffect } from '../state-machines/types.js';
@@ -116,12 +116,6 @@ export async function recordWorkload(file: string, containers: number, concurren
   }
   core.close();
   store.close();
-}
-
-async function exportLines(file: string): Promise<string[]> {
-  const chunks: string[] = [];
-  await exportJournal(file, 0, (c) => void chunks.push(c));
-  return chunks.join('').trimEnd().split('\n');
 }
 
 export async function journalBench({ quick, runs }: { quick: boolean; runs: number }): Promise<JournalBenchResult> {

@@ -4,6 +4,7 @@
  * replay stays exact: it carries the monitor on from the snapshot the cut
  * was made at, and takes the kills decided from pruned samples as recorded.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,13 +15,12 @@ import type { ProcessSample } from '../state-machines/process-tree.js';
 import { createBus } from '../src/bus.js';
 import { resolveConfig } from '../src/config/load.js';
 import { Dispatcher } from '../src/core/dispatcher.js';
-import { exportJournal } from '../src/journal/export.js';
+import { exportJournal, exportLines } from '../src/journal/export.js';
 import { JournalPruner } from '../src/journal/pruner.js';
 import { replayLines } from '../src/journal/replay.js';
 import { Store } from '../src/store/store.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { containerSpec } from './helpers/spec.js';
-import { spawnSync } from 'node:child_process';
 
 const log = pino({ level: 'silent' });
 const HOST: HostFacts = { processors: 2, pageSize: 4096, clockTicks: 100 };
@@ -112,9 +112,7 @@ describe('journal pruning', () => {
     core.close();
     store.close();
 
-    let text = '';
-    await exportJournal(file, 0, (chunk) => void (text += chunk));
-    const lines = text.trimEnd().split('\n');
+    const lines = await exportLines(file);
     const header = JSON.parse(lines[0]!);
     expect(header.samplesFrom).toBe(cutAt);
     const records = lines.slice(1).map((l) => JSON.parse(l));

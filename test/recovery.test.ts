@@ -11,6 +11,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitCode, ExitStatus } from '../state-machines/exit-status.js';
 import { parseLaunchRequest } from '../src/core/launch-request.js';
+import { exportLines } from '../src/journal/export.js';
+import { replayLines } from '../src/journal/replay.js';
 import { loadMigrations, openDatabase } from '../src/store/database.js';
 import { DaemonDir, type ContainerJson } from './helpers/daemon-process.js';
 import { isLive, liveMembers, procStat, waitFor, waitForAsync } from './helpers/proc.js';
@@ -353,6 +355,8 @@ describe('shutdown', () => {
       expect(row).toMatchObject({ state: 'DONE', exit_status: ExitStatus.KILLED_BY_RESOURCEMANAGER });
       expect(row.diagnostics).toContain('Container Killed on Shutdown');
     }
+    // The kills on the way out are journaled inputs: the run replays.
+    expect(replayLines(await exportLines(d.db), { check: true }).divergence).toBeNull();
   });
 
   it('recovery disabled: what was left running is killed at start and recorded (-100), not reacquired', async () => {
@@ -366,5 +370,9 @@ describe('shutdown', () => {
     expect(done.diagnostics).toContain('recovery is disabled');
     expect(liveMembers(before.pid!)).toEqual([]);
     expect((await started.client.get<{ recovery: Record<string, number> }>('/v1/node')).recovery).toMatchObject({ killed: 1 });
+    // Two starts, the second with recovery disabled killing at start: the run replays.
+    const summary = replayLines(await exportLines(d.db), { check: true });
+    expect(summary.divergence).toBeNull();
+    expect(summary.transitions).toBeGreaterThan(4);
   });
 });

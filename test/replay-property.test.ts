@@ -21,7 +21,7 @@ import { CONTAINER_EVENT_TYPES, type ContainerEffect, type ContainerEvent, type 
 import { createBus } from '../src/bus.js';
 import { resolveConfig } from '../src/config/load.js';
 import { Dispatcher } from '../src/core/dispatcher.js';
-import { exportJournal } from '../src/journal/export.js';
+import { exportLines } from '../src/journal/export.js';
 import { JournalPruner } from '../src/journal/pruner.js';
 import { replayLines } from '../src/journal/replay.js';
 import { Store } from '../src/store/store.js';
@@ -252,12 +252,6 @@ class LiveRun {
 
 const recordedStarts = (lines: string[]) => lines.filter((l) => l.includes('"type":"start"')).length;
 
-async function exported(file: string): Promise<string[]> {
-  let text = '';
-  await exportJournal(file, 0, (chunk) => void (text += chunk));
-  return text.trimEnd().split('\n');
-}
-
 let dir: string | undefined;
 afterEach(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -275,7 +269,7 @@ describe('replay property', () => {
           for (const o of ops) await live.apply(o);
           await live.finish();
 
-          const lines = await exported(file);
+          const lines = await exportLines(file);
           const summary = replayLines(lines, { check: true });
           expect(summary.divergence).toBeNull();
           if (process.env.NW_PROPERTY_STATS) {
@@ -314,7 +308,7 @@ describe('replay property', () => {
       await live.apply(o);
     }
     await live.finish();
-    const lines = await exported(file);
+    const lines = await exportLines(file);
     expect(replayLines(lines, { check: true }).divergence).toBeNull();
     expect(lines.some((l) => l.includes('"type":"tick"'))).toBe(true);
     // 20,000 pages = 78 MiB: under 100 + 32 MiB. Monitored as if it had asked for 40 MiB, the same tree is over its limit.

@@ -35,3 +35,10 @@ export async function exportJournal(dbPath: string, since: number, write: (chunk
     store.close();
   }
 }
+
+/** The whole export as lines, header first (tests, benchmarks: journals that fit in memory). */
+export async function exportLines(dbPath: string, since = 0): Promise<string[]> {
+  const chunks: string[] = [];
+  await exportJournal(dbPath, since, (chunk) => void chunks.push(chunk));
+  return chunks.join('').trimEnd().split('\n');
+}

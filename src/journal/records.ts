@@ -12,8 +12,8 @@
  *          state, so samples before it can be pruned).
  * Outputs: transition, kill.
  */
-import type { MonitorContext, MonitorEvent, NodeUtilization, HostFacts, TrackedContainer } from '../../state-machines/containers-monitor.js';
-import { containerLimits, type LimitSettings } from '../../state-machines/limits.js';
+import type { HostFacts, MonitorContext, MonitorEvent, MonitorSettings, NodeUtilization, TrackedContainer } from '../../state-machines/containers-monitor.js';
+import { containerLimits } from '../../state-machines/limits.js';
 import type { ProcessSample } from '../../state-machines/process-tree.js';
 import type { FoundProcess } from '../../state-machines/recovery.js';
 import type { ContainerEvent, ContainerSpec, ContainerState, Resources } from '../../state-machines/types.js';
@@ -150,10 +150,10 @@ export function encodeMonitor(context: MonitorContext): Pick<MonitorSnapshotReco
   return { tracking, utilization: context.utilization };
 }
 
-export function decodeMonitor<S extends LimitSettings>(r: Pick<MonitorSnapshotRecord, 'tracking' | 'utilization'>, settings: S): { tracking: Map<string, TrackedContainer>; utilization: NodeUtilization; settings: S } {
+export function decodeMonitor(r: Pick<MonitorSnapshotRecord, 'tracking' | 'utilization'>, settings: MonitorSettings): MonitorContext {
   const tracking = new Map<string, TrackedContainer>();
   for (const t of r.tracking) {
     tracking.set(t.id, { ...t, ages: new Map(t.ages), limits: containerLimits(t.resources, settings) });
   }
-  return { tracking, utilization: r.utilization, settings };
+  return { settings, tracking, utilization: r.utilization };
 }

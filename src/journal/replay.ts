@@ -223,7 +223,7 @@ export class Replayer {
         core.monitor(monitorEventOf(r));
         return;
       case 'monitor-snapshot':
-        if (r.seq === this.header!.samplesFrom) core.restoreMonitor({ ...decodeMonitor(r, core.monitorSettings), settings: core.monitorSettings });
+        if (r.seq === this.header!.samplesFrom) core.restoreMonitor(decodeMonitor(r, core.monitorSettings));
         return;
     }
   }
@@ -239,11 +239,12 @@ export class Replayer {
     if (previous !== null) {
       const restored = new Map(r.containers.map((row) => [row.id, row]));
       for (const entry of previous.all()) {
-        const mine = decided(previous.rowOf(entry));
+        const own = previous.rowOf(entry);
+        const mine = decided(own);
         const row = restored.get(entry.spec.id);
         restored.delete(entry.spec.id);
         if (mine.state === 'DONE' && !row) {
-          done.push(previous.rowOf(entry));
+          done.push(own);
           continue;
         }
         if (!row) this.diverge(r.seq, entry.spec.id, 'not restored at this start', `${mine.state} in replay`);

@@ -9,6 +9,7 @@
 import type { ContainerContext } from '../../state-machines/container-machine.js';
 import type { ContainerEvent, ContainerSpec, ContainerState } from '../../state-machines/types.js';
 import { SAMPLE_TYPES, transitionRecord, type JournalRecord, type OutputRecord } from '../journal/records.js';
+import type Database from 'better-sqlite3';
 import { openDatabase, openDatabaseReadOnly, type Db } from './database.js';
 
 /** The schema that has the journal (db/migrations/003_journal.sql). */
@@ -138,6 +139,8 @@ export class Store {
   /** Journal records other than transitions: [seq, ts, type, container, JSON]. */
   private stagedRecords: Array<[number, number, string, string | null, string]> = [];
   private readonly insertRecord;
+  /** Prepared on the first prune (a read-only store never prunes). */
+  private pruning: { remove: Database.Statement; mark: Database.Statement } | null = null;
   private readonly selectOutputs;
   private readonly selectRecords;
   private seq: number;
@@ -291,12 +294,16 @@ export class Store {
   }
 
   pruneSamples(snapshotSeq: number, limit: number): number {
+    this.pruning ??= {
+      remove: this.db.prepare(
+        `DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE type IN (${SAMPLE_TYPES.map(() => '?').join(', ')}) AND seq < ? ORDER BY seq LIMIT ?)`,
+      ),
+      mark: this.db.prepare(`INSERT INTO journal_meta (key, value) VALUES ('samples_from', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+    };
+    const { remove, mark } = this.pruning;
     return this.db.transaction(() => {
-      const placeholders = SAMPLE_TYPES.map(() => '?').join(', ');
-      const { changes } = this.db
-        .prepare(`DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE type IN (${placeholders}) AND seq < ? ORDER BY seq LIMIT ?)`)
-        .run(...SAMPLE_TYPES, snapshotSeq, limit);
-      this.db.prepare(`INSERT INTO journal_meta (key, value) VALUES ('samples_from', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(snapshotSeq));
+      const { changes } = remove.run(...SAMPLE_TYPES, snapshotSeq, limit);
+      mark.run(String(snapshotSeq));
       return changes;
     })();
   }
