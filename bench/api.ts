@@ -13,12 +13,12 @@ import type { ContainerView } from '../src/node/container-view.js';
 import { BenchDaemon, pool, waitUntil } from './daemon.js';
 import { figure, type Figure } from './stats.js';
 
-const IN_FLIGHT = 32;
+export const IN_FLIGHT = 32;
 
 const request = (id: string, command: string[]) => ({ id, command, resources: { memoryMb: 8, vcores: 1 } });
 
 /** Launch `count` containers; resolve with launches per second (first request → last RUNNING) and the request latencies. */
-async function launchRun(d: BenchDaemon, prefix: string, count: number, command: string[]): Promise<{ perSecond: number; latenciesMs: number[] }> {
+export async function launchRun(d: BenchDaemon, prefix: string, count: number, command: string[]): Promise<{ perSecond: number; latenciesMs: number[] }> {
   const ids = new Set(Array.from({ length: count }, (_, i) => `${prefix}-${i}`));
   const running = new Set<string>();
   const stop = new AbortController();
@@ -58,7 +58,7 @@ async function lastSeq(d: BenchDaemon): Promise<number> {
   return last;
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 

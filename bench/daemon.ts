@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodewardenClient } from '../src/client/client.js';
-import type { ContainerView } from '../src/node/container-view.js';
+import { atExit, killContainerGroups, killQuietly } from './cleanup.js';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'nodewarden.js');
 
@@ -19,6 +19,8 @@ export class BenchDaemon {
   readonly db: string;
   client!: NodewardenClient;
   private child!: ChildProcess;
+  /** Stops everything at exit if stop() is never reached. */
+  private readonly forget: () => void;
 
   private constructor(
     readonly dir: string,
@@ -26,6 +28,20 @@ export class BenchDaemon {
   ) {
     this.socket = path.join(dir, 'var', 'nw.sock');
     this.db = path.join(dir, 'db', 'nw.sqlite');
+    this.forget = atExit(() => {
+      killQuietly(this.child?.pid);
+      killContainerGroups(this.workDir);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
+  get workDir(): string {
+    return path.join(this.dir, 'var');
+  }
+
+  /** The daemon's process id (it changes with restart()). */
+  get pid(): number {
+    return this.child.pid!;
   }
 
   /** `sets`: configuration keys for the daemon (`--set KEY=VALUE`). */
@@ -37,10 +53,9 @@ export class BenchDaemon {
 
   /** Start the daemon process; resolves once it answers on its socket. */
   private async spawn(): Promise<void> {
-    const dir = this.dir;
     this.child = spawn(
       process.execPath,
-      [BIN, 'start', '--socket', this.socket, '--db', this.db, '--work-dir', path.join(dir, 'var'), '--log-level', 'warn',
+      [BIN, 'start', '--socket', this.socket, '--db', this.db, '--work-dir', this.workDir, '--log-level', 'warn',
         // Room for every container: the benches measure the daemon, not the scheduler.
         '--set', 'yarn.nodemanager.resource.memory-mb=1048576', '--set', 'yarn.nodemanager.resource.cpu-vcores=65536',
         ...Object.entries(this.sets).flatMap(([k, v]) => ['--set', `${k}=${v}`])],
@@ -72,20 +87,13 @@ export class BenchDaemon {
   }
 
   async stop(): Promise<void> {
-    // Supervised shutdown leaves containers running: kill their groups too.
-    const { containers } = await this.client.get<{ containers: ContainerView[] }>('/v1/containers');
     this.client.close();
     this.child.kill('SIGTERM');
     await this.exited();
-    for (const c of containers) {
-      if (c.pid === null) continue;
-      try {
-        process.kill(-c.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    // Supervised shutdown leaves containers running: kill their groups too.
+    killContainerGroups(this.workDir);
     fs.rmSync(this.dir, { recursive: true, force: true });
+    this.forget();
   }
 
   private exited(): Promise<unknown> {

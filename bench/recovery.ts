@@ -4,8 +4,15 @@
  * the new process to its first answer on the socket that shows every
  * container RUNNING and reacquired. Each run also checks that none was lost:
  * every container keeps its pid.
+ *
+ * The same daemon, once its monitor has sampled every tree, gives the
+ * daemon's footprint with that many containers tracked: its RSS after each
+ * restart, and its CPU use over a window while the containers idle (at the
+ * default 3 s monitor interval).
  */
+import fs from 'node:fs';
 import type { ContainerView } from '../src/node/container-view.js';
+import { hostFacts } from '../src/procfs/host-facts.js';
 import type { NodeReport } from '../src/node/nodewarden.js';
 import { BenchDaemon, pool, waitUntil } from './daemon.js';
 import { figure, type Figure } from './stats.js';
@@ -22,17 +29,47 @@ export interface RecoveryBenchResult {
   reconcileMs: Figure;
   /** Containers not reacquired, worst run. */
   lost: number;
-  goals: { recoveryMsMax: number; lostMax: number };
+  /** The restarted daemon's RSS (VmRSS) once its monitor has sampled every tree, MB. */
+  rssMb: Figure;
+  /** The daemon's CPU while it watches the idle containers, % of one core. */
+  idleCpu: { intervalMs: number; windowMs: number; ticks: number; percentOfOneCore: number };
+  goals: { recoveryMsMax: number; lostMax: number; rssMbMax: number; idleCpuPercentMax: number };
   met: boolean;
+  metRss: boolean;
+  metIdleCpu: boolean;
+}
+
+/** A process's resident set, MB (VmRSS). */
+function rssMb(pid: number): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1]) / 1024;
+}
+
+/** A process's CPU time so far, ms (utime + stime). */
+function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / hostFacts().clockTicks;
+}
+
+/** Once the monitor has ticked `n` more times: every tree sampled. */
+async function ticked(d: BenchDaemon, n = 1): Promise<number> {
+  const from = (await d.client.get<NodeReport>('/v1/node')).monitor.ticks;
+  let now = from;
+  await waitUntil('a monitor tick', async () => (now = (await d.client.get<NodeReport>('/v1/node')).monitor.ticks) >= from + n, 30_000, 50);
+  return now;
 }
 
 export async function recoveryBench({ quick, runs }: { quick: boolean; runs: number }): Promise<RecoveryBenchResult> {
   const containers = quick ? 200 : 1000;
+  const cpuWindowMs = quick ? 6_000 : 30_000;
   const d = await BenchDaemon.start();
   const recoveryMs: number[] = [];
   const reconcileMs: number[] = [];
   const answeringMs: number[] = [];
+  const rss: number[] = [];
   let lost = 0;
+  let idleCpu!: RecoveryBenchResult['idleCpu'];
   try {
     const ids = Array.from({ length: containers }, (_, i) => `live-${i}`);
     await pool(ids.map((id) => () => d.client.post('/v1/containers', { id, command: ['sleep', '3600'], resources: { memoryMb: 8, vcores: 1 } })), 32);
@@ -62,12 +99,25 @@ export async function recoveryBench({ quick, runs }: { quick: boolean; runs: num
       recoveryMs.push(elapsed);
       answeringMs.push(answering);
       reconcileMs.push(report.recovery.durationMs);
+      // Quick: the footprint once, after the last restart.
+      if (!quick || r === runs - 1) {
+        await ticked(d);
+        rss.push(rssMb(d.pid));
+      }
     }
+    // CPU while idle: from one tick to the tick a window later, once the start's own work is committed.
+    const ticksBefore = await ticked(d);
+    const cpuBefore = cpuMs(d.pid);
+    const wallBefore = performance.now();
+    const ticksAfter = await ticked(d, Math.round(cpuWindowMs / 3000));
+    const windowMs = performance.now() - wallBefore;
+    idleCpu = { intervalMs: 3000, windowMs: Math.round(windowMs), ticks: ticksAfter - ticksBefore, percentOfOneCore: ((cpuMs(d.pid) - cpuBefore) / windowMs) * 100 };
   } finally {
     await d.stop();
   }
-  const goals = { recoveryMsMax: 2000, lostMax: 0 };
+  const goals = { recoveryMsMax: 2000, lostMax: 0, rssMbMax: 150, idleCpuPercentMax: 2 };
   const recovery = figure(recoveryMs);
+  const rssFigure = figure(rss);
   return {
     description: `restart with ${containers} live containers: spawn of the new daemon → all reacquired (RUNNING, same pid), after a SIGKILL`,
     containers,
@@ -76,8 +126,12 @@ export async function recoveryBench({ quick, runs }: { quick: boolean; runs: num
     answeringMs: figure(answeringMs),
     reconcileMs: figure(reconcileMs),
     lost,
+    rssMb: rssFigure,
+    idleCpu,
     goals,
     met: recovery.max < goals.recoveryMsMax && lost <= goals.lostMax,
+    metRss: rssFigure.max <= goals.rssMbMax,
+    metIdleCpu: idleCpu.percentOfOneCore < goals.idleCpuPercentMax,
   };
 }
 

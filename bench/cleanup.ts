@@ -1,0 +1,92 @@
+/**
+ * Nothing a benchmark starts outlives the run. Each daemon, pm2 daemon and
+ * set of containers registers a synchronous way to stop it; those run when
+ * the process exits for any reason — done, thrown, or interrupted (SIGINT,
+ * SIGTERM, SIGHUP) — after the benchmarks' own `finally` blocks had their go.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+const cleanups = new Set<() => void>();
+
+/** Run `fn` at exit unless the returned function is called first (the thing was stopped normally). */
+export function atExit(fn: () => void): () => void {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+function runAll(): void {
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch {
+      // best effort: the others still run
+    }
+  }
+  cleanups.clear();
+}
+
+process.on('exit', runAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    console.error(`\nbench: ${signal}: stopping everything it started`);
+    process.exit(130); // runs the cleanups
+  });
+}
+
+/**
+ * SIGKILL the process group of every container under a work dir. Each
+ * container's wrapper is its group leader and writes its pid to
+ * `containers/<id>/<id>.pid`, so this needs no daemon to ask.
+ */
+export function killContainerGroups(workDir: string): void {
+  const root = path.join(workDir, 'containers');
+  let ids: string[];
+  try {
+    ids = fs.readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    try {
+      killGroup(Number(fs.readFileSync(path.join(root, id, `${id}.pid`), 'utf8').trim()));
+    } catch {
+      // no pid file yet
+    }
+  }
+}
+
+/** SIGKILL one process, if it is still there. */
+export function killQuietly(pid: number | undefined): void {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 1) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+/** SIGKILL a process group (its leader's pid), if it is still there. */
+export function killGroup(leader: number | undefined): void {
+  if (leader === undefined || !Number.isInteger(leader) || leader <= 1) return;
+  try {
+    process.kill(-leader, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+/**
+ * SIGKILL every process whose command line contains `marker` (a temp dir
+ * unique to one benchmark): catches what a tool under test lost track of.
+ */
+export function killByCommandLine(marker: string): void {
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[1-9][0-9]*$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) killQuietly(Number(name));
+    } catch {
+      // gone
+    }
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Memory-limit enforcement, nodewarden against pm2's `max_memory_restart`:
+ * the same hungry program (bench/hungry.ts) under each, with the same limit
+ * and the same checking interval (nodewarden's monitor interval, pm2's
+ * worker interval — 30 s by default, set with PM2_WORKER_INTERVAL).
+ *
+ * - Limit to kill: from the moment the program's RSS crossed the limit (it
+ *   writes the time) to the moment its pid is gone (polled in /proc every
+ *   2 ms). Runs interleaved, nodewarden then pm2, and the crossing falls at a
+ *   different phase of the interval in each run.
+ * - Child memory: the same program holding its memory in a child process.
+ *   nodewarden sums the whole tree; pm2 samples the pid it started.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ContainerView } from '../src/node/container-view.js';
+import { atExit, killByCommandLine } from './cleanup.js';
+import { BenchDaemon, waitUntil } from './daemon.js';
+import { Pm2Daemon } from './pm2-daemon.js';
+import { figure, type Figure } from './stats.js';
+
+const HUNGRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hungry.js');
+const LIMIT_MB = 256;
+const LIMIT_BYTES = LIMIT_MB * 2 ** 20;
+/** YARN's exit status for a container killed over its physical memory limit. */
+const KILLED_EXCEEDED_PMEM = -104;
+
+interface Crossing {
+  pid: number;
+  crossedAt: number;
+}
+
+/** The program's report: its pid and when its RSS crossed the limit. */
+async function crossing(report: string, timeoutMs: number): Promise<Crossing> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return JSON.parse(fs.readFileSync(report, 'utf8')) as Crossing;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`bench: the hungry program never crossed its limit (${report})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+/** Gone: no /proc entry, or a zombie (it has exited; only the reaping is left). */
+function isGone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/** When the pid was first seen gone (epoch ms), or null if it outlived `until`. */
+async function goneAt(pid: number, until: number): Promise<number | null> {
+  while (!isGone(pid)) {
+    if (Date.now() > until) return null;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return performance.timeOrigin + performance.now();
+}
+
+/** RSS of a process and its descendants, from /proc (what the limit is about). */
+function treeRssBytes(root: number): number {
+  const children = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(name);
+      const ppid = Number(f[1]);
+      rss.set(pid, Number(f[21]) * 4096);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // gone
+    }
+  }
+  let sum = 0;
+  const todo = [root];
+  while (todo.length > 0) {
+    const pid = todo.pop()!;
+    sum += rss.get(pid) ?? 0;
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return sum;
+}
+
+const command = (report: string, delayMs: number, child: boolean) => [HUNGRY, report, String(LIMIT_BYTES), String(Math.round(delayMs)), ...(child ? ['--child'] : [])];
+
+interface Outcome {
+  /** Crossing → gone, ms; null when it was not killed within the window. */
+  limitToGoneMs: number | null;
+  /** What the tool reported for the program's memory while over the limit. */
+  reportedBytes: number | null;
+  /** The program's whole tree, from /proc, over the limit. */
+  treeBytes: number;
+}
+
+async function underNodewarden(d: BenchDaemon, id: string, dir: string, delayMs: number, windowMs: number, child = false): Promise<Outcome & { exitStatus: number }> {
+  const report = path.join(dir, `nodewarden-${id}.json`);
+  await d.client.post('/v1/containers', { id, command: [process.execPath, ...command(report, delayMs, child)], resources: { memoryMb: LIMIT_MB, vcores: 1 } });
+  const c = await crossing(report, delayMs + 30_000);
+  const treeBytes = treeRssBytes((await d.client.get<ContainerView>(`/v1/containers/${id}`)).pid ?? c.pid);
+  const gone = await goneAt(c.pid, c.crossedAt + windowMs);
+  let view!: ContainerView;
+  await waitUntil(`${id} to finish`, async () => (view = await d.client.get<ContainerView>(`/v1/containers/${id}`)).state === 'DONE', 30_000, 10);
+  if (gone !== null && view.exitStatus !== KILLED_EXCEEDED_PMEM) throw new Error(`bench: ${id} ended with exit status ${view.exitStatus}, not killed for memory: ${view.diagnostics}`);
+  return { limitToGoneMs: gone === null ? null : gone - c.crossedAt, reportedBytes: view.usage?.pmemBytes ?? null, treeBytes, exitStatus: view.exitStatus };
+}
+
+async function underPm2(pm2: Pm2Daemon, name: string, dir: string, delayMs: number, windowMs: number, child = false): Promise<Outcome & { restarts: number }> {
+  const report = path.join(dir, `pm2-${name}.json`);
+  await pm2.start({ name, script: process.execPath, args: command(report, delayMs, child), interpreter: 'none', max_memory_restart: LIMIT_BYTES });
+  const c = await crossing(report, delayMs + 30_000);
+  const [started] = await pm2.describe(name);
+  const root = started?.pid ?? c.pid;
+  let treeBytes = treeRssBytes(root);
+  const gone = await goneAt(c.pid, c.crossedAt + windowMs);
+  // Not killed: what pm2 says of the process now (it samples on each call), next to the tree's real RSS.
+  const [after] = await pm2.describe(name);
+  if (gone === null) treeBytes = treeRssBytes(root);
+  else {
+    // pm2 restarts it: let the restart finish, or a delete racing it orphans the new copy.
+    await waitUntil(`pm2 to restart ${name}`, async () => {
+      const [p] = await pm2.describe(name);
+      return p !== undefined && p.pm2_env.status === 'online' && p.pid !== root;
+    }, 30_000, 10);
+  }
+  await pm2.delete(name);
+  return {
+    limitToGoneMs: gone === null ? null : gone - c.crossedAt,
+    reportedBytes: gone === null ? (after?.monit.memory ?? null) : null,
+    treeBytes,
+    restarts: after?.pm2_env.restart_time ?? 0,
+  };
+}
+
+export interface EnforcementBenchResult {
+  description: string;
+  intervalMs: number;
+  limitBytes: number;
+  nodewarden: { limitToKillMs: Figure; exitStatus: number };
+  pm2: { limitToKillMs: Figure; defaultWorkerIntervalMs: number };
+  ratio: Figure;
+  childMemory: {
+    nodewarden: { seen: boolean; limitToKillMs: number | null; treeBytes: number };
+    pm2: { seen: boolean; limitToKillMs: number | null; reportedBytes: number | null; treeBytes: number; observedMs: number };
+  };
+  goals: { limitToKillMsMax: number };
+  met: { limitToKill: boolean; childMemorySeen: boolean };
+}
+
+export async function enforcementBench({ runs, intervalMs }: { runs: number; intervalMs: number }): Promise<EnforcementBenchResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-hungry-'));
+  // Every copy of the program names this dir: none may outlive the bench, whoever lost track of it.
+  const forget = atExit(() => killByCommandLine(dir));
+  const d = await BenchDaemon.start({
+    'yarn.nodemanager.container-monitor.interval-ms': intervalMs,
+    'yarn.nodemanager.vmem-check-enabled': false, // Node reserves far more address space than it uses
+    'nodewarden.executor.allowance.memory-mb': 0, // the limit is exactly the request, like max_memory_restart
+  });
+  let pm2: Pm2Daemon | undefined;
+  // A kill that has not come 3 intervals after the crossing is not coming.
+  const windowMs = 3 * intervalMs + 1000;
+  try {
+    pm2 = await Pm2Daemon.start({ workerIntervalMs: intervalMs });
+    const nw: number[] = [];
+    const pm: number[] = [];
+    const ratio: number[] = [];
+    let exitStatus = 0;
+    for (let r = -1; r < runs; r++) {
+      // Older than one tick when it crosses (nodewarden's aged-process rule), at a new phase each run.
+      const delayMs = 1.5 * intervalMs + ((r + 1) / (runs + 1)) * intervalMs;
+      const a = await underNodewarden(d, `self-${r + 1}`, dir, delayMs, windowMs);
+      const b = await underPm2(pm2, `self-${r + 1}`, dir, delayMs, windowMs);
+      if (a.limitToGoneMs === null || b.limitToGoneMs === null) {
+        throw new Error(`bench: no kill within ${windowMs} ms of crossing the limit (nodewarden ${a.limitToGoneMs}, pm2 ${b.limitToGoneMs})`);
+      }
+      if (r < 0) continue; // warm-up
+      exitStatus = a.exitStatus;
+      nw.push(a.limitToGoneMs);
+      pm.push(b.limitToGoneMs);
+      ratio.push(b.limitToGoneMs / a.limitToGoneMs);
+    }
+    const delayMs = 2 * intervalMs;
+    const nwChild = await underNodewarden(d, 'child', dir, delayMs, windowMs, true);
+    const pmChild = await underPm2(pm2, 'child', dir, delayMs, windowMs, true);
+    const goals = { limitToKillMsMax: intervalMs + 100 };
+    const nwFigure = figure(nw);
+    return {
+      description:
+        `the same program crossing a ${LIMIT_MB} MB limit under nodewarden (pmem check) and pm2 (max_memory_restart), both checking every ${intervalMs} ms: ` +
+        'crossing → pid gone; then with the memory held by a child process',
+      intervalMs,
+      limitBytes: LIMIT_BYTES,
+      nodewarden: { limitToKillMs: nwFigure, exitStatus },
+      pm2: { limitToKillMs: figure(pm), defaultWorkerIntervalMs: 30_000 },
+      ratio: figure(ratio),
+      childMemory: {
+        nodewarden: { seen: nwChild.limitToGoneMs !== null, limitToKillMs: nwChild.limitToGoneMs, treeBytes: nwChild.treeBytes },
+        pm2: { seen: pmChild.limitToGoneMs !== null, limitToKillMs: pmChild.limitToGoneMs, reportedBytes: pmChild.reportedBytes, treeBytes: pmChild.treeBytes, observedMs: windowMs },
+      },
+      goals,
+      met: { limitToKill: nwFigure.max <= goals.limitToKillMsMax, childMemorySeen: nwChild.limitToGoneMs !== null },
+    };
+  } finally {
+    await pm2?.stop();
+    await d.stop();
+    killByCommandLine(dir);
+    forget();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The report's last table: each headline figure next to the alternative
+ * measured in the same run, and its goal. Built from whatever sections
+ * results.json holds, and printed as Markdown so the README can carry it as is.
+ */
+import type { EnforcementBenchResult } from './enforcement.js';
+import type { JournalBenchResult } from './journal.js';
+import type { LaunchesBenchResult } from './launches.js';
+import type { RecoveryBenchResult } from './recovery.js';
+import type { SamplingBenchResult } from './sampling.js';
+import type { Figure } from './stats.js';
+
+export interface SummaryRow {
+  figure: string;
+  nodewarden: string;
+  alternative: string;
+  ratio: string;
+  goal: string;
+  /** null: no goal. */
+  met: boolean | null;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n >= 1000 ? `${fmt(n)} ms` : n >= 10 ? `${n.toFixed(1)} ms` : `${n.toFixed(2)} ms`);
+const x = (f: Figure, digits = 2) => `${f.median.toFixed(digits)}×`;
+
+interface Transitions {
+  durablePerSecond: Figure;
+  naivePerSecond: Figure;
+  ratio: Figure;
+  goals: { durablePerSecond: number; ratioToBaseline: number };
+  met: boolean;
+}
+
+export function summarize(results: Record<string, unknown>): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  const sampling = results.sampling as SamplingBenchResult | undefined;
+  if (sampling) {
+    for (const s of sampling.sizes) {
+      rows.push({
+        figure: `monitor tick, ${s.label}`,
+        nodewarden: ms(s.ms.tick!.median),
+        alternative: `floor ${ms(Math.min(s.ms.floor!.median, s.ms.floorHeld!.median))}`,
+        ratio: x(s.toFloor.tick!),
+        goal: `≤ ${sampling.goals.tickToFloorMax}× the floor`,
+        met: s.toFloor.tick!.median <= sampling.goals.tickToFloorMax,
+      });
+    }
+    const at200 = sampling.sizes.find((s) => s.procfs === 'real' && s.containers === 200);
+    if (at200) {
+      rows.push({
+        figure: 'monitor tick vs YARN per-container rescan, 200 containers',
+        nodewarden: ms(at200.ms.tick!.median),
+        alternative: `YARN ${ms(at200.ms.yarn!.median)}`,
+        ratio: x(at200.yarnToTick, 0),
+        goal: `≥ ${sampling.goals.yarnToTickMinAt200}× faster`,
+        met: at200.yarnToTick.median >= sampling.goals.yarnToTickMinAt200,
+      });
+      for (const m of ['ps', 'pidusage'] as const) {
+        rows.push({
+          figure: `monitor tick vs ${m === 'ps' ? 'ps, parsed' : 'pidtree + pidusage'}, 200 containers`,
+          nodewarden: ms(at200.ms.tick!.median),
+          alternative: `${m === 'ps' ? 'ps' : 'pidtree + pidusage'} ${ms(at200.ms[m]!.median)}`,
+          ratio: `${(at200.ms[m]!.median / at200.ms.tick!.median).toFixed(1)}×`,
+          goal: '',
+          met: null,
+        });
+      }
+    }
+  }
+  const enforcement = results.enforcement as EnforcementBenchResult | undefined;
+  if (enforcement) {
+    rows.push({
+      figure: `limit crossed → process gone (both check every ${enforcement.intervalMs} ms)`,
+      nodewarden: `${ms(enforcement.nodewarden.limitToKillMs.median)} (max ${ms(enforcement.nodewarden.limitToKillMs.max)})`,
+      alternative: `pm2 ${ms(enforcement.pm2.limitToKillMs.median)}`,
+      ratio: `pm2 ${x(enforcement.ratio)}`,
+      goal: `≤ ${enforcement.goals.limitToKillMsMax} ms`,
+      met: enforcement.met.limitToKill,
+    });
+    const c = enforcement.childMemory;
+    rows.push({
+      figure: 'memory held by a child process',
+      nodewarden: c.nodewarden.seen ? `seen, killed in ${ms(c.nodewarden.limitToKillMs!)}` : 'not seen',
+      alternative: c.pm2.seen ? 'pm2: seen' : `pm2: not seen (reports ${Math.round((c.pm2.reportedBytes ?? 0) / 2 ** 20)} of ${Math.round(c.pm2.treeBytes / 2 ** 20)} MB)`,
+      ratio: '',
+      goal: 'seen',
+      met: enforcement.met.childMemorySeen,
+    });
+  }
+  const launches = results.launches as LaunchesBenchResult | undefined;
+  if (launches) {
+    rows.push({
+      figure: `launches/s, ${launches.processes} processes`,
+      nodewarden: `${fmt(launches.nodewarden.launchesPerSecond.median)}/s`,
+      alternative: `pm2 ${fmt(launches.pm2.launchesPerSecond.median)}/s`,
+      ratio: x(launches.ratios.launches),
+      goal: "≥ pm2's",
+      met: launches.met.launches,
+    });
+    rows.push({
+      figure: `status of all ${launches.processes}, p50`,
+      nodewarden: ms(launches.nodewarden.listP50Ms.median),
+      alternative: `pm2 jlist ${ms(launches.pm2.listP50Ms.median)}`,
+      ratio: `pm2 ${x(launches.ratios.listP50, 1)}`,
+      goal: '',
+      met: null,
+    });
+    rows.push({
+      figure: 'status of one, p50',
+      nodewarden: ms(launches.nodewarden.oneP50Ms.median),
+      alternative: `pm2 describe ${ms(launches.pm2.oneP50Ms.median)}`,
+      ratio: `pm2 ${x(launches.ratios.oneP50, 1)}`,
+      goal: '',
+      met: null,
+    });
+  }
+  const transitions = results.transitions as Transitions | undefined;
+  if (transitions) {
+    rows.push({
+      figure: 'durable transitions/s',
+      nodewarden: `${fmt(transitions.durablePerSecond.median)}/s`,
+      alternative: `one commit per row ${fmt(transitions.naivePerSecond.median)}/s`,
+      ratio: x(transitions.ratio, 1),
+      goal: `≥ ${fmt(transitions.goals.durablePerSecond)}/s, ≥ ${transitions.goals.ratioToBaseline}×`,
+      met: transitions.met,
+    });
+  }
+  const recovery = results.recovery as RecoveryBenchResult | undefined;
+  if (recovery?.rssMb && recovery.idleCpu) {
+    rows.push({
+      figure: `recovery, ${fmt(recovery.containers)} live containers`,
+      nodewarden: `${ms(recovery.recoveryMs.median)}, ${recovery.lost} lost`,
+      alternative: '',
+      ratio: '',
+      goal: `< ${fmt(recovery.goals.recoveryMsMax)} ms, none lost`,
+      met: recovery.met,
+    });
+    rows.push({
+      figure: `daemon RSS, ${fmt(recovery.containers)} containers tracked`,
+      nodewarden: `${recovery.rssMb.median.toFixed(1)} MB`,
+      alternative: '',
+      ratio: '',
+      goal: `≤ ${recovery.goals.rssMbMax} MB`,
+      met: recovery.metRss,
+    });
+    rows.push({
+      figure: `daemon CPU, ${fmt(recovery.containers)} idle containers, 3 s interval`,
+      nodewarden: `${recovery.idleCpu.percentOfOneCore.toFixed(2)} % of a core`,
+      alternative: '',
+      ratio: '',
+      goal: `< ${recovery.goals.idleCpuPercentMax} %`,
+      met: recovery.metIdleCpu,
+    });
+  }
+  const journal = results.journal as JournalBenchResult | undefined;
+  if (journal) {
+    rows.push({
+      figure: 'replay --check, records/s',
+      nodewarden: `${fmt(journal.replay.recordsPerSecond.median)}/s`,
+      alternative: '',
+      ratio: '',
+      goal: `≥ ${fmt(journal.replay.goal)}/s`,
+      met: journal.replay.met,
+    });
+  }
+  return rows;
+}
+
+export function printSummary(rows: SummaryRow[]): void {
+  console.log('summary (medians; Markdown)\n');
+  console.log('| figure | nodewarden | alternative, same run | ratio | goal | |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(`| ${r.figure} | ${r.nodewarden} | ${r.alternative} | ${r.ratio} | ${r.goal} | ${r.met === null ? '' : r.met ? 'met' : '**not met**'} |`);
+}
