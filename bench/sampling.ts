@@ -17,7 +17,7 @@
  *   one pidusage call over every pid of the trees.
  *
  * The two per-container methods cost containers × a full scan; above 200
- * containers they are timed over 100 containers spread evenly and scaled,
+ * containers they are timed over 20 containers spread evenly and scaled,
  * which the results say. ps and pidusage read the real /proc only, so on the
  * fake procfs they are not run.
  */
@@ -45,7 +45,7 @@ const SLEEPERS = 8; // + the wrapper and its bash: 10 processes a container
 const PER_TREE = SLEEPERS + 2;
 /** Above this many containers, the per-container methods are timed over SAMPLE containers and scaled. */
 const FULL_UP_TO = 200;
-const SAMPLE = 100;
+const SAMPLE = 20;
 /** Fast methods: the median of this many back-to-back ticks is one run's figure. */
 const REPEATS = 7;
 
@@ -70,8 +70,10 @@ export interface SizeResult {
   processesOnMachine: number;
   /** ms per tick; null where the method cannot run (ps and pidusage on a fake procfs). */
   ms: Record<Method, Figure | null>;
-  /** Each method's ms over the lower floor, run by run. */
+  /** Each method's ms over the floor as the issue defines it (every stat read once: open, read, close), run by run. */
   toFloor: Record<Method, Figure | null>;
+  /** The tick over the stricter floor that also holds the files open, run by run. */
+  tickToHeldFloor: Figure;
   /** YARN rescan ms / tick ms, run by run. */
   yarnToTick: Figure;
   /** Per-container methods timed over this many containers and scaled (null: all of them). */
@@ -82,7 +84,8 @@ export interface SamplingBenchResult {
   description: string;
   sizes: SizeResult[];
   goals: { tickToFloorMax: number; yarnToTickMinAt200: number };
-  met: { tickToFloor: boolean; yarnToTick: boolean | null };
+  /** tickToFloor: against the floor as the issue defines it; tickToHeldFloor: against the stricter one, for the record. */
+  met: { tickToFloor: boolean; tickToHeldFloor: boolean; yarnToTick: boolean | null };
 }
 
 function timeMs(fn: () => unknown): number {
@@ -248,13 +251,15 @@ async function measure(s: Subject, runs: number): Promise<SizeResult> {
   const held = new HeldFloor(s.root);
   const buf = Buffer.allocUnsafe(4096);
 
-  // Warm-up, and a check that every method sees the same trees.
-  for (let i = 0; i < 3; i++) {
+  // Warm-up (the JIT: at small sizes a cold tick costs twice a warm one), and
+  // a check that every method sees the same trees.
+  const warmUntil = performance.now() + 1000;
+  for (let i = 0; i < 30 && (i < 3 || performance.now() < warmUntil); i++) {
     floorOpenRead(s.root, buf);
     held.read(buf);
     s.ticker.tick();
+    await s.ticker.durable();
   }
-  await s.ticker.durable();
   yarnTick();
   if (real) {
     const found = psTick(s.roots);
@@ -292,13 +297,12 @@ async function measure(s: Subject, runs: number): Promise<SizeResult> {
   held.close();
   pidusage.clear();
 
-  const floors = runsOf.floor.map((f, i) => Math.min(f, runsOf.floorHeld[i]!));
   const ms = {} as Record<Method, Figure | null>;
   const toFloor = {} as Record<Method, Figure | null>;
   for (const m of METHODS) {
     const v = runsOf[m];
     ms[m] = v.length > 0 ? figure(v) : null;
-    toFloor[m] = v.length > 0 ? figure(v.map((x, i) => x / floors[i]!)) : null;
+    toFloor[m] = v.length > 0 ? figure(v.map((x, i) => x / runsOf.floor[i]!)) : null;
   }
   return {
     label: s.label,
@@ -308,6 +312,7 @@ async function measure(s: Subject, runs: number): Promise<SizeResult> {
     processesOnMachine: countProcesses(s.root),
     ms,
     toFloor,
+    tickToHeldFloor: figure(runsOf.tick.map((t, i) => t / runsOf.floorHeld[i]!)),
     yarnToTick: figure(runsOf.yarn.map((y, i) => y / runsOf.tick[i]!)),
     sampledOver: per.length < s.roots.length ? per.length : null,
   };
@@ -420,11 +425,12 @@ export async function samplingBench(opts: { sizes: number[]; fakeTrees: number; 
   const at200 = sizes.find((s) => s.procfs === 'real' && s.containers === 200);
   return {
     description:
-      'one tick over containers of 10 processes: nodewarden vs the floor (every stat read once), YARN per-container rescans, ps, and pidtree + pidusage; ms per tick, and ratios to the lower floor run by run',
+      'one tick over containers of 10 processes: nodewarden vs the floor (every stat read once: open, read, close; and stricter, with the files held open), YARN per-container rescans, ps, and pidtree + pidusage; ms per tick, and ratios to the floor run by run',
     sizes,
     goals,
     met: {
       tickToFloor: sizes.every((s) => s.toFloor.tick!.median <= goals.tickToFloorMax),
+      tickToHeldFloor: sizes.every((s) => s.tickToHeldFloor.median <= goals.tickToFloorMax),
       yarnToTick: at200 ? at200.yarnToTick.median >= goals.yarnToTickMinAt200 : null,
     },
   };

@@ -6,10 +6,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isProcessTreeOverLimit, long2String, memoryLimits, milliVcoresUsed, parseStatLine, ProcfsProcessTree } from '../src/index.js';
 import { ProcfsReader } from '../src/procfs/procfs-reader.js';
 import { anonymousKb } from '../src/procfs/smaps.js';
+import { parseStatBytes } from '../src/procfs/stat-line.js';
+import type { ProcessStat } from '../state-machines/process-tree.js';
 import { FakeProcfs, smapsMapping, statLine } from './helpers/fake-procfs.js';
 
 const PAGE = 4096;
@@ -45,7 +48,71 @@ describe('parseStatLine', () => {
     for (const line of bad) expect(parseStatLine(5, line), line).toBeUndefined();
     expect(parseStatLine(5, good)).toBeDefined();
   });
+
+  it('parses exactly as YARN\'s stat pattern does, on generated lines (the parser walks bytes, the oracle is the regex)', () => {
+    const field = fc.stringMatching(/^(?:[0-9]{1,22}|-[0-9]{1,20}|[0-9-]{1,4}|)$/);
+    const separator = fc.constantFrom(' ', ' ', ' ', ' ', '\t', '  ', 'x', '');
+    const line = fc
+      .record({
+        head: fc.constantFrom('5', '-5', '12a', '', '7'),
+        gap: fc.constantFrom(' (', '(', '  (', '\t('),
+        comm: fc.stringMatching(/^[ a-z()0-9]{0,12}$/),
+        state: fc.constantFrom(' S', ' R', ' Z', '  S', ' SS', ' \u0001', ' 7', ''),
+        fields: fc.array(fc.tuple(separator, field), { minLength: 0, maxLength: 45 }),
+        tail: fc.constantFrom('', '\n', '\n9 (x) S', ' ', ')'),
+      })
+      .map((l) => `${l.head}${l.gap}${l.comm})${l.state}${l.fields.map(([sep, f]) => sep + f).join('')}${l.tail}`);
+    // Mostly-valid lines too: a kernel line with one field replaced or removed.
+    const kernel = statLine({ pid: 5, ppid: 1, utime: 12, stime: 3, numThreads: 2, startTime: 99, vsize: 4096, rssPages: 7 }).trim().split(' ');
+    const edited = fc
+      .tuple(fc.integer({ min: 0, max: kernel.length - 1 }), fc.oneof(field, fc.constant(undefined), fc.constantFrom('\u0001', '\u007f', 'SS', '(x)')))
+      .map(([at, f]) => kernel.flatMap((k, i) => (i !== at ? [k] : f === undefined ? [] : [f])).join(' '));
+    let parsed = 0;
+    fc.assert(
+      fc.property(fc.oneof(line, edited), (l) => {
+        const got = parseStatLine(5, l);
+        expect(got).toEqual(yarnPattern(5, l));
+        if (got) parsed++;
+        // The reader's path: the bytes in a bigger buffer, cut at the first newline.
+        const buf = Buffer.alloc(4096, 0x20);
+        const n = buf.write(l, 'utf8');
+        const nl = buf.indexOf(10);
+        expect(parseStatBytes(5, buf, nl >= 0 && nl < n ? nl : n)).toEqual(yarnPattern(5, l.split('\n')[0]!));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(parsed).toBeGreaterThan(100); // the property saw both outcomes
+  });
 });
+
+/** YARN's PROCFS_STAT_FILE_FORMAT as a regex, over the line as a string: the oracle for parseStatBytes. */
+function yarnPattern(pid: number, line: string): ProcessStat | undefined {
+  const head = /^[\d-]+\s\(/.exec(line);
+  if (head === null) return undefined;
+  const close = line.lastIndexOf(')');
+  if (close < head[0].length) return undefined;
+  const m =
+    /^\s(\S)\s([\d-]+)\s([\d-]+)\s([\d-]+)\s(?:[\d-]+\s){7}(\d+)\s(\d+)\s(?:[\d-]+\s){4}([\d-]+)\s[\d-]+\s([\d-]+)\s(\d+)\s(\d+)(?:\s[\d-]+){15}/.exec(
+      line.slice(close + 1),
+    );
+  if (m === null) return undefined;
+  const int = (s: string) => (s.length > 0 && s.lastIndexOf('-') <= 0 ? Number(s) : NaN);
+  const stat = {
+    pid,
+    comm: line.slice(head[0].length, close),
+    state: m[1]!,
+    ppid: int(m[2]!),
+    pgrp: int(m[3]!),
+    session: int(m[4]!),
+    utime: Number(m[5]),
+    stime: Number(m[6]),
+    numThreads: int(m[7]!),
+    startTime: int(m[8]!),
+    vsize: Number(m[9]),
+    rssPages: Number(m[10]),
+  };
+  return [stat.ppid, stat.pgrp, stat.session, stat.numThreads, stat.startTime].some(Number.isNaN) ? undefined : stat;
+}
 
 describe('ProcfsProcessTree', () => {
   let fake: FakeProcfs;

@@ -8,9 +8,20 @@ import path from 'node:path';
 import type { ProcessStat } from '../../state-machines/process-tree.js';
 import { cmdlineForDump } from '../../state-machines/process-tree-dump.js';
 import { anonymousKb } from './smaps.js';
-import { parseStatLine } from './stat-line.js';
+import { parseStatBytes, parseStatLine } from './stat-line.js';
 
 export const PID_PATTERN = /^[1-9][0-9]*$/;
+
+/** PID_PATTERN without a regex: it runs for every entry of /proc every tick. */
+function isPidName(name: string): boolean {
+  const first = name.charCodeAt(0);
+  if (!(first >= 49 && first <= 57)) return false; // 1-9
+  for (let i = 1; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 
 /** One scan: every process that could be read, and the pids whose stat line did not parse. */
 export interface ProcfsScan {
@@ -59,13 +70,17 @@ export class ProcfsReader {
   listPids(): number[] {
     const pids: number[] = [];
     for (const name of fs.readdirSync(this.root)) {
-      if (PID_PATTERN.test(name)) pids.push(Number(name));
+      if (isPidName(name)) pids.push(Number(name));
     }
     return pids;
   }
 
-  /** The first line of <root>/<pid>/stat; undefined when it cannot be read. */
-  readStatLine(pid: number): string | undefined {
+  /**
+   * The first line of <root>/<pid>/stat: its length when it is in `buf` (the
+   * usual case, parsed in place), the line itself when it was too long for it,
+   * undefined when it cannot be read.
+   */
+  private readFirstLine(pid: number): number | string | undefined {
     const held = this.open.get(pid);
     if (held !== undefined) {
       held.scan = this.scans;
@@ -91,12 +106,13 @@ export class ProcfsReader {
     for (const pid of [...this.open.keys()]) this.release(pid);
   }
 
-  private readLine(fd: number): string | undefined {
+  /** The first line's length in `buf`, or the line when longer than `buf`. */
+  private readLine(fd: number): number | string | undefined {
     try {
       const n = fs.readSync(fd, this.buf, 0, this.buf.length, 0);
       if (n === this.buf.length) return this.readLongLine(fd);
       const nl = this.buf.indexOf(10);
-      return this.buf.toString('utf8', 0, nl >= 0 && nl < n ? nl : n);
+      return nl >= 0 && nl < n ? nl : n;
     } catch {
       return undefined;
     }
@@ -131,9 +147,9 @@ export class ProcfsReader {
 
   /** undefined: gone or unreadable; null: read but corrupt. */
   readStat(pid: number): ProcessStat | null | undefined {
-    const line = this.readStatLine(pid);
+    const line = this.readFirstLine(pid);
     if (line === undefined) return undefined;
-    return parseStatLine(pid, line) ?? null;
+    return (typeof line === 'number' ? parseStatBytes(pid, this.buf, line) : parseStatLine(pid, line)) ?? null;
   }
 
   /** Every readable process under the root (YARN getProcessList + constructProcessInfo). */
