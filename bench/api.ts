@@ -88,9 +88,9 @@ export interface ApiBenchResult {
 }
 
 export async function apiBench({ quick, runs }: { quick: boolean; runs: number }): Promise<ApiBenchResult> {
-  const launches = quick ? 50 : 200;
-  const known = quick ? 200 : 1000;
-  const requests = quick ? 1000 : 5000;
+  const launches = quick ? 30 : 200;
+  const known = quick ? 100 : 1000;
+  const requests = quick ? 500 : 5000;
 
   // Launch throughput: a fresh daemon, a warm-up run, then `runs` runs of short containers.
   const d = await BenchDaemon.start();
@@ -98,7 +98,7 @@ export async function apiBench({ quick, runs }: { quick: boolean; runs: number }
   const p50: number[] = [];
   const p99: number[] = [];
   try {
-    await launchRun(d, 'warmup', Math.min(50, launches), ['sleep', '1']);
+    await launchRun(d, 'warmup', Math.min(20, launches), ['sleep', '1']);
     for (let r = 0; r < runs; r++) {
       const run = await launchRun(d, `run${r}`, launches, ['sleep', '1']);
       perSecond.push(run.perSecond);

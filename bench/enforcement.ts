@@ -156,7 +156,7 @@ export interface EnforcementBenchResult {
   met: { limitToKill: boolean; childMemorySeen: boolean };
 }
 
-export async function enforcementBench({ runs, intervalMs }: { runs: number; intervalMs: number }): Promise<EnforcementBenchResult> {
+export async function enforcementBench({ runs, warmUp, intervalMs }: { runs: number; warmUp: boolean; intervalMs: number }): Promise<EnforcementBenchResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-hungry-'));
   // Every copy of the program names this dir: none may outlive the bench, whoever lost track of it.
   const forget = atExit(() => killByCommandLine(dir));
@@ -167,14 +167,14 @@ export async function enforcementBench({ runs, intervalMs }: { runs: number; int
   });
   let pm2: Pm2Daemon | undefined;
   // A kill that has not come 3 intervals after the crossing is not coming.
-  const windowMs = 3 * intervalMs + 1000;
+  const windowMs = 3 * intervalMs + 500;
   try {
     pm2 = await Pm2Daemon.start({ workerIntervalMs: intervalMs });
     const nw: number[] = [];
     const pm: number[] = [];
     const ratio: number[] = [];
     let exitStatus = 0;
-    for (let r = -1; r < runs; r++) {
+    for (let r = warmUp ? -1 : 0; r < runs; r++) {
       // Older than one tick when it crosses (nodewarden's aged-process rule), at a new phase each run.
       const delayMs = 1.5 * intervalMs + ((r + 1) / (runs + 1)) * intervalMs;
       const a = await underNodewarden(d, `self-${r + 1}`, dir, delayMs, windowMs);

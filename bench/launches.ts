@@ -81,13 +81,13 @@ export interface LaunchesBenchResult {
   met: { launches: boolean };
 }
 
-export async function launchesBench({ runs, count, statusRequests }: { runs: number; count: number; statusRequests: number }): Promise<LaunchesBenchResult> {
+export async function launchesBench({ runs, warmUp, count, statusRequests }: { runs: number; warmUp: boolean; count: number; statusRequests: number }): Promise<LaunchesBenchResult> {
   const nw = side();
   const pm = side();
   const ratios = { launches: [] as number[], listP50: [] as number[], oneP50: [] as number[] };
   // Fresh daemons for each run: nodewarden keeps finished containers known, and
   // its list must not grow from run to run while pm2's is emptied by delete.
-  for (let r = -1; r < runs; r++) {
+  for (let r = warmUp ? -1 : 0; r < runs; r++) {
     const d = await BenchDaemon.start();
     let pm2: Pm2Daemon | undefined;
     try {

@@ -17,8 +17,8 @@
  *   one pidusage call over every pid of the trees.
  *
  * The two per-container methods cost containers × a full scan; above 200
- * containers they are timed over 20 containers spread evenly and scaled,
- * which the results say. ps and pidusage read the real /proc only, so on the
+ * containers (20 with --quick) they are timed over 20 containers spread
+ * evenly and scaled, which the results say. ps and pidusage read the real /proc only, so on the
  * fake procfs they are not run.
  */
 import { execFileSync } from 'node:child_process';
@@ -43,8 +43,7 @@ import { figure, type Figure } from './stats.js';
 
 const SLEEPERS = 8; // + the wrapper and its bash: 10 processes a container
 const PER_TREE = SLEEPERS + 2;
-/** Above this many containers, the per-container methods are timed over SAMPLE containers and scaled. */
-const FULL_UP_TO = 200;
+/** The per-container methods are timed over this many containers, spread evenly, and scaled. */
 const SAMPLE = 20;
 /** Fast methods: the median of this many back-to-back ticks is one run's figure. */
 const REPEATS = 7;
@@ -223,9 +222,9 @@ interface Subject {
 }
 
 /** Time every method over one set of trees, `runs` times, interleaved. */
-async function measure(s: Subject, runs: number): Promise<SizeResult> {
+async function measure(s: Subject, runs: number, sampleAbove: number): Promise<SizeResult> {
   const real = s.procfs === 'real';
-  const per = s.roots.length > FULL_UP_TO ? spread(s.roots, SAMPLE) : s.roots;
+  const per = s.roots.length > sampleAbove ? spread(s.roots, SAMPLE) : s.roots;
   const scale = s.roots.length / per.length;
   const yarnTrees = per.map((r) => new ProcfsProcessTree(String(r), { procfsRoot: s.root }));
   const yarnTick = () => {
@@ -319,7 +318,7 @@ async function measure(s: Subject, runs: number): Promise<SizeResult> {
 }
 
 /** The real daemon's core and monitor in this process, containers added size by size. */
-async function realSizes(sizes: number[], runs: number, report: (r: SizeResult) => void): Promise<SizeResult[]> {
+async function realSizes(sizes: number[], runs: number, sampleAbove: number, report: (r: SizeResult) => void): Promise<SizeResult[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-sampling-'));
   const workDir = path.join(dir, 'var');
   const forget = atExit(() => killContainerGroups(workDir));
@@ -349,7 +348,7 @@ async function realSizes(sizes: number[], runs: number, report: (r: SizeResult) 
         return views.every((v) => collectTree(v.pid!, processes, children).length >= PER_TREE);
       });
       const roots = node.list().map((v) => v.pid!);
-      const r = await measure({ label: `${size} container${size === 1 ? '' : 's'}`, procfs: 'real', root: '/proc', roots, ticker: { tick: () => node.monitor.tick(), durable: () => node.durable() } }, runs);
+      const r = await measure({ label: `${size} container${size === 1 ? '' : 's'}`, procfs: 'real', root: '/proc', roots, ticker: { tick: () => node.monitor.tick(), durable: () => node.durable() } }, runs, sampleAbove);
       report(r);
       results.push(r);
     }
@@ -367,7 +366,7 @@ async function realSizes(sizes: number[], runs: number, report: (r: SizeResult) 
  * monitor (core and ContainersMonitor as the daemon wires them) with the
  * procfs root pointed at it.
  */
-async function fakeSize(trees: number, runs: number): Promise<SizeResult> {
+async function fakeSize(trees: number, runs: number, sampleAbove: number): Promise<SizeResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-fakeproc-'));
   const root = path.join(dir, 'proc');
   const store = new Store(path.join(dir, 'db.sqlite'));
@@ -389,7 +388,7 @@ async function fakeSize(trees: number, runs: number): Promise<SizeResult> {
     const monitor = new ContainersMonitor({ config, core, bus, clock: systemClock, log, workDir: dir });
     roots.forEach((p, i) => core.monitor({ type: 'START_MONITORING', ts: Date.now(), id: `f${i}`, pid: p, resources: { memoryMb: 64, vcores: 1 } }));
     await core.durable();
-    const r = await measure({ label: `${trees * PER_TREE} processes, fake procfs`, procfs: 'fake', root, roots, ticker: { tick: () => monitor.tick(), durable: () => core.durable() } }, runs);
+    const r = await measure({ label: `${trees * PER_TREE} processes, fake procfs`, procfs: 'fake', root, roots, ticker: { tick: () => monitor.tick(), durable: () => core.durable() } }, runs, sampleAbove);
     monitor.close();
     core.close();
     return r;
@@ -416,9 +415,10 @@ async function until(what: string, fn: () => boolean, timeoutMs = 180_000): Prom
   }
 }
 
-export async function samplingBench(opts: { sizes: number[]; fakeTrees: number; runs: number; report: (r: SizeResult) => void }): Promise<SamplingBenchResult> {
-  const sizes = await realSizes(opts.sizes, opts.runs, opts.report);
-  const fake = await fakeSize(opts.fakeTrees, opts.runs);
+/** `sampleAbove`: above this many containers, the per-container methods are timed over 20 containers and scaled. */
+export async function samplingBench(opts: { sizes: number[]; fakeTrees: number; runs: number; sampleAbove: number; report: (r: SizeResult) => void }): Promise<SamplingBenchResult> {
+  const sizes = await realSizes(opts.sizes, opts.runs, opts.sampleAbove, opts.report);
+  const fake = await fakeSize(opts.fakeTrees, opts.runs, opts.sampleAbove);
   opts.report(fake);
   sizes.push(fake);
   const goals = { tickToFloorMax: 1.5, yarnToTickMinAt200: 20 };

@@ -1,0 +1,11 @@
+import { Pm2Daemon } from './dist/bench/pm2-daemon.js';
+const t0 = Date.now();
+const log = (m) => console.log(((Date.now() - t0) / 1000).toFixed(2), m);
+const p = await Pm2Daemon.start({ workerIntervalMs: 1000 });
+log('started ' + p.daemonPid());
+await p.start({ name: 'a', script: 'sleep', args: ['3600'], interpreter: 'none' });
+log('a started');
+await p.delete('a');
+log('deleted');
+await p.stop();
+log('stopped');

@@ -1,0 +1,14 @@
+import fs from 'node:fs';
+import { ProcfsReader } from './dist/src/procfs/procfs-reader.js';
+import { parseStatBytes } from './dist/src/procfs/stat-line.js';
+const root = '/proc';
+const fds = new Map(); const buf = Buffer.allocUnsafe(4096);
+const names = fs.readdirSync(root).filter((n) => /^\d+$/.test(n));
+const time = (f, n = 200) => { for (let i = 0; i < 20; i++) f(); const a = performance.now(); for (let i = 0; i < n; i++) f(); return ((performance.now() - a) / n).toFixed(3); };
+for (const name of names) fds.set(name, fs.openSync(`${root}/${name}/stat`, 'r'));
+const readOnly = () => { for (const fd of fds.values()) fs.readSync(fd, buf, 0, 4096, 0); };
+const readParse = () => { for (const [name, fd] of fds) { const n = fs.readSync(fd, buf, 0, 4096, 0); parseStatBytes(Number(name), buf, buf.indexOf(10)); } };
+const r = new ProcfsReader(root, { keepOpen: true });
+const pids = names.map(Number);
+const readStat = () => { for (const p of pids) r.readStat(p); };
+console.log(names.length, 'read', time(readOnly), 'read+parse', time(readParse), 'reader.readStat', time(readStat), 'scan', time(() => r.scan()), 'readdir', time(() => fs.readdirSync(root)));
