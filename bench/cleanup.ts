@@ -5,6 +5,7 @@
  * SIGTERM, SIGHUP) — after the benchmarks' own `finally` blocks had their go.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const cleanups = new Set<() => void>();
@@ -15,8 +16,9 @@ export function atExit(fn: () => void): () => void {
   return () => cleanups.delete(fn);
 }
 
+/** Last registered, first run: what was started inside a dir is stopped before the dir goes. */
 function runAll(): void {
-  for (const fn of cleanups) {
+  for (const fn of [...cleanups].reverse()) {
     try {
       fn();
     } catch {
@@ -89,4 +91,18 @@ export function killByCommandLine(marker: string): void {
       // gone
     }
   }
+}
+
+/** A temp dir for one benchmark, removed by `remove()` or, failing that, at exit. */
+export function benchDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const rm = () => fs.rmSync(dir, { recursive: true, force: true });
+  const forget = atExit(rm);
+  return {
+    dir,
+    remove: () => {
+      rm();
+      forget();
+    },
+  };
 }

@@ -12,11 +12,10 @@
  *   nodewarden sums the whole tree; pm2 samples the pid it started.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ContainerView } from '../src/node/container-view.js';
-import { atExit, killByCommandLine } from './cleanup.js';
+import { atExit, benchDir, killByCommandLine } from './cleanup.js';
 import { BenchDaemon, waitUntil } from './daemon.js';
 import { Pm2Daemon } from './pm2-daemon.js';
 import { figure, type Figure } from './stats.js';
@@ -157,7 +156,7 @@ export interface EnforcementBenchResult {
 }
 
 export async function enforcementBench({ runs, warmUp, intervalMs }: { runs: number; warmUp: boolean; intervalMs: number }): Promise<EnforcementBenchResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-hungry-'));
+  const { dir, remove } = benchDir('nw-bench-hungry-');
   // Every copy of the program names this dir: none may outlive the bench, whoever lost track of it.
   const forget = atExit(() => killByCommandLine(dir));
   const d = await BenchDaemon.start({
@@ -214,6 +213,6 @@ export async function enforcementBench({ runs, warmUp, intervalMs }: { runs: num
     await d.stop();
     killByCommandLine(dir);
     forget();
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }

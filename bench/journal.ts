@@ -15,8 +15,6 @@
  * the bytes of one container's lifecycle (request, notices, transitions)
  * counted once.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
@@ -29,6 +27,7 @@ import { replayLines } from '../src/journal/replay.js';
 import { NEVER_RETRY } from '../state-machines/retry-policy.js';
 import type { ContainerEffect } from '../state-machines/types.js';
 import { Store } from '../src/store/store.js';
+import { benchDir } from './cleanup.js';
 import { BenchDaemon, pool, waitUntil } from './daemon.js';
 import { figure, type Figure } from './stats.js';
 
@@ -119,7 +118,7 @@ export async function recordWorkload(file: string, containers: number, concurren
 }
 
 export async function journalBench({ quick, runs }: { quick: boolean; runs: number }): Promise<JournalBenchResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-journal-'));
+  const { dir, remove } = benchDir('nw-bench-journal-');
   try {
     const containers = quick ? 400 : 4000;
     const file = path.join(dir, 'replay.sqlite');
@@ -148,7 +147,7 @@ export async function journalBench({ quick, runs }: { quick: boolean; runs: numb
       size: await sizeBench(quick),
     };
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 

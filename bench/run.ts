@@ -4,7 +4,7 @@
  * and writes the figures to bench/results.json with the machine they ran on.
  * `--quick` makes CI-sized runs (under a minute; goals are judged on the full
  * run); `--only NAME` runs one benchmark and adds it to the figures already
- * in results.json.
+ * in results.json; `--out FILE` writes them elsewhere.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,8 +21,13 @@ import { printSummary, summarize } from './summary.js';
 import { dispatchPath, machinesOnly, naivePerRow } from './transitions.js';
 
 const quick = process.argv.includes('--quick');
-const onlyAt = process.argv.indexOf('--only');
-const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const option = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+const only = option('--only');
+/** `--out FILE`: where the figures go (default bench/results.json). */
+const out = option('--out');
 const RUNS = quick ? 3 : 5;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -227,7 +232,7 @@ async function main(): Promise<void> {
     if (result !== undefined) results[name] = { quick, ...result };
     seconds[name] = Math.round((performance.now() - t) / 100) / 10;
   }
-  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results.json');
+  const file = path.resolve(out ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results.json'));
   // --only adds its section to the last run's; a whole run replaces them all.
   const previous = only !== undefined && fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   const merged = { ...((previous.results as Record<string, unknown> | undefined) ?? {}), ...results };

@@ -8,13 +8,14 @@
  *   decisions, the journal record staged; its commit follows, timed apart);
  * - the floor: list /proc and read every /proc/<pid>/stat once, nothing else,
  *   both ways there are — open/read/close, and with the files held open
- *   between ticks (one pread each, as the tick does);
+ *   between ticks (one pread each, as the tick does, as many as it may hold);
  * - YARN: one ProcfsBasedProcessTree per container, each re-reading all of
  *   procfs on update();
  * - ps: `ps -e -o pid,ppid,rss,vsz,times` run and parsed, the trees summed
  *   (what procps-based tools do);
  * - pidusage + pidtree (pm2's packages): pidtree(root) per container, then
- *   one pidusage call over every pid of the trees.
+ *   one pidusage call over every pid of the trees — in a process of their own
+ *   (bench/pidusage-worker.ts), as in pm2's daemon, with their own open files.
  *
  * The two per-container methods cost containers × a full scan; above 200
  * containers (20 with --quick) they are timed over 20 containers spread
@@ -23,11 +24,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import pidtree from 'pidtree';
-import pidusage from 'pidusage';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createBus } from '../src/bus.js';
 import { systemClock } from '../src/clock.js';
 import { resolveConfig } from '../src/config/load.js';
@@ -35,10 +35,10 @@ import { Dispatcher } from '../src/core/dispatcher.js';
 import { ContainersMonitor } from '../src/monitor/containers-monitor.js';
 import { NodeWarden } from '../src/node/nodewarden.js';
 import { ProcfsProcessTree } from '../src/procfs/procfs-process-tree.js';
-import { ProcfsReader } from '../src/procfs/procfs-reader.js';
+import { heldFilesCap, ProcfsReader } from '../src/procfs/procfs-reader.js';
 import { Store } from '../src/store/store.js';
 import { collectTree, indexChildren } from '../state-machines/process-tree.js';
-import { atExit, killContainerGroups } from './cleanup.js';
+import { atExit, benchDir, killContainerGroups } from './cleanup.js';
 import { figure, type Figure } from './stats.js';
 
 const SLEEPERS = 8; // + the wrapper and its bash: 10 processes a container
@@ -93,12 +93,6 @@ function timeMs(fn: () => unknown): number {
   return performance.now() - t;
 }
 
-async function timeMsAsync(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
-}
-
 const medianOf = (n: number, fn: () => number) => figure(Array.from({ length: n }, fn)).median;
 
 /** The floor, open/read/close: every stat read once with the cheapest calls there are. */
@@ -124,9 +118,14 @@ function floorOpenRead(root: string, buf: Buffer): number {
   return bytes;
 }
 
-/** The floor with each stat file held open between ticks: one pread per process. */
+/**
+ * The floor with each stat file held open between ticks, one pread per
+ * process — as many files as the monitor's reader may hold (a quarter of the
+ * open-files limit); the rest are opened and closed each time, as there.
+ */
 class HeldFloor {
   private readonly fds = new Map<string, number>();
+  private readonly cap = heldFilesCap();
 
   constructor(private readonly root: string) {}
 
@@ -139,8 +138,16 @@ class HeldFloor {
       seen.add(name);
       let fd = this.fds.get(name);
       try {
-        if (fd === undefined) this.fds.set(name, (fd = fs.openSync(`${this.root}/${name}/stat`, 'r')));
-        bytes += fs.readSync(fd, buf, 0, buf.length, 0);
+        if (fd !== undefined) bytes += fs.readSync(fd, buf, 0, buf.length, 0);
+        else {
+          fd = fs.openSync(`${this.root}/${name}/stat`, 'r');
+          if (this.fds.size < this.cap) this.fds.set(name, fd);
+          try {
+            bytes += fs.readSync(fd, buf, 0, buf.length, 0);
+          } finally {
+            if (!this.fds.has(name)) fs.closeSync(fd);
+          }
+        }
       } catch {
         this.drop(name);
       }
@@ -222,8 +229,8 @@ interface Subject {
 }
 
 /** Time every method over one set of trees, `runs` times, interleaved. */
-async function measure(s: Subject, runs: number, sampleAbove: number): Promise<SizeResult> {
-  const real = s.procfs === 'real';
+async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWorker?: PidusageWorker): Promise<SizeResult> {
+  const real = pidusageWorker !== undefined; // ps and pidusage read the real /proc only
   const per = s.roots.length > sampleAbove ? spread(s.roots, SAMPLE) : s.roots;
   const scale = s.roots.length / per.length;
   const yarnTrees = per.map((r) => new ProcfsProcessTree(String(r), { procfsRoot: s.root }));
@@ -241,12 +248,7 @@ async function measure(s: Subject, runs: number, sampleAbove: number): Promise<S
   const { processes } = reader.scan();
   const children = indexChildren(processes);
   const treePids = s.roots.flatMap((r) => collectTree(r, processes, children).map((p) => p.pid));
-  const pidusageTick = async () => {
-    for (const root of per) await pidtree(root, { root: true });
-    const t = performance.now();
-    await pidusage(treePids);
-    return performance.now() - t;
-  };
+  const pidusageTick = () => pidusageWorker!.tick(per, treePids);
   const held = new HeldFloor(s.root);
   const buf = Buffer.allocUnsafe(4096);
 
@@ -263,8 +265,9 @@ async function measure(s: Subject, runs: number, sampleAbove: number): Promise<S
   if (real) {
     const found = psTick(s.roots);
     if (found !== treePids.length) throw new Error(`bench: ps found ${found} processes in the trees, the procfs scan ${treePids.length}`);
-    const viaPidtree = (await pidtree(per[0]!, { root: true })).length;
-    if (viaPidtree !== collectTree(per[0]!, processes, children).length) throw new Error('bench: pidtree and the procfs scan disagree on a tree');
+    const viaPidtree = (await pidusageTick()).found;
+    const inScan = per.reduce((n, root) => n + collectTree(root, processes, children).length, 0);
+    if (viaPidtree !== inScan) throw new Error(`bench: pidtree found ${viaPidtree} processes in the trees, the procfs scan ${inScan}`);
     await pidusageTick();
   }
 
@@ -287,14 +290,11 @@ async function measure(s: Subject, runs: number, sampleAbove: number): Promise<S
     if (real) {
       runsOf.ps.push(medianOf(3, () => timeMs(() => psTick(s.roots))));
       // pidtree calls scale with the containers; the one pidusage call covers them all.
-      const t = performance.now();
-      const usageMs = await pidusageTick();
-      const treesMs = performance.now() - t - usageMs;
+      const { treesMs, usageMs } = await pidusageTick();
       runsOf.pidusage.push(treesMs * scale + usageMs);
     }
   }
   held.close();
-  pidusage.clear();
 
   const ms = {} as Record<Method, Figure | null>;
   const toFloor = {} as Record<Method, Figure | null>;
@@ -317,11 +317,41 @@ async function measure(s: Subject, runs: number, sampleAbove: number): Promise<S
   };
 }
 
+/** bench/pidusage-worker.ts, forked once and driven tick by tick. */
+class PidusageWorker {
+  private child: ChildProcess | undefined;
+  private readonly forget = atExit(() => this.child?.kill('SIGKILL'));
+
+  /** ... over the roots given (per container) and every pid of the trees. */
+
+  tick(roots: number[], pids: number[]): Promise<{ treesMs: number; usageMs: number; found: number }> {
+    this.child ??= fork(fileURLToPath(new URL('./pidusage-worker.js', import.meta.url)), [], { stdio: 'inherit' });
+    const child = this.child;
+    return new Promise((resolve, reject) => {
+      const onExit = () => reject(new Error('bench: the pidusage worker exited'));
+      child.once('exit', onExit);
+      child.once('message', (m: { treesMs: number; usageMs: number; found: number } | { error: string }) => {
+        child.off('exit', onExit);
+        if ('error' in m) reject(new Error(`bench: pidusage worker: ${m.error}`));
+        else resolve(m);
+      });
+      child.send({ roots, pids });
+    });
+  }
+
+  stop(): void {
+    this.child?.kill('SIGKILL');
+    this.child = undefined;
+    this.forget();
+  }
+}
+
 /** The real daemon's core and monitor in this process, containers added size by size. */
 async function realSizes(sizes: number[], runs: number, sampleAbove: number, report: (r: SizeResult) => void): Promise<SizeResult[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-sampling-'));
+  const pidusageWorker = new PidusageWorker();
+  const { dir, remove } = benchDir('nw-bench-sampling-');
   const workDir = path.join(dir, 'var');
-  const forget = atExit(() => killContainerGroups(workDir));
+  const forget = atExit(() => killContainerGroups(workDir)); // registered after the dir: runs before its removal
   const config = resolveConfig([
     {
       'yarn.nodemanager.resource.memory-mb': 1 << 20,
@@ -348,15 +378,16 @@ async function realSizes(sizes: number[], runs: number, sampleAbove: number, rep
         return views.every((v) => collectTree(v.pid!, processes, children).length >= PER_TREE);
       });
       const roots = node.list().map((v) => v.pid!);
-      const r = await measure({ label: `${size} container${size === 1 ? '' : 's'}`, procfs: 'real', root: '/proc', roots, ticker: { tick: () => node.monitor.tick(), durable: () => node.durable() } }, runs, sampleAbove);
+      const r = await measure({ label: `${size} container${size === 1 ? '' : 's'}`, procfs: 'real', root: '/proc', roots, ticker: { tick: () => node.monitor.tick(), durable: () => node.durable() } }, runs, sampleAbove, pidusageWorker);
       report(r);
       results.push(r);
     }
   } finally {
+    pidusageWorker.stop();
     await node.close();
     killContainerGroups(workDir);
     forget();
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
   }
   return results;
 }
@@ -367,7 +398,7 @@ async function realSizes(sizes: number[], runs: number, sampleAbove: number, rep
  * procfs root pointed at it.
  */
 async function fakeSize(trees: number, runs: number, sampleAbove: number): Promise<SizeResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-fakeproc-'));
+  const { dir, remove } = benchDir('nw-bench-fakeproc-');
   const root = path.join(dir, 'proc');
   const store = new Store(path.join(dir, 'db.sqlite'));
   try {
@@ -394,7 +425,7 @@ async function fakeSize(trees: number, runs: number, sampleAbove: number): Promi
     return r;
   } finally {
     store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 

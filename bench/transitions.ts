@@ -8,8 +8,6 @@
  * four transitions. Effects are emitted to no one: this measures deciding and
  * recording, not spawning.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createBus } from '../src/bus.js';
@@ -20,12 +18,13 @@ import { Store } from '../src/store/store.js';
 import { ContainerActor } from '../state-machines/container-actor.js';
 import { NEVER_RETRY } from '../state-machines/retry-policy.js';
 import type { ContainerSpec } from '../state-machines/types.js';
+import { benchDir } from './cleanup.js';
 
 const TRANSITIONS_PER_CONTAINER = 4;
 
 function tempDb(name: string): { file: string; cleanup: () => void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-'));
-  return { file: path.join(dir, name), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  const { dir, remove } = benchDir('nw-bench-');
+  return { file: path.join(dir, name), cleanup: remove };
 }
 
 const spec = (id: string): ContainerSpec => ({

@@ -39,6 +39,11 @@ export interface ProcfsReaderOptions {
   keepOpen?: boolean;
 }
 
+/** How many stat files a keepOpen reader may hold: a quarter of the open-files limit, at most 16,384. */
+export function heldFilesCap(): number {
+  return Math.min(16_384, Math.floor(openFilesLimit() / 4));
+}
+
 /** The soft limit on open files, from /proc/self/limits (256 when unreadable). */
 function openFilesLimit(): number {
   try {
@@ -63,7 +68,7 @@ export class ProcfsReader {
   constructor(root = '/proc', opts: ProcfsReaderOptions = {}) {
     this.root = path.resolve(root);
     this.keepOpen = opts.keepOpen ?? false;
-    this.maxOpen = this.keepOpen ? Math.min(16_384, Math.floor(openFilesLimit() / 4)) : 0;
+    this.maxOpen = this.keepOpen ? heldFilesCap() : 0;
   }
 
   /** Directory names that are pids. Throws only when the root itself cannot be listed. */

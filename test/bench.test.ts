@@ -1,0 +1,137 @@
+/**
+ * The performance report runs as a newcomer would run it (`--quick`, from the
+ * built tree) and leaves nothing behind: no daemon, no container, no hungry
+ * program, no pm2 daemon, no temp dir — when it finishes and when it is
+ * interrupted half-way. Every figure is the bench's business; here only the
+ * report's shape and one fact of the comparison (pm2 does not see a child's
+ * memory, nodewarden does) are checked, never a speed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const RUN = path.join(process.cwd(), 'dist', 'bench', 'run.js');
+
+/** Processes that name `dir` in their command line, environment or working directory: everything the bench started. */
+function startedUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[1-9][0-9]*$/.test(name)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      const environ = fs.readFileSync(`/proc/${name}/environ`, 'utf8');
+      let cwd = '';
+      try {
+        cwd = fs.readlinkSync(`/proc/${name}/cwd`);
+      } catch {
+        // a kernel thread, or gone
+      }
+      if (cmdline.includes(dir) || environ.includes(dir) || cwd.startsWith(dir)) found.push(`${name}: ${cmdline.replaceAll('\0', ' ').trim()}`);
+    } catch {
+      // gone, or a zombie
+    }
+  }
+  return found;
+}
+
+async function until(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const runs: Array<{ run: Run; dir: string }> = [];
+
+/** The bench in its own process group, with its own TMPDIR: everything it makes is under `dir`. */
+function bench(dir: string, args: string[]): Run {
+  const child = spawn(process.execPath, [RUN, ...args], { env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const run = { child, output: () => output, exit };
+  runs.push({ run, dir });
+  return run;
+}
+
+afterEach(() => {
+  // Even when a test failed: the bench's group, then anything it started that outlived it.
+  for (const { run, dir } of runs.splice(0)) {
+    try {
+      process.kill(-run.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    for (const p of startedUnder(dir)) {
+      try {
+        process.kill(Number(p.split(':')[0]), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'nw-test-bench-'));
+
+describe('npm run bench -- --quick', () => {
+  it('prints the report, writes every section with the machine, and leaves nothing running', { timeout: 300_000 }, async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'results.json');
+    const run = bench(dir, ['--quick', '--out', out]);
+    const { code } = await run.exit;
+    expect(code, run.output()).toBe(0);
+    expect(run.output()).toContain('| figure | nodewarden | alternative, same run | ratio | goal | |');
+
+    const report = JSON.parse(fs.readFileSync(out, 'utf8')) as {
+      machine: { cpus: number; kernel: string; node: string };
+      quick: boolean;
+      summary: unknown[];
+      results: Record<string, { quick: boolean } & Record<string, unknown>>;
+    };
+    expect(report.quick).toBe(true);
+    expect(report.machine).toMatchObject({ cpus: os.cpus().length, kernel: os.release(), node: process.version });
+    expect(Object.keys(report.results).sort()).toEqual(['enforcement', 'journal', 'launches', 'recovery', 'sampling', 'transitions']);
+    expect(report.summary.length).toBeGreaterThanOrEqual(10);
+    const enforcement = report.results.enforcement as unknown as {
+      nodewarden: { exitStatus: number };
+      childMemory: { nodewarden: { seen: boolean }; pm2: { seen: boolean; reportedBytes: number; treeBytes: number } };
+    };
+    expect(enforcement.nodewarden.exitStatus).toBe(-104); // KILLED_EXCEEDED_PMEM
+    expect(enforcement.childMemory.nodewarden.seen).toBe(true);
+    expect(enforcement.childMemory.pm2.seen).toBe(false);
+    expect(enforcement.childMemory.pm2.reportedBytes).toBeLessThan(enforcement.childMemory.pm2.treeBytes / 2);
+
+    await until('everything the bench started to be gone', () => startedUnder(dir).length === 0, 10_000);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('nw-'))).toEqual([]);
+  });
+
+  it('interrupted half-way (SIGINT) with pm2 and containers running, it still stops them all', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const run = bench(dir, ['--quick', '--only', 'enforcement', '--out', path.join(dir, 'results.json')]);
+    // Both tools up and the hungry program running under one of them.
+    await until(
+      'pm2 and a hungry program to be running',
+      () => fs.readdirSync(dir).some((f) => f.startsWith('nw-bench-pm2-')) && startedUnder(dir).some((p) => p.includes('hungry.js')),
+      60_000,
+    );
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
+    expect(code, run.output()).toBe(130);
+    expect(run.output()).toContain('bench: SIGINT: stopping everything it started');
+    await until('everything the bench started to be gone', () => startedUnder(dir).length === 0, 10_000);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('nw-'))).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'results.json'))).toBe(false);
+  });
+});
