@@ -17,9 +17,10 @@
  *   one pidusage call over every pid of the trees — in a process of their own
  *   (bench/pidusage-worker.ts), as in pm2's daemon, with their own open files.
  *
- * The two per-container methods cost containers × a full scan; above 200
- * containers (20 with --quick) they are timed over 20 containers spread
- * evenly and scaled, which the results say. ps and pidusage read the real /proc only, so on the
+ * The two per-container methods cost containers × a full scan: above 200
+ * containers (20 with --quick) YARN's rescans are timed over 20 containers
+ * spread evenly and scaled, and above 50 pidtree's (a `ps` run each) over 5;
+ * the results say which. ps and pidusage read the real /proc only, so on the
  * fake procfs they are not run.
  */
 import { execFileSync } from 'node:child_process';
@@ -43,8 +44,11 @@ import { figure, type Figure } from './stats.js';
 
 const SLEEPERS = 8; // + the wrapper and its bash: 10 processes a container
 const PER_TREE = SLEEPERS + 2;
-/** The per-container methods are timed over this many containers, spread evenly, and scaled. */
+/** Above `sampleAbove` containers, YARN's rescans are timed over this many containers, spread evenly, and scaled. */
 const SAMPLE = 20;
+/** pidtree runs ps once per container (~0.5 s each at 10,000 processes): timed over this many above 50 containers. */
+const PIDTREE_SAMPLE = 5;
+const PIDTREE_FULL_UP_TO = 50;
 /** Fast methods: the median of this many back-to-back ticks is one run's figure. */
 const REPEATS = 7;
 
@@ -75,8 +79,10 @@ export interface SizeResult {
   tickToHeldFloor: Figure;
   /** YARN rescan ms / tick ms, run by run. */
   yarnToTick: Figure;
-  /** Per-container methods timed over this many containers and scaled (null: all of them). */
+  /** YARN's rescans timed over this many containers and scaled (null: all of them). */
   sampledOver: number | null;
+  /** pidtree timed over this many containers and scaled (null: all of them). */
+  pidtreeSampledOver: number | null;
 }
 
 export interface SamplingBenchResult {
@@ -233,6 +239,8 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
   const real = pidusageWorker !== undefined; // ps and pidusage read the real /proc only
   const per = s.roots.length > sampleAbove ? spread(s.roots, SAMPLE) : s.roots;
   const scale = s.roots.length / per.length;
+  const perPidtree = s.roots.length > Math.min(sampleAbove, PIDTREE_FULL_UP_TO) ? spread(s.roots, PIDTREE_SAMPLE) : s.roots;
+  const pidtreeScale = s.roots.length / perPidtree.length;
   const yarnTrees = per.map((r) => new ProcfsProcessTree(String(r), { procfsRoot: s.root }));
   const yarnTick = () => {
     for (const t of yarnTrees) {
@@ -248,7 +256,7 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
   const { processes } = reader.scan();
   const children = indexChildren(processes);
   const treePids = s.roots.flatMap((r) => collectTree(r, processes, children).map((p) => p.pid));
-  const pidusageTick = () => pidusageWorker!.tick(per, treePids);
+  const pidusageTick = () => pidusageWorker!.tick(perPidtree, treePids);
   const held = new HeldFloor(s.root);
   const buf = Buffer.allocUnsafe(4096);
 
@@ -266,7 +274,7 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
     const found = psTick(s.roots);
     if (found !== treePids.length) throw new Error(`bench: ps found ${found} processes in the trees, the procfs scan ${treePids.length}`);
     const viaPidtree = (await pidusageTick()).found;
-    const inScan = per.reduce((n, root) => n + collectTree(root, processes, children).length, 0);
+    const inScan = perPidtree.reduce((n, root) => n + collectTree(root, processes, children).length, 0);
     if (viaPidtree !== inScan) throw new Error(`bench: pidtree found ${viaPidtree} processes in the trees, the procfs scan ${inScan}`);
     await pidusageTick();
   }
@@ -291,7 +299,7 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
       runsOf.ps.push(medianOf(3, () => timeMs(() => psTick(s.roots))));
       // pidtree calls scale with the containers; the one pidusage call covers them all.
       const { treesMs, usageMs } = await pidusageTick();
-      runsOf.pidusage.push(treesMs * scale + usageMs);
+      runsOf.pidusage.push(treesMs * pidtreeScale + usageMs);
     }
   }
   held.close();
@@ -314,6 +322,7 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
     tickToHeldFloor: figure(runsOf.tick.map((t, i) => t / runsOf.floorHeld[i]!)),
     yarnToTick: figure(runsOf.yarn.map((y, i) => y / runsOf.tick[i]!)),
     sampledOver: per.length < s.roots.length ? per.length : null,
+    pidtreeSampledOver: real && perPidtree.length < s.roots.length ? perPidtree.length : null,
   };
 }
 

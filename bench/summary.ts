@@ -147,11 +147,11 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
     if (recovery.idleCpu) {
       rows.push({
         figure: `daemon CPU, ${fmt(recovery.containers)} idle containers, ${recovery.idleCpu.intervalMs / 1000} s interval`,
-        nodewarden: `${recovery.idleCpu.percentOfOneCore.toFixed(2)} % of a core`,
+        nodewarden: `${recovery.idleCpu.percentOfOneCore.toFixed(2)} % of a core (${((recovery.idleCpu.percentOfOneCore / recovery.containers) * 100).toFixed(2)} % per 100)`,
         alternative: '',
         ratio: '',
-        goal: `< ${recovery.goals.idleCpuPercentMax} %`,
-        met: recovery.metIdleCpu,
+        goal: '',
+        met: null,
       });
     }
   }
