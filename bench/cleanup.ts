@@ -32,14 +32,16 @@ process.on('exit', runAll);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     console.error(`\nbench: ${signal}: stopping everything it started`);
-    process.exit(130); // runs the cleanups
+    process.exit(128 + os.constants.signals[signal]); // runs the cleanups
   });
 }
 
 /**
- * SIGKILL the process group of every container under a work dir. Each
- * container's wrapper is its group leader and writes its pid to
- * `containers/<id>/<id>.pid`, so this needs no daemon to ask.
+ * SIGKILL the process group of every container still running under a work
+ * dir. Each container's wrapper is its group leader and writes its pid to
+ * `containers/<id>/<id>.pid`, so this needs no daemon to ask. A finished
+ * container's pid may belong to someone else by now: only a group whose
+ * leader still works in that container's directory is killed.
  */
 export function killContainerGroups(workDir: string): void {
   const root = path.join(workDir, 'containers');
@@ -50,10 +52,13 @@ export function killContainerGroups(workDir: string): void {
     return;
   }
   for (const id of ids) {
+    const dir = path.join(root, id);
     try {
-      killGroup(Number(fs.readFileSync(path.join(root, id, `${id}.pid`), 'utf8').trim()));
+      if (fs.existsSync(path.join(dir, `${id}.pid.exitcode`))) continue; // it ended
+      const pid = Number(fs.readFileSync(path.join(dir, `${id}.pid`), 'utf8').trim());
+      if (fs.readlinkSync(`/proc/${pid}/cwd`) === fs.realpathSync(dir)) killGroup(pid);
     } catch {
-      // no pid file yet
+      // no pid file yet, or the process is gone
     }
   }
 }

@@ -89,7 +89,9 @@ export class BenchDaemon {
   async stop(): Promise<void> {
     this.client.close();
     this.child.kill('SIGTERM');
+    const stuck = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await this.exited();
+    clearTimeout(stuck);
     // Supervised shutdown leaves containers running: kill their groups too.
     killContainerGroups(this.workDir);
     fs.rmSync(this.dir, { recursive: true, force: true });

@@ -49,7 +49,8 @@ function allocate(): void {
 }
 
 if (mode === '--child') {
-  // The child crosses when parent + child cross the limit.
+  // The child crosses when parent + child cross the limit (the parent's RSS as
+  // it is now: an idle parent's hardly moves, so the time is close).
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), report, String(limit - process.memoryUsage.rss()), String(delayMs)], {
     stdio: 'inherit',
   });

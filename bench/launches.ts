@@ -92,8 +92,11 @@ export async function launchesBench({ runs, warmUp, count, statusRequests }: { r
     let pm2: Pm2Daemon | undefined;
     try {
       pm2 = await Pm2Daemon.start();
+      // Each tool goes first in every other run: the second launches beside the first one's processes.
+      const nwFirst = r % 2 === 0;
+      const b0 = nwFirst ? undefined : await pm2LaunchRun(pm2, 'c', count);
       const a = (await launchRun(d, 'c', count, COMMAND)).perSecond;
-      const b = await pm2LaunchRun(pm2, 'c', count);
+      const b = b0 ?? (await pm2LaunchRun(pm2, 'c', count));
       const names = Array.from({ length: count }, (_, i) => `c-${i}`);
       const nwList = await latencies(statusRequests, () => d.client.get('/v1/containers'));
       const pmList = await latencies(statusRequests, () => pm2!.list());

@@ -52,8 +52,9 @@ export class Pm2Daemon {
   private constructor(
     readonly home: string,
     private readonly api: Pm2Api,
+    forget: () => void,
   ) {
-    this.forget = atExit(() => this.killEverything());
+    this.forget = forget;
   }
 
   /**
@@ -63,6 +64,7 @@ export class Pm2Daemon {
    */
   static async start(opts: { workerIntervalMs?: number } = {}): Promise<Pm2Daemon> {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-bench-pm2-'));
+    const forget = atExit(() => killEverything(home));
     // The daemon is spawned with this process's environment, which wins over
     // the pm2_home option: set both.
     Object.assign(process.env, {
@@ -74,12 +76,12 @@ export class Pm2Daemon {
     });
     const { default: pm2 } = (await import('pm2')) as unknown as { default: { custom: new (o: { pm2_home: string }) => Pm2Api } };
     const api = new pm2.custom({ pm2_home: home });
-    const daemon = new Pm2Daemon(home, api);
+    const daemon = new Pm2Daemon(home, api, forget);
     try {
       await call((cb) => api.connect(cb));
     } catch (err) {
-      daemon.killEverything();
-      daemon.forget();
+      killEverything(home);
+      forget();
       throw new Error(`bench: pm2 did not start: ${(err as Error).message}`);
     }
     return daemon;
@@ -102,15 +104,6 @@ export class Pm2Daemon {
     return call((cb) => this.api.delete(name, cb));
   }
 
-  /** The daemon's pid, from its pid file. */
-  daemonPid(): number | undefined {
-    try {
-      return Number(fs.readFileSync(path.join(this.home, 'pm2.pid'), 'utf8').trim()) || undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Delete every process, kill the daemon (`pm2 kill`), remove PM2_HOME. */
   async stop(): Promise<void> {
     try {
@@ -123,22 +116,30 @@ export class Pm2Daemon {
       // the checks below make sure anyway
     }
     this.api.disconnect();
-    this.killEverything();
+    killEverything(this.home);
     this.forget();
   }
+}
 
-  /**
-   * Synchronous last resort: SIGKILL the daemon and every process it ran. pm2
-   * starts each in a process group of its own and writes its pid file.
-   */
-  private killEverything(): void {
-    const pids = path.join(this.home, 'pids');
+/**
+ * Synchronous last resort: SIGKILL the pm2 daemon and every process it ran
+ * (pm2 starts each in a process group of its own and writes its pid file),
+ * and remove its PM2_HOME.
+ */
+function killEverything(home: string): void {
+  const pidFile = (f: string) => {
     try {
-      for (const f of fs.readdirSync(pids)) killGroup(Number(fs.readFileSync(path.join(pids, f), 'utf8').trim()));
+      return Number(fs.readFileSync(f, 'utf8').trim()) || undefined;
     } catch {
-      // no pid files
+      return undefined;
     }
-    killQuietly(this.daemonPid());
-    fs.rmSync(this.home, { recursive: true, force: true });
+  };
+  const pids = path.join(home, 'pids');
+  try {
+    for (const f of fs.readdirSync(pids)) killGroup(pidFile(path.join(pids, f)));
+  } catch {
+    // no pid files
   }
+  killQuietly(pidFile(path.join(home, 'pm2.pid')));
+  fs.rmSync(home, { recursive: true, force: true });
 }

@@ -19,15 +19,15 @@
  *
  * The two per-container methods cost containers × a full scan: above 200
  * containers (20 with --quick) YARN's rescans are timed over 20 containers
- * spread evenly and scaled, and above 50 pidtree's (a `ps` run each) over 5;
+ * spread evenly and scaled, and above 50 (20 with --quick) pidtree's (a
+ * `ps` run each) over 5;
  * the results say which. ps and pidusage read the real /proc only, so on the
  * fake procfs they are not run.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createBus } from '../src/bus.js';
 import { systemClock } from '../src/clock.js';
@@ -46,7 +46,7 @@ const SLEEPERS = 8; // + the wrapper and its bash: 10 processes a container
 const PER_TREE = SLEEPERS + 2;
 /** Above `sampleAbove` containers, YARN's rescans are timed over this many containers, spread evenly, and scaled. */
 const SAMPLE = 20;
-/** pidtree runs ps once per container (~0.5 s each at 10,000 processes): timed over this many above 50 containers. */
+/** pidtree runs ps once per container (~0.5 s each at 10,000 processes): timed over this many above 50 containers (or `sampleAbove`, if lower). */
 const PIDTREE_SAMPLE = 5;
 const PIDTREE_FULL_UP_TO = 50;
 /** Fast methods: the median of this many back-to-back ticks is one run's figure. */
@@ -57,7 +57,7 @@ export type Method = (typeof METHODS)[number];
 
 export const METHOD_NAMES: Record<Method, string> = {
   tick: 'nodewarden monitor tick',
-  tickCommit: '… and its journal commit',
+  tickCommit: 'nodewarden tick + its journal commit',
   floor: 'floor: every stat, open/read/close',
   floorHeld: 'floor: every stat, files held (pread)',
   yarn: "YARN's per-container rescan",
@@ -77,8 +77,8 @@ export interface SizeResult {
   toFloor: Record<Method, Figure | null>;
   /** The tick over the stricter floor that also holds the files open, run by run. */
   tickToHeldFloor: Figure;
-  /** YARN rescan ms / tick ms, run by run. */
-  yarnToTick: Figure;
+  /** Each method's ms over the tick's, run by run. */
+  toTick: Record<Method, Figure | null>;
   /** YARN's rescans timed over this many containers and scaled (null: all of them). */
   sampledOver: number | null;
   /** pidtree timed over this many containers and scaled (null: all of them). */
@@ -280,36 +280,41 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
   }
 
   const runsOf: Record<Method, number[]> = Object.fromEntries(METHODS.map((m) => [m, []])) as unknown as Record<Method, number[]>;
-  for (let r = 0; r < runs; r++) {
-    runsOf.floor.push(medianOf(REPEATS, () => timeMs(() => floorOpenRead(s.root, buf))));
-    runsOf.floorHeld.push(medianOf(REPEATS, () => timeMs(() => held.read(buf))));
-    const ticks: number[] = [];
-    const commits: number[] = [];
-    for (let i = 0; i < REPEATS; i++) {
-      const t = performance.now();
-      s.ticker.tick();
-      ticks.push(performance.now() - t);
-      await s.ticker.durable();
-      commits.push(performance.now() - t);
+  try {
+    for (let r = 0; r < runs; r++) {
+      runsOf.floor.push(medianOf(REPEATS, () => timeMs(() => floorOpenRead(s.root, buf))));
+      runsOf.floorHeld.push(medianOf(REPEATS, () => timeMs(() => held.read(buf))));
+      const ticks: number[] = [];
+      const commits: number[] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        const t = performance.now();
+        s.ticker.tick();
+        ticks.push(performance.now() - t);
+        await s.ticker.durable();
+        commits.push(performance.now() - t);
+      }
+      runsOf.tick.push(figure(ticks).median);
+      runsOf.tickCommit.push(figure(commits).median);
+      runsOf.yarn.push(timeMs(yarnTick) * scale);
+      if (real) {
+        runsOf.ps.push(medianOf(3, () => timeMs(() => psTick(s.roots))));
+        // pidtree calls scale with the containers; the one pidusage call covers them all.
+        const { treesMs, usageMs } = await pidusageTick();
+        runsOf.pidusage.push(treesMs * pidtreeScale + usageMs);
+      }
     }
-    runsOf.tick.push(figure(ticks).median);
-    runsOf.tickCommit.push(figure(commits).median);
-    runsOf.yarn.push(timeMs(yarnTick) * scale);
-    if (real) {
-      runsOf.ps.push(medianOf(3, () => timeMs(() => psTick(s.roots))));
-      // pidtree calls scale with the containers; the one pidusage call covers them all.
-      const { treesMs, usageMs } = await pidusageTick();
-      runsOf.pidusage.push(treesMs * pidtreeScale + usageMs);
-    }
+  } finally {
+    held.close();
   }
-  held.close();
 
   const ms = {} as Record<Method, Figure | null>;
   const toFloor = {} as Record<Method, Figure | null>;
+  const toTick = {} as Record<Method, Figure | null>;
   for (const m of METHODS) {
     const v = runsOf[m];
     ms[m] = v.length > 0 ? figure(v) : null;
     toFloor[m] = v.length > 0 ? figure(v.map((x, i) => x / runsOf.floor[i]!)) : null;
+    toTick[m] = v.length > 0 ? figure(v.map((x, i) => x / runsOf.tick[i]!)) : null;
   }
   return {
     label: s.label,
@@ -320,7 +325,7 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
     ms,
     toFloor,
     tickToHeldFloor: figure(runsOf.tick.map((t, i) => t / runsOf.floorHeld[i]!)),
-    yarnToTick: figure(runsOf.yarn.map((y, i) => y / runsOf.tick[i]!)),
+    toTick,
     sampledOver: per.length < s.roots.length ? per.length : null,
     pidtreeSampledOver: real && perPidtree.length < s.roots.length ? perPidtree.length : null,
   };
@@ -330,8 +335,6 @@ async function measure(s: Subject, runs: number, sampleAbove: number, pidusageWo
 class PidusageWorker {
   private child: ChildProcess | undefined;
   private readonly forget = atExit(() => this.child?.kill('SIGKILL'));
-
-  /** ... over the roots given (per container) and every pid of the trees. */
 
   tick(roots: number[], pids: number[]): Promise<{ treesMs: number; usageMs: number; found: number }> {
     this.child ??= fork(fileURLToPath(new URL('./pidusage-worker.js', import.meta.url)), [], { stdio: 'inherit' });
@@ -426,12 +429,14 @@ async function fakeSize(trees: number, runs: number, sampleAbove: number): Promi
     const bus = createBus(log);
     const core = new Dispatcher(store, bus, config, log);
     const monitor = new ContainersMonitor({ config, core, bus, clock: systemClock, log, workDir: dir });
-    roots.forEach((p, i) => core.monitor({ type: 'START_MONITORING', ts: Date.now(), id: `f${i}`, pid: p, resources: { memoryMb: 64, vcores: 1 } }));
-    await core.durable();
-    const r = await measure({ label: `${trees * PER_TREE} processes, fake procfs`, procfs: 'fake', root, roots, ticker: { tick: () => monitor.tick(), durable: () => core.durable() } }, runs, sampleAbove);
-    monitor.close();
-    core.close();
-    return r;
+    try {
+      roots.forEach((p, i) => core.monitor({ type: 'START_MONITORING', ts: Date.now(), id: `f${i}`, pid: p, resources: { memoryMb: 64, vcores: 1 } }));
+      await core.durable();
+      return await measure({ label: `${trees * PER_TREE} processes, fake procfs`, procfs: 'fake', root, roots, ticker: { tick: () => monitor.tick(), durable: () => core.durable() } }, runs, sampleAbove);
+    } finally {
+      monitor.close();
+      core.close();
+    }
   } finally {
     store.close();
     remove();
@@ -471,7 +476,7 @@ export async function samplingBench(opts: { sizes: number[]; fakeTrees: number; 
     met: {
       tickToFloor: sizes.every((s) => s.toFloor.tick!.median <= goals.tickToFloorMax),
       tickToHeldFloor: sizes.every((s) => s.tickToHeldFloor.median <= goals.tickToFloorMax),
-      yarnToTick: at200 ? at200.yarnToTick.median >= goals.yarnToTickMinAt200 : null,
+      yarnToTick: at200 ? at200.toTick.yarn!.median >= goals.yarnToTickMinAt200 : null,
     },
   };
 }

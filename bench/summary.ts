@@ -34,10 +34,12 @@ interface Transitions {
 
 export function summarize(results: Record<string, unknown>): SummaryRow[] {
   const rows: SummaryRow[] = [];
+  // A section from a quick run states no verdict: its sizes are too small to judge a goal by.
+  const add = (section: object, ...more: SummaryRow[]) => rows.push(...more.map((r) => ('quick' in section && section.quick ? { ...r, met: null } : r)));
   const sampling = results.sampling as SamplingBenchResult | undefined;
   if (sampling) {
     for (const s of sampling.sizes) {
-      rows.push({
+      add(sampling, {
         figure: `monitor tick, ${s.label}`,
         nodewarden: ms(s.ms.tick!.median),
         alternative: `floor ${ms(s.ms.floor!.median)} (files held ${ms(s.ms.floorHeld!.median)})`,
@@ -48,20 +50,20 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
     }
     const at200 = sampling.sizes.find((s) => s.procfs === 'real' && s.containers === 200);
     if (at200) {
-      rows.push({
+      add(sampling, {
         figure: 'monitor tick vs YARN per-container rescan, 200 containers',
         nodewarden: ms(at200.ms.tick!.median),
         alternative: `YARN ${ms(at200.ms.yarn!.median)}`,
-        ratio: x(at200.yarnToTick, 0),
+        ratio: x(at200.toTick.yarn!, 0),
         goal: `≥ ${sampling.goals.yarnToTickMinAt200}× faster`,
-        met: at200.yarnToTick.median >= sampling.goals.yarnToTickMinAt200,
+        met: at200.toTick.yarn!.median >= sampling.goals.yarnToTickMinAt200,
       });
       for (const m of ['ps', 'pidusage'] as const) {
-        rows.push({
+        add(sampling, {
           figure: `monitor tick vs ${m === 'ps' ? 'ps, parsed' : 'pidtree + pidusage'}, 200 containers`,
           nodewarden: ms(at200.ms.tick!.median),
           alternative: `${m === 'ps' ? 'ps' : 'pidtree + pidusage'} ${ms(at200.ms[m]!.median)}`,
-          ratio: `${(at200.ms[m]!.median / at200.ms.tick!.median).toFixed(1)}×`,
+          ratio: x(at200.toTick[m]!, 1),
           goal: '',
           met: null,
         });
@@ -70,7 +72,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
   }
   const enforcement = results.enforcement as EnforcementBenchResult | undefined;
   if (enforcement) {
-    rows.push({
+    add(enforcement, {
       figure: `limit crossed → process gone (both check every ${enforcement.intervalMs} ms)`,
       nodewarden: `${ms(enforcement.nodewarden.limitToKillMs.median)} (max ${ms(enforcement.nodewarden.limitToKillMs.max)})`,
       alternative: `pm2 ${ms(enforcement.pm2.limitToKillMs.median)}`,
@@ -79,7 +81,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
       met: enforcement.met.limitToKill,
     });
     const c = enforcement.childMemory;
-    rows.push({
+    add(enforcement, {
       figure: 'memory held by a child process',
       nodewarden: c.nodewarden.seen ? `seen, killed in ${ms(c.nodewarden.limitToKillMs!)}` : 'not seen',
       alternative: c.pm2.seen ? 'pm2: seen' : `pm2: not seen (reports ${Math.round((c.pm2.reportedBytes ?? 0) / 2 ** 20)} of ${Math.round(c.pm2.treeBytes / 2 ** 20)} MB)`,
@@ -90,7 +92,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
   }
   const launches = results.launches as LaunchesBenchResult | undefined;
   if (launches) {
-    rows.push({
+    add(launches, {
       figure: `launches/s, ${launches.processes} processes`,
       nodewarden: `${fmt(launches.nodewarden.launchesPerSecond.median)}/s`,
       alternative: `pm2 ${fmt(launches.pm2.launchesPerSecond.median)}/s`,
@@ -98,7 +100,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
       goal: "≥ pm2's",
       met: launches.met.launches,
     });
-    rows.push({
+    add(launches, {
       figure: `status of all ${launches.processes}, p50`,
       nodewarden: ms(launches.nodewarden.listP50Ms.median),
       alternative: `pm2 jlist ${ms(launches.pm2.listP50Ms.median)}`,
@@ -106,7 +108,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
       goal: '',
       met: null,
     });
-    rows.push({
+    add(launches, {
       figure: 'status of one, p50',
       nodewarden: ms(launches.nodewarden.oneP50Ms.median),
       alternative: `pm2 describe ${ms(launches.pm2.oneP50Ms.median)}`,
@@ -117,7 +119,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
   }
   const transitions = results.transitions as Transitions | undefined;
   if (transitions) {
-    rows.push({
+    add(transitions, {
       figure: 'durable transitions/s',
       nodewarden: `${fmt(transitions.durablePerSecond.median)}/s`,
       alternative: `one commit per row ${fmt(transitions.naivePerSecond.median)}/s`,
@@ -128,7 +130,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
   }
   const recovery = results.recovery as RecoveryBenchResult | undefined;
   if (recovery?.rssMb) {
-    rows.push({
+    add(recovery, {
       figure: `recovery, ${fmt(recovery.containers)} live containers`,
       nodewarden: `${ms(recovery.recoveryMs.median)}, ${recovery.lost} lost`,
       alternative: '',
@@ -136,7 +138,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
       goal: `< ${fmt(recovery.goals.recoveryMsMax)} ms, none lost`,
       met: recovery.met,
     });
-    rows.push({
+    add(recovery, {
       figure: `daemon RSS, ${fmt(recovery.containers)} containers tracked`,
       nodewarden: `${recovery.rssMb.median.toFixed(1)} MB`,
       alternative: '',
@@ -145,7 +147,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
       met: recovery.metRss,
     });
     if (recovery.idleCpu) {
-      rows.push({
+      add(recovery, {
         figure: `daemon CPU, ${fmt(recovery.containers)} idle containers, ${recovery.idleCpu.intervalMs / 1000} s interval`,
         nodewarden: `${recovery.idleCpu.percentOfOneCore.toFixed(2)} % of a core (${((recovery.idleCpu.percentOfOneCore / recovery.containers) * 100).toFixed(2)} % per 100)`,
         alternative: '',
@@ -157,7 +159,7 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
   }
   const journal = results.journal as JournalBenchResult | undefined;
   if (journal) {
-    rows.push({
+    add(journal, {
       figure: 'replay --check, records/s',
       nodewarden: `${fmt(journal.replay.recordsPerSecond.median)}/s`,
       alternative: '',
@@ -169,13 +171,13 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
   return rows;
 }
 
-/** `judged`: false for a quick run, whose sizes are too small to judge a goal by. */
-export function printSummary(rows: SummaryRow[], judged: boolean): void {
-  console.log(`summary (medians; Markdown)${judged ? '' : ' — a quick run: goals are judged on the full run'}\n`);
+/** `quick`: a quick run, whose goals are judged on the full run. */
+export function printSummary(rows: SummaryRow[], quick: boolean): void {
+  console.log(`summary (medians; Markdown)${quick ? ' — a quick run: goals are judged on the full run' : ''}\n`);
   console.log('| figure | nodewarden | alternative, same run | ratio | goal | |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    const verdict = r.met === null || !judged ? '' : r.met ? 'met' : '**not met**';
+    const verdict = r.met === null ? '' : r.met ? 'met' : '**not met**';
     console.log(`| ${r.figure} | ${r.nodewarden} | ${r.alternative} | ${r.ratio} | ${r.goal} | ${verdict} |`);
   }
 }

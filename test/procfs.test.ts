@@ -73,8 +73,9 @@ describe('parseStatLine', () => {
         const got = parseStatLine(5, l);
         expect(got).toEqual(yarnPattern(5, l));
         if (got) parsed++;
-        // The reader's path: the bytes in a bigger buffer, cut at the first newline.
-        const buf = Buffer.alloc(4096, 0x20);
+        // The reader's path: the bytes in a bigger buffer, cut at the first newline
+        // (digits after it: a parser reading past the line would take them in).
+        const buf = Buffer.alloc(4096, '9');
         const n = buf.write(l, 'utf8');
         const nl = buf.indexOf(10);
         expect(parseStatBytes(5, buf, nl >= 0 && nl < n ? nl : n)).toEqual(yarnPattern(5, l.split('\n')[0]!));
