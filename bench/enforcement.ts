@@ -111,7 +111,8 @@ async function underNodewarden(d: BenchDaemon, id: string, dir: string, delayMs:
   const c = await crossing(report, delayMs + 30_000);
   // The watch starts at once: nothing else runs between the crossing and the first look.
   const watching = goneAt(c.pid, c.crossedAt + windowMs);
-  // The tree's size, for the child-memory line only (a walk of /proc, after the watch is on).
+  // The tree's size, for the child-memory line only: a walk of /proc that can
+  // hold the watch's next look back by its own ~20 ms (not in the timed runs).
   const treeBytes = child ? treeRssBytes(root ?? c.pid) : 0;
   const gone = await watching;
   let view!: ContainerView;
