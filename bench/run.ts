@@ -221,7 +221,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const m = machine();
-  console.log(`nodewarden benchmarks${quick ? ' (quick)' : ''}: median of ${RUNS} runs after a warm-up, on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
+  const method = quick ? 'medians of 2–3 runs' : 'medians of 5 runs after a warm-up (7 for limit enforcement)';
+  console.log(`nodewarden benchmarks${quick ? ' (quick)' : ''}: ${method}, on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
   const started = performance.now();
   const results: Record<string, unknown> = {};
   const seconds: Record<string, number> = {};
