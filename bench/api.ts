@@ -62,17 +62,20 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** GET view latencies, one request at a time, over `ids` round-robin. */
-async function viewLatencies(d: BenchDaemon, ids: string[], requests: number): Promise<{ p50: number; p99: number; max: number }> {
+/** p50, p99 and max of `requests` calls made one at a time (`call(i)` makes the i-th). */
+export async function latencies(requests: number, call: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number; max: number }> {
   const ms: number[] = [];
   for (let i = 0; i < requests; i++) {
     const t = performance.now();
-    await d.client.get(`/v1/containers/${ids[i % ids.length]}`);
+    await call(i);
     ms.push(performance.now() - t);
   }
   ms.sort((a, b) => a - b);
   return { p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1)! };
 }
+
+/** GET view latencies, one request at a time, over `ids` round-robin. */
+const viewLatencies = (d: BenchDaemon, ids: string[], requests: number) => latencies(requests, (i) => d.client.get(`/v1/containers/${ids[i % ids.length]}`));
 
 export interface ApiBenchResult {
   description: string;

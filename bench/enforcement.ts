@@ -15,6 +15,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ContainerView } from '../src/node/container-view.js';
+import { hostFacts } from '../src/procfs/host-facts.js';
+import { ProcfsReader } from '../src/procfs/procfs-reader.js';
+import { collectTree, indexChildren } from '../state-machines/process-tree.js';
 import { atExit, benchDir, killByCommandLine } from './cleanup.js';
 import { BenchDaemon, waitUntil } from './daemon.js';
 import { Pm2Daemon } from './pm2-daemon.js';
@@ -44,14 +47,12 @@ async function crossing(report: string, timeoutMs: number): Promise<Crossing> {
   }
 }
 
+const procfs = new ProcfsReader('/proc');
+
 /** Gone: no /proc entry, or a zombie (it has exited; only the reaping is left). */
 function isGone(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
+  const stat = procfs.readStat(pid);
+  return stat === undefined || stat?.state === 'Z';
 }
 
 /** When the pid was first seen gone (epoch ms), or null if it outlived `until`. */
@@ -63,31 +64,11 @@ async function goneAt(pid: number, until: number): Promise<number | null> {
   return performance.timeOrigin + performance.now();
 }
 
-/** RSS of a process and its descendants, from /proc (what the limit is about). */
+/** RSS of a process and its descendants (what the limit is about), with the monitor's own scan and tree. */
 function treeRssBytes(root: number): number {
-  const children = new Map<number, number[]>();
-  const rss = new Map<number, number>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const pid = Number(name);
-      const ppid = Number(f[1]);
-      rss.set(pid, Number(f[21]) * 4096);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    } catch {
-      // gone
-    }
-  }
-  let sum = 0;
-  const todo = [root];
-  while (todo.length > 0) {
-    const pid = todo.pop()!;
-    sum += rss.get(pid) ?? 0;
-    todo.push(...(children.get(pid) ?? []));
-  }
-  return sum;
+  const { processes } = procfs.scan();
+  const tree = collectTree(root, processes, indexChildren(processes));
+  return tree.reduce((sum, p) => sum + p.rssPages, 0) * hostFacts().pageSize;
 }
 
 const command = (report: string, delayMs: number, child: boolean) => [HUNGRY, report, String(LIMIT_BYTES), String(Math.round(delayMs)), ...(child ? ['--child'] : [])];

@@ -10,7 +10,7 @@
  *   whole list (GET /v1/containers | pm2 jlist) and one process
  *   (GET /v1/containers/:id | pm2 describe).
  */
-import { IN_FLIGHT, launchRun, percentile } from './api.js';
+import { IN_FLIGHT, latencies, launchRun } from './api.js';
 import { BenchDaemon, pool } from './daemon.js';
 import { Pm2Daemon } from './pm2-daemon.js';
 import { figure, type Figure } from './stats.js';
@@ -28,18 +28,6 @@ async function pm2LaunchRun(pm2: Pm2Daemon, prefix: string, count: number): Prom
   const online = (await pm2.list()).filter((p) => p.name.startsWith(`${prefix}-`) && p.pm2_env.status === 'online').length;
   if (online !== count) throw new Error(`bench: pm2 has ${online} of ${count} processes online`);
   return count / (elapsed / 1000);
-}
-
-/** p50 and p99 of `requests` calls, one at a time. */
-async function latencies(requests: number, call: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  const ms: number[] = [];
-  for (let i = 0; i < requests; i++) {
-    const t = performance.now();
-    await call(i);
-    ms.push(performance.now() - t);
-  }
-  ms.sort((a, b) => a - b);
-  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
 interface Side {

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import type { ContainerView } from '../src/node/container-view.js';
 import { hostFacts } from '../src/procfs/host-facts.js';
+import { ProcfsReader } from '../src/procfs/procfs-reader.js';
 import type { NodeReport } from '../src/node/nodewarden.js';
 import { BenchDaemon, pool, waitUntil } from './daemon.js';
 import { figure, type Figure } from './stats.js';
@@ -50,9 +51,9 @@ function rssMb(pid: number): number {
 
 /** A process's CPU time so far, ms (utime + stime). */
 function cpuMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / hostFacts().clockTicks;
+  const stat = new ProcfsReader('/proc').readStat(pid);
+  if (!stat) throw new Error(`bench: cannot read the daemon's stat (pid ${pid})`);
+  return ((stat.utime + stat.stime) * 1000) / hostFacts().clockTicks;
 }
 
 /** Once the monitor has ticked `n` more times: every tree sampled. */
