@@ -9,14 +9,16 @@ import { NodewardenClient } from '../client/client.js';
 import type { OutputRecord } from '../journal/records.js';
 import { parseArgs, UsageError, type OptionSpec } from './args.js';
 import { age, bytes, cpu, eventLine, known, memory, table, time } from './format.js';
+import { colourWanted, painter } from './colour.js';
 import { daemonPaths } from './paths.js';
+import { renderStory, STDERR_TAIL_BYTES, type LogFile, type TransitionRow } from './show.js';
 
 const COMMON: Record<string, OptionSpec> = { socket: { value: true }, json: {} };
 
 export const CLIENT_USAGE = `  launch    [--id ID] --memory-mb N --vcores N [--env K=V]... [--opportunistic] -- CMD ARGS...
   kill ID | pause ID | resume ID
   ps        list containers
-  show ID   one container and its transitions
+  show ID   [--lines N]   one container's story: request, limits, usage, transitions, diagnostics, logs, stderr's last lines
   stats     Mesos /monitor/statistics of the monitored containers
   events    [--since SEQ] [--follow]   the journal of transitions
   (every command above takes --socket PATH (or NODEWARDEN_SOCKET) and --json)`;
@@ -101,30 +103,20 @@ async function ps(ctx: Context): Promise<void> {
 
 async function show(ctx: Context): Promise<void> {
   const id = oneId(ctx, 'show');
+  const lines = ctx.options.lines === undefined ? 10 : positiveInt(ctx.options.lines, 'lines');
   const view = await ctx.client.get<ContainerView>(`/v1/containers/${id}`);
   if (ctx.json) return printJson(ctx.out, view);
-  const transitions = await ctx.client.get<Array<{ seq: number; ts: number; from: string; to: string; event: string }>>(`/v1/containers/${id}/transitions`);
-  const u = view.usage;
-  const fields: Array<[string, string]> = [
-    ['id', view.id],
-    ['state', view.state],
-    ['pid', known(view.pid)],
-    ['command', view.command.join(' ')],
-    ['execution type', view.executionType],
-    ['resources', `${view.resources.memoryMb} MB, ${view.resources.vcores} vcores`],
-    ['limits', `pmem ${bytes(view.limits.pmemBytes)}, vmem ${bytes(view.limits.vmemBytes)}, cpus ${view.limits.cpus}`],
-    ['usage', u ? `pmem ${bytes(u.pmemBytes)}, vmem ${bytes(u.vmemBytes)}, cpu ${known(u.cpuPercent, (n) => `${n.toFixed(1)}%`)} (at ${time(u.timestamp)})` : '-'],
-    ['exit status', known(view.exitStatus)],
-    ['exit code', known(view.exitCode)],
-    ['created', time(view.createdAt)],
-    ['updated', time(view.updatedAt)],
-    ['work dir', view.workDir],
-    ['log dir', view.logDir],
-  ];
-  const width = Math.max(...fields.map(([k]) => k.length)) + 1;
-  ctx.out(fields.map(([k, v]) => `${`${k}:`.padEnd(width)}  ${v}\n`).join(''));
-  if (view.diagnostics !== '') ctx.out(`diagnostics:\n${view.diagnostics.replace(/^/gm, '  ').trimEnd()}\n`);
-  ctx.out(`transitions:\n${table(['SEQ', 'TIME', 'FROM', 'TO', 'EVENT'], transitions.map((t) => [String(t.seq), time(t.ts), t.from, t.to, t.event])).trimEnd().replace(/^/gm, '  ')}\n`);
+  const [transitions, logs] = await Promise.all([
+    ctx.client.get<TransitionRow[]>(`/v1/containers/${id}/transitions`),
+    ctx.client.get<Array<{ containerLogInfo: LogFile[] }>>(`/ws/v1/node/containers/${id}/logs`),
+  ]);
+  const logFiles = logs[0]?.containerLogInfo ?? [];
+  const stderr = logFiles.find((f) => f.fileName === 'stderr');
+  // The tail is read through the daemon (YARN's containerlogs, size < 0): the CLI may not be allowed to read the log itself.
+  const stderrTail = stderr
+    ? { text: await ctx.client.getText(`/ws/v1/node/containerlogs/${id}/stderr?size=-${STDERR_TAIL_BYTES}`), truncated: stderr.fileSize > STDERR_TAIL_BYTES }
+    : null;
+  ctx.out(renderStory({ view, transitions, logFiles, stderrTail, lines }));
 }
 
 async function stats(ctx: Context): Promise<void> {
@@ -155,6 +147,7 @@ async function events(ctx: Context): Promise<void> {
   const since = ctx.options.since === undefined ? 0 : Number(ctx.options.since);
   if (!Number.isSafeInteger(since) || since < 0) throw new UsageError('--since needs a sequence number (an integer ≥ 0)');
   const follow = ctx.options.follow === true;
+  const paint = painter(colourWanted(process.stdout));
   // Ctrl-C ends a followed stream normally.
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -162,7 +155,7 @@ async function events(ctx: Context): Promise<void> {
   try {
     await ctx.client.stream(
       `/v1/events?since=${since}&follow=${follow}`,
-      (record) => ctx.out(ctx.json ? `${JSON.stringify(record)}\n` : `${eventLine(record as OutputRecord)}\n`),
+      (record) => ctx.out(ctx.json ? `${JSON.stringify(record)}\n` : `${eventLine(record as OutputRecord, paint)}\n`),
       stop.signal,
     );
   } finally {
@@ -177,7 +170,7 @@ export const clientCommands: Record<string, (argv: string[], out: Out) => Promis
   pause: (argv, out) => withClient(argv, {}, request('pause'), out),
   resume: (argv, out) => withClient(argv, {}, request('resume'), out),
   ps: (argv, out) => withClient(argv, {}, ps, out),
-  show: (argv, out) => withClient(argv, {}, show, out),
+  show: (argv, out) => withClient(argv, { lines: { value: true } }, show, out),
   stats: (argv, out) => withClient(argv, {}, stats, out),
   events: (argv, out) => withClient(argv, { since: { value: true }, follow: {} }, events, out),
 };

@@ -4,6 +4,8 @@ import { long2String } from '../../state-machines/long2string.js';
 import type { ContainerView } from '../node/container-view.js';
 import { describeOutput } from '../journal/describe.js';
 import type { OutputRecord } from '../journal/records.js';
+import type { ContainerState } from '../../state-machines/types.js';
+import { painter, stateStyle, type Paint } from './colour.js';
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -36,7 +38,8 @@ export function cpu(v: ContainerView): string {
   return v.usage && v.usage.cpuPercent >= 0 ? v.usage.cpuPercent.toFixed(1) : '-';
 }
 
-/** One line a transition or kill decision: time, seq, container, then what happened. */
-export function eventLine(r: OutputRecord): string {
-  return `${time(r.ts)}  #${r.seq}  ${r.container}  ${describeOutput(r)}`;
+/** One line a transition or kill decision: time, seq, container, then what happened; coloured when paint is on. */
+export function eventLine(r: OutputRecord, paint: Paint = painter(false)): string {
+  const style = { state: (s: ContainerState) => paint(stateStyle(s), s), kill: (t: string) => paint(['bold', 'red'], t) };
+  return `${paint('gray', time(r.ts))}  ${paint('gray', `#${r.seq}`)}  ${paint('bold', r.container)}  ${describeOutput(r, style)}`;
 }

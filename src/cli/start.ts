@@ -1,12 +1,12 @@
 /** `nodewarden start`: run the daemon in the foreground until SIGINT or SIGTERM. */
-import pino from 'pino';
 import { loadConfig } from '../config/load.js';
 import { keepsContainersOnShutdown } from '../config/types.js';
 import { Daemon } from '../daemon.js';
 import { parseArgs, UsageError } from './args.js';
+import { createLogger } from './logger.js';
 import { daemonPaths } from './paths.js';
 
-export const START_USAGE = `usage: nodewarden start [--config FILE] [--set KEY=VALUE]... [--socket PATH] [--db PATH] [--work-dir DIR] [--log-level LEVEL]`;
+export const START_USAGE = `usage: nodewarden start [--config FILE] [--set KEY=VALUE]... [--socket PATH] [--db PATH] [--work-dir DIR] [--log-level LEVEL] [--pretty | --no-pretty]`;
 
 export async function start(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, {
@@ -16,12 +16,13 @@ export async function start(argv: string[]): Promise<number> {
     'work-dir': { value: true },
     socket: { value: true },
     'log-level': { value: true },
+    pretty: {},
+    'no-pretty': {},
   });
-  const level = (options['log-level'] as string | undefined) ?? 'info';
-  if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
-    throw new UsageError(`--log-level must be one of ${Object.keys(pino.levels.values).join(', ')}, silent`);
-  }
-  const log = pino({ name: 'nodewarden', level });
+  if (options.pretty && options['no-pretty']) throw new UsageError('--pretty and --no-pretty cannot both be given');
+  // JSON lines unless stdout is a terminal; --pretty / --no-pretty decide instead.
+  const format = options.pretty ? 'pretty' : options['no-pretty'] ? 'json' : undefined;
+  const log = createLogger({ level: (options['log-level'] as string | undefined) ?? 'info', format });
   const config = loadConfig({
     file: options.config as string | undefined,
     sets: (options.set as string[] | undefined) ?? [],

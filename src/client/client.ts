@@ -50,6 +50,15 @@ export interface ClientOptions {
   keepAlive?: boolean;
 }
 
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 export class NodewardenClient {
   private readonly agent: http.Agent;
 
@@ -62,6 +71,15 @@ export class NodewardenClient {
 
   /** One request; resolves with the parsed JSON body of a 2xx answer. */
   request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.send(method, path, body, parseJson) as Promise<T>;
+  }
+
+  /** A GET whose 2xx answer is text (a container's log file). */
+  getText(path: string): Promise<string> {
+    return this.send('GET', path, undefined, (text) => text) as Promise<string>;
+  }
+
+  private send(method: string, path: string, body: unknown, parse: (text: string) => unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = http.request(
@@ -79,13 +97,7 @@ export class NodewardenClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
-            let parsed: unknown;
-            try {
-              parsed = text === '' ? undefined : JSON.parse(text);
-            } catch {
-              parsed = text;
-            }
-            if (status >= 200 && status < 300) return resolve(parsed as T);
+            if (status >= 200 && status < 300) return resolve(parse(text));
             reject(apiError(status, text));
           });
         },

@@ -1,7 +1,7 @@
 /** The container view of SPEC §6: what the API, the CLI and tests see of a container. */
 import { containerLimits as limitsOf } from '../../state-machines/limits.js';
 import type { RecordedUsage } from '../../state-machines/containers-monitor.js';
-import type { ContainerState, ExecutionType, Resources } from '../../state-machines/types.js';
+import type { ContainerState, ExecutionType, LocalResource, Resources, RetryPolicy } from '../../state-machines/types.js';
 import type { Config } from '../config/types.js';
 import type { ContainerEntry } from '../core/dispatcher.js';
 import { containerPaths } from '../launcher/container-paths.js';
@@ -16,7 +16,11 @@ export interface ContainerView {
   exitStatus: number;
   exitCode: number;
   diagnostics: string;
+  /** The request as launched (beyond SPEC §6's view: what `nodewarden show` tells). */
   command: string[];
+  env: Record<string, string>;
+  localResources: LocalResource[];
+  retryPolicy: RetryPolicy;
   resources: Resources;
   /** Enforced limits: the request plus the executor allowance. */
   limits: { pmemBytes: number; vmemBytes: number; cpus: number };
@@ -43,6 +47,9 @@ export function containerView(entry: ContainerEntry, config: Config, workDir: st
     exitCode: context.exitCode,
     diagnostics: context.diagnostics,
     command: entry.spec.command,
+    env: entry.spec.env,
+    localResources: entry.spec.localResources,
+    retryPolicy: entry.spec.retryPolicy,
     resources: entry.spec.resources,
     limits: containerLimits(entry.spec.resources, config),
     executionType: entry.spec.executionType,

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { NodewardenError } from '../../core/errors.js';
+import { badRequest, NodewardenError } from '../../core/errors.js';
 import type { ContainerView } from '../../node/container-view.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
 
@@ -61,6 +61,12 @@ async function logFiles(logDir: string): Promise<LogFileInfo[]> {
   return files.filter((f): f is LogFileInfo => f !== null);
 }
 
+/** The bytes YARN's `size` selects of a file of `length` bytes, as inclusive offsets (end < start: none). */
+export function byteRange(length: number, size: number): { start: number; end: number } {
+  if (size < 0) return { start: Math.max(0, length + size), end: length - 1 };
+  return { start: 0, end: Math.min(length, size) - 1 };
+}
+
 export async function yarnContainerInfo(view: ContainerView): Promise<YarnContainerInfo> {
   return {
     id: view.id,
@@ -104,12 +110,19 @@ export function yarnRoutes(app: FastifyInstance, node: NodeWarden): void {
   });
 
   // Only a file listed in the container's log directory is served: the name is never a path.
-  app.get<{ Params: { id: string; filename: string } }>('/ws/v1/node/containerlogs/:id/:filename', async (request, reply) => {
+  // YARN's `size`: N > 0 the first N bytes, N < 0 the last |N| bytes (a tail), absent the whole file.
+  app.get<{ Params: { id: string; filename: string }; Querystring: { size?: string } }>('/ws/v1/node/containerlogs/:id/:filename', async (request, reply) => {
     const view = yarnView(node, request.params.id);
+    const size = request.query.size;
+    if (size !== undefined && !/^-?\d{1,15}$/.test(size)) throw badRequest(`size must be an integer number of bytes (negative: from the end), got ${JSON.stringify(size)}`);
     const file = (await logFiles(view.logDir)).find((f) => f.fileName === request.params.filename);
     if (!file) {
       throw new NodewardenError(404, 'NOT_FOUND', `container ${view.id} has no log file ${JSON.stringify(request.params.filename)}`);
     }
-    return reply.type('text/plain; charset=utf-8').send(fs.createReadStream(path.join(view.logDir, file.fileName)));
+    const filePath = path.join(view.logDir, file.fileName);
+    reply.type('text/plain; charset=utf-8');
+    if (size === undefined) return reply.send(fs.createReadStream(filePath));
+    const { start, end } = byteRange(file.fileSize, Number(size));
+    return reply.send(end < start ? '' : fs.createReadStream(filePath, { start, end }));
   });
 }
