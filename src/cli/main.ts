@@ -11,6 +11,7 @@ import { CLIENT_USAGE, clientCommands } from './client-commands.js';
 import { JOURNAL_USAGE, journal, replay } from './journal-commands.js';
 import { JournalError } from '../journal/validate.js';
 import { start, START_USAGE } from './start.js';
+import { TerminalError, top, TOP_USAGE } from './top/top.js';
 
 const USAGE = `usage: nodewarden <command> [options]
 
@@ -18,10 +19,11 @@ commands:
   start     run the daemon in the foreground
             ${START_USAGE}
 ${CLIENT_USAGE}
+${TOP_USAGE}
 ${JOURNAL_USAGE}
 `;
 
-const EXPECTED_ERRORS = [ConfigError, StoreError, NodewardenError, StartupError, ApiError, UnreachableError, JournalError];
+const EXPECTED_ERRORS = [ConfigError, StoreError, NodewardenError, StartupError, ApiError, UnreachableError, JournalError, TerminalError];
 
 export async function main(argv: string[]): Promise<void> {
   // `nodewarden events --follow | head` closes our stdout: that is the end, not an error.
@@ -36,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'start') code = await start(rest);
     else if (command === 'journal') code = await journal(rest);
     else if (command === 'replay') code = await replay(rest, out);
+    else if (command === 'top') code = await top(rest);
     else if (command !== undefined && Object.hasOwn(clientCommands, command)) code = await clientCommands[command]!(rest, out);
     else if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(USAGE);
