@@ -131,6 +131,69 @@ describe('nodewarden CLI against a running daemon', () => {
     expect(await new Promise((resolve) => follower.once('exit', (code) => resolve(code)))).toBe(0);
   });
 
+  it('show tells the whole story: request, limits, usage, transitions with times, diagnostics, log paths, the last lines of stderr', async () => {
+    const script = 'for i in $(seq 1 15); do echo "problem $i" >&2; done; echo fine; exit 3';
+    expect(nw('launch', '--id', 'noisy', '--memory-mb', '32', '--vcores', '1', '--env', 'MODE=two words', '--', 'sh', '-c', script).status).toBe(0);
+    await waitFor(() => stateOf('noisy') === 'DONE', 10_000, 'noisy to finish');
+    const view = JSON.parse(nw('show', 'noisy', '--json').stdout);
+    expect(view).toMatchObject({ env: { MODE: 'two words' }, localResources: [], retryPolicy: { policy: 'NEVER_RETRY' }, exitCode: 3 });
+
+    const show = nw('show', 'noisy');
+    expect(show.status).toBe(0);
+    const out = show.stdout;
+    expect(out).toMatch(/^state:\s+DONE$/m);
+    expect(out).toMatch(/^exit code:\s+3$/m);
+    expect(out).toMatch(/^limits:\s+pmem 64 MB, vmem 134\.4 MB, cpus 1\.1$/m);
+    expect(out).toMatch(/^request:\n {2}command: +sh -c 'for i in \$\(seq 1 15\); do echo "problem \$i" >&2; done; echo fine; exit 3'$/m);
+    expect(out).toMatch(/^ {2}resources: +32 MB, 1 vcores, GUARANTEED$/m);
+    expect(out).toMatch(/^ {2}env: +'MODE=two words'$/m);
+    expect(out).toMatch(/^ {2}retry policy: +NEVER_RETRY$/m);
+    // Every transition with its time and the gap since the one before.
+    const transitions = out.slice(out.indexOf('transitions:')).split('\n').slice(2, 6);
+    expect(transitions.map((l) => l.trim().split(/\s{2,}/).slice(-3).join(' '))).toEqual([
+      'NEW SCHEDULED INIT_CONTAINER',
+      'SCHEDULED RUNNING CONTAINER_LAUNCHED',
+      'RUNNING EXITED_WITH_FAILURE CONTAINER_EXITED_WITH_FAILURE',
+      'EXITED_WITH_FAILURE DONE CONTAINER_RESOURCES_CLEANEDUP',
+    ]);
+    expect(transitions[1]).toMatch(/^ {2}\d+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} +\+\d+\.\d{3}s +SCHEDULED/);
+    expect(out).toMatch(/^diagnostics:\n {2}.*exit code 3/m);
+    expect(out).toContain(`  stderr:  ${path.join(view.logDir, 'stderr')} (`);
+    expect(out).toContain(`  stdout:  ${path.join(view.logDir, 'stdout')} (5 B)`);
+    expect(out).toContain(`last 10 lines of stderr:\n${Array.from({ length: 10 }, (_, i) => `  problem ${i + 6}\n`).join('')}`);
+    expect(nw('show', 'noisy', '--lines', '2').stdout).toContain('last 2 lines of stderr:\n  problem 14\n  problem 15\n');
+    expect(nw('show', 'noisy', '--lines', '0').status).toBe(2);
+  });
+
+  it('YARN containerlogs serves a log whole, its first N bytes (size=N) or its last N (size=-N), and refuses a bad size', async () => {
+    const { NodewardenClient } = await import('../src/client/client.js');
+    const client = new NodewardenClient(socket);
+    try {
+      const whole = await client.getText('/ws/v1/node/containerlogs/noisy/stderr');
+      expect(whole.split('\n')).toHaveLength(16);
+      expect(await client.getText('/ws/v1/node/containerlogs/noisy/stderr?size=10')).toBe(whole.slice(0, 10));
+      expect(await client.getText('/ws/v1/node/containerlogs/noisy/stderr?size=-11')).toBe('problem 15\n');
+      expect(await client.getText('/ws/v1/node/containerlogs/noisy/stderr?size=-100000')).toBe(whole);
+      expect(await client.getText('/ws/v1/node/containerlogs/noisy/stderr?size=0')).toBe('');
+      await expect(client.getText('/ws/v1/node/containerlogs/noisy/stderr?size=ten')).rejects.toThrow(/size must be an integer/);
+      await expect(client.getText('/ws/v1/node/containerlogs/noisy/..%2F..%2Fnodewarden.sock?size=-1')).rejects.toThrow(/has no log file/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('events prints plain lines into a pipe, coloured ones with FORCE_COLOR, plain again with NO_COLOR', () => {
+    const plain = nw('events').stdout;
+    expect(plain).not.toContain('\x1b[');
+    const env = (extra: Record<string, string>) => ({ ...process.env, NODEWARDEN_SOCKET: socket, ...extra });
+    const forced = spawnSync(process.execPath, [BIN, 'events'], { encoding: 'utf8', cwd: dir, env: env({ FORCE_COLOR: '1' }) }).stdout;
+    expect(forced).toMatch(/\x1b\[32mRUNNING\x1b\[39m/);
+    expect(forced.replace(/\x1b\[\d+m/g, '')).toBe(plain);
+    const env2 = env({ NO_COLOR: '1' });
+    delete env2.FORCE_COLOR;
+    expect(spawnSync(process.execPath, [BIN, 'events'], { encoding: 'utf8', cwd: dir, env: env2 }).stdout).toBe(plain);
+  });
+
   it('errors: an unknown id exits 1 with the API message; bad usage exits 2; bad input is refused with the reason', () => {
     const unknown = nw('kill', 'nope');
     expect(unknown.status).toBe(1);

@@ -37,6 +37,50 @@ describe('nodewarden CLI', () => {
     }
   });
 
+  it('logs: JSON lines into a pipe, readable lines with --pretty, and --log-level sets how much', async () => {
+    const startAndStop = async (...args: string[]) => {
+      const child = spawn(process.execPath, [BIN, 'start', '--db', path.join(dir, 'db', 'nw.sqlite'), '--work-dir', path.join(dir, 'var'), ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        // Not the log: at warn there is none. The socket (var/ under the cwd) says it serves.
+        await waitFor(() => fs.existsSync(path.join(dir, 'var', 'nodewarden.sock')), 15_000, 'the daemon to listen');
+        expect(run('ps').status).toBe(0); // a request: logged at debug
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+        return out;
+      } finally {
+        child.kill('SIGKILL');
+      }
+    };
+    const pretty = await startAndStop('--pretty');
+    expect(pretty).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: nodewarden started \{"db":/m);
+    expect(pretty).toMatch(/^\[[^\]]+\] INFO: listening on /m);
+    expect(pretty).not.toMatch(/^\{/m);
+    const json = await startAndStop('--no-pretty', '--log-level', 'warn');
+    expect(json).toBe(''); // nothing at info and below
+    const debug = (await startAndStop('--log-level', 'debug')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(debug.find((l) => l.level === 20)).toMatchObject({ msg: 'request completed', method: 'GET', url: '/v1/containers' });
+    expect(run('start', '--pretty', '--no-pretty').status).toBe(2);
+  });
+
+  it('the logger is readable on a terminal by default and JSON elsewhere', async () => {
+    const { createLogger } = await import('../src/cli/logger.js');
+    const write = (isTTY: boolean) => {
+      const file = path.join(dir, `log-${isTTY}`);
+      const fd = fs.openSync(file, 'w');
+      try {
+        createLogger({ level: 'info' }, { fd, isTTY }).info({ container: 'web' }, 'hello');
+      } finally {
+        fs.closeSync(fd);
+      }
+      return fs.readFileSync(file, 'utf8').replace(/\x1b\[\d+m/g, '');
+    };
+    expect(write(true)).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: hello \{"container":"web"\}\n$/);
+    expect(JSON.parse(write(false))).toMatchObject({ level: 30, name: 'nodewarden', container: 'web', msg: 'hello' });
+  });
+
   it('a bad configuration value stops start with exit 1 and a message naming the key', () => {
     const r = run('start', '--db', path.join(dir, 'x.sqlite'), '--set', 'yarn.nodemanager.vmem-pmem-ratio=0.5');
     expect(r.status).toBe(1);
