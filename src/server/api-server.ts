@@ -61,6 +61,8 @@ export class ApiServer {
   private readonly closing = new AbortController();
   private readonly streams: OpenStreams;
   private socketPath: string | null = null;
+  /** Every route served, as "METHOD /path" (docs/reference.md is checked against it). */
+  readonly routes: string[] = [];
 
   constructor(
     readonly node: NodeWarden,
@@ -77,7 +79,10 @@ export class ApiServer {
     });
     this.metrics = new ApiMetrics(node);
     const routes = new RouteTable();
-    this.app.addHook('onRoute', (route) => routes.add(route.url, [route.method].flat()));
+    this.app.addHook('onRoute', (route) => {
+      routes.add(route.url, [route.method].flat());
+      for (const method of [route.method].flat()) if (method !== 'HEAD') this.routes.push(`${method} ${route.url}`);
+    });
 
     // Every body is JSON whatever its Content-Type: `curl -d '{…}'` sends
     // application/x-www-form-urlencoded. An empty body is no body.
