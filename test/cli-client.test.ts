@@ -185,7 +185,7 @@ describe('nodewarden CLI against a running daemon', () => {
   it('events prints plain lines into a pipe, coloured ones with FORCE_COLOR, plain again with NO_COLOR', () => {
     const plain = nw('events').stdout;
     expect(plain).not.toContain('\x1b[');
-    const env = (extra: Record<string, string>) => ({ ...process.env, NODEWARDEN_SOCKET: socket, ...extra });
+    const env = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...process.env, NODEWARDEN_SOCKET: socket, ...extra });
     const forced = spawnSync(process.execPath, [BIN, 'events'], { encoding: 'utf8', cwd: dir, env: env({ FORCE_COLOR: '1' }) }).stdout;
     expect(forced).toMatch(/\x1b\[32mRUNNING\x1b\[39m/);
     expect(forced.replace(/\x1b\[\d+m/g, '')).toBe(plain);
