@@ -122,6 +122,8 @@ export interface MonitorKill {
   id: string;
   exitStatus: number;
   diagnostics: string;
+  /** What the killing tick recorded (YARN records usage before checkLimit): the figures the operator sees of a killed container. */
+  usage?: RecordedUsage;
 }
 
 type Ev<T extends MonitorEvent['type']> = Extract<MonitorEvent, { type: T }>;
@@ -238,7 +240,7 @@ export function monitorTick(context: MonitorContext, event: Ev<'TICK'>): { conte
     util.vcores = f(util.vcores + f(milliVcores / 1000));
     const next: TrackedContainer = { ...t, ages, cpu, measure: m, usage };
     const kill = checkLimit(s, next, members, ages, m);
-    if (kill) kills.push(kill); // removed from tracking: killed once
+    if (kill) kills.push({ ...kill, usage }); // removed from tracking: killed once
     else tracking.set(id, next);
   }
   return { context: { ...context, tracking, utilization: util }, kills };

@@ -177,6 +177,9 @@ describe('nodewarden events --follow in a terminal', () => {
       // 32 MB asked (64 MB with the allowance); it holds 100 MB: the monitor kills it with -104.
       await d.node.launch({ id: 'hungry', command: hold(100), resources: { memoryMb: 32, vcores: 1 } });
       await d.until('hungry', 'DONE');
+      // The view keeps the usage the killing tick recorded (YARN records usage before checking the limit).
+      const killed = d.node.view('hungry');
+      expect(killed.usage!.pmemBytes).toBeGreaterThan(killed.limits.pmemBytes);
       const screen = await term.waitForScreen((s) => /hungry {2}CONTAINER_CLEANEDUP_AFTER_KILL → DONE/.test(s), 'the kill followed to DONE');
       const lines = screen.split('\n').filter((l) => l.includes(' hungry '));
       const stamp = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} {2}#\d+ {2}hungry {2}/;

@@ -205,7 +205,12 @@ export class ContainersMonitor {
 
   private send(event: MonitorEvent): MonitorKill[] {
     const kills = this.opts.core.monitor(event);
-    for (const kill of kills) this.opts.log.warn({ container: kill.id, exitStatus: kill.exitStatus }, kill.diagnostics);
+    for (const kill of kills) {
+      this.opts.log.warn({ container: kill.id, exitStatus: kill.exitStatus }, kill.diagnostics);
+      // The killed container is no longer tracked: its figures keep the usage that killed it.
+      const f = this.figures.get(kill.id);
+      if (f && kill.usage) f.usage = kill.usage;
+    }
     return kills;
   }
 
