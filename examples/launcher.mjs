@@ -41,27 +41,41 @@ function request(method, path, body) {
   });
 }
 
-/** Calls onRecord for each NDJSON record of a followed stream until it returns true; then the stream is closed. */
+/**
+ * Calls onRecord for each NDJSON record of a followed stream until it returns
+ * true; then the stream is closed. A stream that ends first (the daemon
+ * stopped) is an error: what happened next is not known here.
+ */
 function follow(path, onRecord) {
   return new Promise((resolve, reject) => {
+    let done = false;
     const req = http.get({ socketPath: values.socket, path }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`the event stream answered ${res.statusCode}`));
       let buffered = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
         buffered += chunk;
         let nl;
-        while ((nl = buffered.indexOf('\n')) !== -1) {
+        while (!done && (nl = buffered.indexOf('\n')) !== -1) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);
-          if (line && onRecord(JSON.parse(line))) {
+          if (line === '') continue;
+          try {
+            done = onRecord(JSON.parse(line));
+          } catch (err) {
+            done = true;
             req.destroy();
-            return resolve();
+            return reject(new Error(`a bad record in the event stream: ${err.message}`));
+          }
+          if (done) {
+            req.destroy();
+            resolve();
           }
         }
       });
-      res.on('end', resolve);
+      res.on('end', () => done || reject(new Error('the event stream ended before the container was DONE (did nodewarden stop?)')));
     });
-    req.on('error', reject);
+    req.on('error', (err) => done || reject(new Error(`cannot follow the events at ${values.socket}: ${err.message}`)));
   });
 }
 

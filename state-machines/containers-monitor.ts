@@ -122,8 +122,9 @@ export interface MonitorKill {
   id: string;
   exitStatus: number;
   diagnostics: string;
-  /** What the killing tick recorded (YARN records usage before checkLimit): the figures the operator sees of a killed container. */
+  /** What the killing tick recorded and measured (YARN records usage before checkLimit): the figures the operator sees of a killed container. */
   usage?: RecordedUsage;
+  measure?: TreeMeasure;
 }
 
 type Ev<T extends MonitorEvent['type']> = Extract<MonitorEvent, { type: T }>;
@@ -240,7 +241,7 @@ export function monitorTick(context: MonitorContext, event: Ev<'TICK'>): { conte
     util.vcores = f(util.vcores + f(milliVcores / 1000));
     const next: TrackedContainer = { ...t, ages, cpu, measure: m, usage };
     const kill = checkLimit(s, next, members, ages, m);
-    if (kill) kills.push({ ...kill, usage }); // removed from tracking: killed once
+    if (kill) kills.push({ ...kill, usage, measure: m }); // removed from tracking: killed once
     else tracking.set(id, next);
   }
   return { context: { ...context, tracking, utilization: util }, kills };

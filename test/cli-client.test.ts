@@ -45,8 +45,14 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const nw = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000, env: { ...process.env, NODEWARDEN_SOCKET: socket } });
+/** The environment of a CLI run: the daemon's socket, and colour left to the CLI (plain into a pipe) whatever runs the tests. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODEWARDEN_SOCKET: socket, ...extra };
+  for (const name of ['NO_COLOR', 'FORCE_COLOR']) if (!(name in extra)) delete env[name];
+  return env;
+}
+
+const nw = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000, env: cliEnv() });
 
 const stateOf = (id: string) => JSON.parse(nw('show', id, '--json').stdout).state as string;
 
@@ -182,16 +188,17 @@ describe('nodewarden CLI against a running daemon', () => {
     }
   });
 
-  it('events prints plain lines into a pipe, coloured ones with FORCE_COLOR, plain again with NO_COLOR', () => {
+  it('events prints plain lines into a pipe; FORCE_COLOR colours them (and wins over NO_COLOR), FORCE_COLOR=0 does not', () => {
     const plain = nw('events').stdout;
     expect(plain).not.toContain('\x1b[');
-    const env = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...process.env, NODEWARDEN_SOCKET: socket, ...extra });
-    const forced = spawnSync(process.execPath, [BIN, 'events'], { encoding: 'utf8', cwd: dir, env: env({ FORCE_COLOR: '1' }) }).stdout;
+    const events = (env: Record<string, string>) => spawnSync(process.execPath, [BIN, 'events'], { encoding: 'utf8', cwd: dir, env: cliEnv(env) }).stdout;
+    const forced = events({ FORCE_COLOR: '1' });
     expect(forced).toMatch(/\x1b\[32mRUNNING\x1b\[39m/);
     expect(forced.replace(/\x1b\[\d+m/g, '')).toBe(plain);
-    const env2 = env({ NO_COLOR: '1' });
-    delete env2.FORCE_COLOR;
-    expect(spawnSync(process.execPath, [BIN, 'events'], { encoding: 'utf8', cwd: dir, env: env2 }).stdout).toBe(plain);
+    expect(events({ FORCE_COLOR: '1', NO_COLOR: '1' })).toBe(forced); // as in Node itself
+    expect(events({ FORCE_COLOR: '0' })).toBe(plain);
+    expect(events({ FORCE_COLOR: 'false' })).toBe(plain);
+    expect(events({ NO_COLOR: '1' })).toBe(plain);
   });
 
   it('errors: an unknown id exits 1 with the API message; bad usage exits 2; bad input is refused with the reason', () => {

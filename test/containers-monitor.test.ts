@@ -94,6 +94,7 @@ describe('ContainersMonitor machine', () => {
         exitStatus: -104,
         // Recorded before the check, as YARN's recordUsage: the figures of the killing tick.
         usage: { timestamp: 4000, pmemBytes: 105906176, vmemBytes: 310 * MB, cpuPercent: expect.any(Number), milliVcores: expect.any(Number) },
+        measure: expect.objectContaining({ pmemBytes: 105906176, vmemBytes: 310 * MB }),
         diagnostics:
           "Container [pid=100,containerID=c1] is running 5242880B beyond the 'PHYSICAL' memory limit. " +
           'Current usage: 101 MB of 96 MB physical memory used; 310 MB of 201.6 MB virtual memory used. Killing container.\n' +

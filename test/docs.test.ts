@@ -18,6 +18,17 @@ const BIN = path.join(ROOT, 'bin', 'nodewarden.js');
 const reference = fs.readFileSync(path.join(ROOT, 'docs', 'reference.md'), 'utf8');
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
+/** SIGTERM, then SIGKILL if it has not stopped within 10 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  const stopped = () => child.exitCode !== null || child.signalCode !== null;
+  child.kill('SIGTERM');
+  try {
+    await waitFor(stopped, 10_000, 'the daemon to stop');
+  } finally {
+    if (!stopped()) child.kill('SIGKILL');
+  }
+}
+
 /** The fenced ```sh blocks of a Markdown section (from its heading to the next heading of the same level). */
 function shellBlocks(markdown: string, heading: string): string[] {
   const start = markdown.indexOf(`\n${heading}\n`);
@@ -44,8 +55,11 @@ describe('docs/reference.md', () => {
     }
   });
 
-  it('has a section for every CLI command', () => {
+  it('has a section for every CLI command, and names every option', () => {
     const usage = spawnSync(process.execPath, [BIN, 'help'], { encoding: 'utf8' }).stdout;
+    const options = new Set([...usage.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]));
+    expect(options.size).toBeGreaterThan(15);
+    for (const option of options) expect(reference, option).toContain(option);
     const commands = new Set([...usage.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!));
     expect([...commands]).toEqual(expect.arrayContaining(['start', 'launch', 'kill', 'ps', 'show', 'stats', 'events', 'top', 'journal', 'replay']));
     for (const command of commands) {
@@ -72,10 +86,12 @@ describe('the README walkthrough, as written', () => {
   const pids = new Set<number>();
 
   afterAll(async () => {
-    daemon?.kill('SIGTERM');
-    if (daemon) await waitFor(() => daemon!.exitCode !== null || daemon!.signalCode !== null, 10_000, 'the daemon to stop');
-    await killGroups(pids);
-    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      if (daemon) await stopChild(daemon);
+    } finally {
+      await killGroups(pids);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   /** A README line run by bash in the walkthrough's directory, `npx nodewarden` being this checkout's CLI. */
@@ -176,9 +192,11 @@ describe('the examples', () => {
       // Not a terminal, as under systemd: JSON lines for the journal.
       expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ name: 'nodewarden', msg: 'nodewarden started' });
     } finally {
-      child.kill('SIGTERM');
-      await waitFor(() => child.exitCode !== null || child.signalCode !== null, 10_000, 'the daemon to stop');
-      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        await stopChild(child);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 });

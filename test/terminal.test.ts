@@ -38,9 +38,11 @@ beforeAll(async () => {
   d = await startApiDaemon({ 'yarn.nodemanager.container-monitor.interval-ms': 200, 'yarn.nodemanager.vmem-check-enabled': false });
   // Launched in an order that is neither the memory order nor the id order.
   const launch = (id: string, command: string[]) => d.node.launch({ id, command, resources: { memoryMb: 512, vcores: 1 } });
-  await launch('bravo', ['sleep', '600']);
-  await launch('charlie', hold(10));
-  await launch('alpha', hold(80));
+  // Each a millisecond apart at least, so that the age order is the launch order.
+  for (const [id, command] of [['bravo', ['sleep', '600']], ['charlie', hold(10)], ['alpha', hold(80)]] as const) {
+    const { view } = await launch(id, [...command]);
+    await waitFor(() => Date.now() > view.createdAt, 1000, 'the next millisecond');
+  }
   for (const id of ['alpha', 'bravo', 'charlie']) await d.until(id, 'RUNNING');
   // Each has been measured, and their memory is in the order the test expects.
   await waitFor(() => {
@@ -117,12 +119,14 @@ describe('nodewarden top in a terminal', () => {
 
       // Colour on a terminal: states are coloured, the selected row inverted.
       const escapes = term.screen({ escapes: true });
-      expect(escapes).toContain('\x1b[7m');
+      expect(escapes).toMatch(/\x1b\[(0;)?7m/);
       term.keys('q');
       await waitFor(() => term.exitStatus() !== null, 10_000, 'top to quit');
       expect(term.exitStatus()).toBe(0);
+      // The terminal is given back: the shell's screen, the cursor shown.
+      expect(term.terminalState()).toEqual({ alternateScreen: false, cursorVisible: true });
     } finally {
-      term.kill();
+      await term.kill();
     }
   });
 
@@ -130,28 +134,35 @@ describe('nodewarden top in a terminal', () => {
     const term = new Tmux();
     try {
       term.start([process.execPath, BIN, 'top', '--socket', d.socket], { width: 60, height: 8 });
-      const screen = await term.waitForScreen((s) => s.includes('needs a terminal'), 'the too-small message');
+      let screen = await term.waitForScreen((s) => s.includes('needs a terminal'), 'the too-small message');
       expect(screen).toContain('nodewarden top needs a terminal of at least 80×10;');
       expect(screen).toContain('this one is 60×8.');
+      expect(term.terminalState()).toEqual({ alternateScreen: true, cursorVisible: false });
+      // Keys other than q and Ctrl-C do nothing here: nothing can be seen to act on.
+      term.keys('k', 'y');
       term.resize({ width: 100, height: 20 });
-      await term.waitForScreen((s) => ids(s).length === 3, 'the rows after the resize');
+      screen = await term.waitForScreen((s) => ids(s).length === 3, 'the rows after the resize');
+      expect(screen).not.toMatch(/Kill |kill|killing/);
+      expect(d.node.view('alpha').state).toBe('RUNNING');
       term.keys('C-c');
       await waitFor(() => term.exitStatus() !== null, 10_000, 'top to quit on Ctrl-C');
       expect(term.exitStatus()).toBe(0);
+      expect(term.terminalState()).toEqual({ alternateScreen: false, cursorVisible: true });
     } finally {
-      term.kill();
+      await term.kill();
     }
   });
 
-  it('no daemon on the socket: the usual message and exit 1, the terminal left as it was', async () => {
+  it('no daemon on the socket: the usual message and exit 1, before the screen is taken', async () => {
     const term = new Tmux();
     try {
       term.start([process.execPath, BIN, 'top', '--socket', path.join(d.dir, 'no-such.sock')], { width: 100, height: 20 });
       await waitFor(() => term.exitStatus() !== null, 10_000, 'top to give up');
       expect(term.exitStatus()).toBe(1);
+      expect(term.terminalState().alternateScreen).toBe(false);
       expect(term.screen({ history: true })).toContain(`nodewarden: cannot reach nodewarden at ${path.join(d.dir, 'no-such.sock')}`);
     } finally {
-      term.kill();
+      await term.kill();
     }
   });
 });
@@ -200,7 +211,7 @@ describe('nodewarden events --follow in a terminal', () => {
       await waitFor(() => term.exitStatus() !== null, 10_000, 'events to stop on Ctrl-C');
       expect(term.exitStatus()).toBe(0);
     } finally {
-      term.kill();
+      await term.kill();
     }
   });
 });

@@ -152,7 +152,7 @@ describe('the screen', () => {
       'vcores  capacity 8 · allocated 2.2 · used 0.50',
       'containers  1: 2 RUNNING · rows 1–1 of 1',
     ]);
-    expect(lines[7]).toBe('▶ web RUNNING    1234 █████      64 MB/128 MB   128 MB   0.0     5s' + ' '.repeat(52) + '▅'); // 64 MB of 128: half height
+    expect(lines[7]).toBe('▶ web RUNNING    1234 █████      64 MB/128 MB    128 MB    0.0     5s' + ' '.repeat(50) + '▅'); // 64 MB of 128: half height
   });
 
   it('a terminal below the minimum gets the message instead', () => {
@@ -170,13 +170,28 @@ describe('the screen', () => {
       age: fc.integer({ min: 0, max: 10 ** 10 }),
     });
     fc.assert(
-      fc.property(fc.array(containerArb, { maxLength: 40 }), fc.integer({ min: 1, max: 250 }), fc.integer({ min: 1, max: 80 }), fc.string({ maxLength: 300 }), (cs, width, height, message) => {
-        const containers = cs.map((c, i) => view(`${c.id}${i}`, { state: c.state, pmem: c.pmem, cpu: c.cpu, createdAt: NOW - c.age }));
-        const s = { ...polled(initialState(), containers, NODE), message };
-        const lines = renderScreen(s, { ...screenInfo, width, height });
-        for (const line of lines) expect([...line].length).toBeLessThanOrEqual(width);
-        expect(lines.length).toBe(width < MIN_WIDTH || height < MIN_HEIGHT ? Math.min(3, height) : height);
-      }),
+      fc.property(
+        fc.array(containerArb, { maxLength: 40 }),
+        fc.integer({ min: 1, max: 250 }),
+        fc.integer({ min: 1, max: 80 }),
+        // Messages carry error text from anywhere: control characters (newlines) included.
+        fc.string({ maxLength: 300, unit: 'binary-ascii' }),
+        fc.constantFrom('message', 'confirm', 'unreachable'),
+        fc.boolean(),
+        (cs, width, height, text, line, colour) => {
+          const containers = cs.map((c, i) => view(`${c.id}${i}`, { state: c.state, pmem: c.pmem, cpu: c.cpu, createdAt: NOW - c.age }));
+          const base = polled(initialState(), containers, NODE);
+          const s =
+            line === 'message' ? { ...base, message: text } : line === 'confirm' ? { ...base, confirmKill: containers[0]?.id ?? text } : { ...base, unreachable: text };
+          const lines = renderScreen(s, { ...screenInfo, width, height, paint: painter(colour) });
+          for (const l of lines) {
+            const plain = l.replace(/\x1b\[\d+m/g, '');
+            expect([...plain].length).toBeLessThanOrEqual(width);
+            expect(plain).not.toMatch(/[\x00-\x1f\x7f]/);
+          }
+          expect(lines.length).toBe(width < MIN_WIDTH || height < MIN_HEIGHT ? Math.min(3, height) : height);
+        },
+      ),
       { numRuns: 300 },
     );
   });

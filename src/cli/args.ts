@@ -52,3 +52,9 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
   }
   return { options, positionals, rest: [] };
 }
+
+/** An option's value as a positive integer, or the usage error that says so. */
+export function positiveInt(value: unknown, flag: string): number {
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) <= 0) throw new UsageError(`--${flag} needs a positive integer`);
+  return Number(value);
+}

@@ -7,11 +7,13 @@ import type { MesosStatistics } from '../monitor/containers-monitor.js';
 import type { ContainerView } from '../node/container-view.js';
 import { NodewardenClient } from '../client/client.js';
 import type { OutputRecord } from '../journal/records.js';
-import { parseArgs, UsageError, type OptionSpec } from './args.js';
+import { parseArgs, positiveInt, UsageError, type OptionSpec } from './args.js';
 import { age, bytes, cpu, eventLine, known, memory, table, time } from './format.js';
 import { colourWanted, painter } from './colour.js';
 import { daemonPaths } from './paths.js';
-import { renderStory, STDERR_TAIL_BYTES, type LogFile, type TransitionRow } from './show.js';
+import type { TransitionRow } from '../server/routes/containers.js';
+import type { LogFileInfo } from '../server/routes/yarn.js';
+import { renderStory, STDERR_TAIL_BYTES } from './show.js';
 
 const COMMON: Record<string, OptionSpec> = { socket: { value: true }, json: {} };
 
@@ -49,10 +51,6 @@ function oneId(ctx: Context, command: string): string {
   return encodeURIComponent(ctx.positionals[0]!);
 }
 
-function positiveInt(value: unknown, flag: string): number {
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) <= 0) throw new UsageError(`--${flag} needs a positive integer`);
-  return Number(value);
-}
 
 async function launch(ctx: Context): Promise<void> {
   if (ctx.positionals.length > 0) throw new UsageError(`put the command after --: nodewarden launch ... -- ${ctx.positionals.join(' ')}`);
@@ -108,14 +106,14 @@ async function show(ctx: Context): Promise<void> {
   if (ctx.json) return printJson(ctx.out, view);
   const [transitions, logs] = await Promise.all([
     ctx.client.get<TransitionRow[]>(`/v1/containers/${id}/transitions`),
-    ctx.client.get<Array<{ containerLogInfo: LogFile[] }>>(`/ws/v1/node/containers/${id}/logs`),
+    ctx.client.get<Array<{ containerLogInfo: LogFileInfo[] }>>(`/ws/v1/node/containers/${id}/logs`),
   ]);
   const logFiles = logs[0]?.containerLogInfo ?? [];
   const stderr = logFiles.find((f) => f.fileName === 'stderr');
   // The tail is read through the daemon (YARN's containerlogs, size < 0): the CLI may not be allowed to read the log itself.
-  const stderrTail = stderr
-    ? { text: await ctx.client.getText(`/ws/v1/node/containerlogs/${id}/stderr?size=-${STDERR_TAIL_BYTES}`), truncated: stderr.fileSize > STDERR_TAIL_BYTES }
-    : null;
+  const text = stderr ? await ctx.client.getText(`/ws/v1/node/containerlogs/${id}/stderr?size=-${STDERR_TAIL_BYTES}`) : null;
+  // A full window may have cut its first line (the file may have grown since it was listed: the answer decides, not the listing).
+  const stderrTail = text === null ? null : { text, truncated: Buffer.byteLength(text) >= STDERR_TAIL_BYTES };
   ctx.out(renderStory({ view, transitions, logFiles, stderrTail, lines }));
 }
 

@@ -5,25 +5,14 @@
  */
 import path from 'node:path';
 import type { ContainerView } from '../node/container-view.js';
-import { bytes, known, table, time } from './format.js';
-
-export interface TransitionRow {
-  seq: number;
-  ts: number;
-  from: string;
-  to: string;
-  event: string;
-}
-
-export interface LogFile {
-  fileName: string;
-  fileSize: number;
-}
+import type { TransitionRow } from '../server/routes/containers.js';
+import type { LogFileInfo } from '../server/routes/yarn.js';
+import { age, bytes, known, table, time } from './format.js';
 
 export interface ContainerStory {
   view: ContainerView;
   transitions: TransitionRow[];
-  logFiles: LogFile[];
+  logFiles: LogFileInfo[];
   /** The end of stderr as read (null: no stderr file), and whether the file holds more before it. */
   stderrTail: { text: string; truncated: boolean } | null;
   /** How many of stderr's last lines to print. */
@@ -53,12 +42,8 @@ function fieldList(fields: Array<[string, string]>, indent = ''): string {
 
 const indented = (text: string) => text.trimEnd().replace(/^/gm, '  ') + '\n';
 
-/** Milliseconds as the gap between two transitions: "+0.012s", "+3.2s", "+5m04s". */
-function gap(ms: number): string {
-  if (ms < 10_000) return `+${(ms / 1000).toFixed(3)}s`;
-  const s = Math.round(ms / 1000);
-  return s < 3600 ? `+${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `+${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+/** The gap between two transitions: to the millisecond under 10 s ("+0.012s"), then as an age ("+17s", "+5m04s"). */
+const gap = (ms: number) => (ms < 10_000 ? `+${(ms / 1000).toFixed(3)}s` : `+${age(0, ms)}`);
 
 export function renderStory(story: ContainerStory): string {
   const { view, transitions } = story;

@@ -48,6 +48,8 @@ function apiError(status: number, text: string): ApiError {
 export interface ClientOptions {
   /** Keep connections open between requests (for many requests in a row). */
   keepAlive?: boolean;
+  /** Give up on a request (not a stream) with no answer after this long; default: wait. */
+  timeoutMs?: number;
 }
 
 function parseJson(text: string): unknown {
@@ -61,12 +63,14 @@ function parseJson(text: string): unknown {
 
 export class NodewardenClient {
   private readonly agent: http.Agent;
+  private readonly timeoutMs: number | undefined;
 
   constructor(
     readonly socketPath: string,
     opts: ClientOptions = {},
   ) {
     this.agent = new http.Agent({ keepAlive: opts.keepAlive ?? false });
+    this.timeoutMs = opts.timeoutMs;
   }
 
   /** One request; resolves with the parsed JSON body of a 2xx answer. */
@@ -103,6 +107,10 @@ export class NodewardenClient {
         },
       );
       req.on('error', (err) => reject(this.connectionError(err)));
+      if (this.timeoutMs !== undefined) {
+        const ms = this.timeoutMs;
+        req.setTimeout(ms, () => req.destroy(new Error(`nodewarden at ${this.socketPath} did not answer within ${ms / 1000}s`)));
+      }
       req.end(payload);
     });
   }

@@ -210,6 +210,7 @@ export class ContainersMonitor {
       // The killed container is no longer tracked: its figures keep the usage that killed it.
       const f = this.figures.get(kill.id);
       if (f && kill.usage) f.usage = kill.usage;
+      if (f && kill.measure) f.measure = kill.measure;
     }
     return kills;
   }

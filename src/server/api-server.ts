@@ -61,8 +61,7 @@ export class ApiServer {
   private readonly closing = new AbortController();
   private readonly streams: OpenStreams;
   private socketPath: string | null = null;
-  /** Every route served, as "METHOD /path" (docs/reference.md is checked against it). */
-  readonly routes: string[] = [];
+  private readonly served: string[] = [];
 
   constructor(
     readonly node: NodeWarden,
@@ -81,7 +80,7 @@ export class ApiServer {
     const routes = new RouteTable();
     this.app.addHook('onRoute', (route) => {
       routes.add(route.url, [route.method].flat());
-      for (const method of [route.method].flat()) if (method !== 'HEAD') this.routes.push(`${method} ${route.url}`);
+      for (const method of [route.method].flat()) if (method !== 'HEAD') this.served.push(`${method} ${route.url}`);
     });
 
     // Every body is JSON whatever its Content-Type: `curl -d '{…}'` sends
@@ -103,6 +102,11 @@ export class ApiServer {
     nodeRoutes(this.app, node, this.metrics);
     mesosRoutes(this.app, node);
     yarnRoutes(this.app, node);
+  }
+
+  /** Every route served, as "METHOD /path" (docs/reference.md is checked against it). */
+  get routes(): readonly string[] {
+    return this.served;
   }
 
   /**

@@ -9,15 +9,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { shellWords } from '../../src/cli/show.js';
+import { killGroups } from './proc.js';
 
 let servers = 0;
 
 export class Tmux {
   readonly server = `nw-test-${process.pid}-${servers++}`;
   private readonly config: string;
+  /** The pane's shell: the leader of the process group the command runs in. */
+  private panePid: number | null = null;
 
   constructor() {
-    // A dead pane stays, so that what the command printed last can be read.
+    // A dead pane stays, so that what the command printed last can be read (should the shell die).
     this.config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nw-tmux-')), 'tmux.conf');
     fs.writeFileSync(this.config, 'set -g remain-on-exit on\nset -g status off\n');
   }
@@ -25,6 +28,9 @@ export class Tmux {
   private tmux(...args: string[]): string {
     const env = { ...process.env };
     delete env.TMUX; // a test run inside tmux still gets its own server
+    // Colour as a terminal decides it, whatever the environment running the tests says.
+    delete env.NO_COLOR;
+    delete env.FORCE_COLOR;
     const r = spawnSync('tmux', ['-L', this.server, '-f', this.config, ...args], { encoding: 'utf8', env, timeout: 10_000 });
     if (r.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
     return r.stdout;
@@ -33,9 +39,18 @@ export class Tmux {
   start(argv: string[], size: { width: number; height: number }, env: Record<string, string> = {}): void {
     const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     // The exit status is printed by the shell: tmux 3.3 does not always reap a dead pane's process in time to report it.
-    // The shell outlives a Ctrl-C sent to the command (a handler, not an ignore, so the command still gets SIGINT).
-    const command = ['sh', '-c', 'trap : INT; "$@"; echo "[exited $?]"', 'sh', ...(vars.length > 0 ? ['env', ...vars] : []), ...argv];
+    // The shell outlives a Ctrl-C sent to the command (a handler, not an ignore, so the command still gets SIGINT),
+    // and then waits, so that the pane stays alive as the command left it (a dead pane's cursor is tmux's own).
+    // kill() ends the wait with the server and the pane's process group.
+    const command = ['sh', '-c', 'trap : INT; "$@"; echo "[exited $?]"; exec sleep 600', 'sh', ...(vars.length > 0 ? ['env', ...vars] : []), ...argv];
     this.tmux('new-session', '-d', '-s', 'main', '-x', String(size.width), '-y', String(size.height), shellWords(command));
+    this.panePid = Number(this.tmux('display-message', '-p', '-t', 'main', '#{pane_pid}').trim());
+  }
+
+  /** Whether the pane shows the alternate screen, and whether the cursor is visible. */
+  terminalState(): { alternateScreen: boolean; cursorVisible: boolean } {
+    const [alternate, cursor] = this.tmux('display-message', '-p', '-t', 'main', '#{alternate_on} #{cursor_flag}').trim().split(' ');
+    return { alternateScreen: alternate === '1', cursorVisible: cursor === '1' };
   }
 
   /** The screen as text; with escapes: its colours and attributes too; with history: the lines scrolled off it as well. */
@@ -69,8 +84,10 @@ export class Tmux {
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the screen was:\n${last}`);
   }
 
-  kill(): void {
+  /** End the server, then make sure nothing of the pane's process group is left. */
+  async kill(): Promise<void> {
     spawnSync('tmux', ['-L', this.server, 'kill-server'], { timeout: 10_000 });
+    if (this.panePid !== null) await killGroups([this.panePid]);
     fs.rmSync(path.dirname(this.config), { recursive: true, force: true });
   }
 }

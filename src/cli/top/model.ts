@@ -44,6 +44,8 @@ export interface Key {
   name?: string;
   sequence?: string;
   ctrl?: boolean;
+  meta?: boolean;
+  shift?: boolean;
 }
 
 export function initialState(opts: { sort?: SortKey; filter?: ContainerState | null } = {}): TopState {
@@ -109,12 +111,17 @@ function move(state: TopState, by: number | 'first' | 'last'): TopState {
   return { ...state, selected: shown[to]!.id };
 }
 
+/** q or Ctrl-C: the keys that work on any screen, the too-small one included. */
+export const isQuit = (key: Key) => (key.ctrl === true && key.name === 'c') || (!key.ctrl && !key.meta && key.name === 'q');
+
 const SORT_BY_KEY: Record<string, SortKey> = { m: 'memory', c: 'cpu', a: 'age', i: 'id' };
 
 /** What a key does. `page` is how many rows one screen shows (PageUp/PageDown). */
 export function pressed(state: TopState, key: Key, page: number): { state: TopState; command?: Command } {
   const name = key.name ?? key.sequence ?? '';
-  if ((key.ctrl && name === 'c') || name === 'q') return { state, command: { type: 'quit' } };
+  if (isQuit(key)) return { state, command: { type: 'quit' } };
+  // Ctrl-Y is not y, nor Shift-K k: a kill takes the plain keys.
+  if (key.ctrl || key.meta || key.shift) return { state };
   if (state.confirmKill !== null) {
     const id = state.confirmKill;
     if (name === 'y') return { state: { ...state, confirmKill: null, message: `killing ${id}…` }, command: { type: 'kill', id } };

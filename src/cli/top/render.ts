@@ -67,9 +67,10 @@ export function bar(used: number, limit: number, width = BAR_WIDTH): string {
 /** Green well under the limit, yellow from 70 %, red from 90 %. */
 const barStyle = (fraction: number) => (fraction >= 0.9 ? 'red' : fraction >= 0.7 ? 'yellow' : 'green');
 
-/** Cut to `width` characters, with an ellipsis when something was cut. */
+/** One line of at most `width` characters: control characters (a newline in an error message) become spaces, and a cut ends with an ellipsis. */
 export function clip(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+  const line = text.replace(/[\x00-\x1f\x7f]/g, ' ');
+  return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
 }
 
 const fixed = (n: number, digits: number) => (n < 0 ? '-' : n.toFixed(digits));
@@ -110,8 +111,8 @@ interface Columns {
 type Cell = { text: string; style?: Style };
 
 const PID_W = 7;
-const VMEM_W = 8;
-const CPU_W = 5;
+const VMEM_W = 9; // "1023.9 MB"
+const CPU_W = 6; // "1600.0": CPU % counts every core
 const AGE_W = 6;
 const MARK_W = 1;
 const GAP = ' ';
@@ -189,7 +190,7 @@ function messageLine(state: TopState, info: ScreenInfo): string {
 
 /** The whole screen: at most `height` lines, none wider than `width`. */
 export function renderScreen(state: TopState, info: ScreenInfo): string[] {
-  if (info.width < MIN_WIDTH || info.height < MIN_HEIGHT) {
+  if (!fits(info)) {
     return [
       clip(`nodewarden top needs a terminal of at least ${MIN_WIDTH}×${MIN_HEIGHT};`, info.width),
       clip(`this one is ${info.width}×${info.height}. Enlarge it, or use \`nodewarden ps\`.`, info.width),
@@ -217,6 +218,9 @@ export function renderScreen(state: TopState, info: ScreenInfo): string[] {
   lines.push(messageLine(state, info));
   return lines;
 }
+
+/** Whether the terminal is big enough for the view (smaller ones get the message, and only the quit keys). */
+export const fits = (size: { width: number; height: number }) => size.width >= MIN_WIDTH && size.height >= MIN_HEIGHT;
 
 /** Rows of containers one screen holds (PageUp/PageDown move by this). */
 export const pageRows = (height: number) => Math.max(1, height - CHROME_ABOVE - CHROME_BELOW);

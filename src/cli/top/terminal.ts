@@ -35,9 +35,15 @@ export class FullScreen {
     this.input.resume();
   }
 
-  /** Redraw in place: each line overwrites the last frame's and clears what is left of it (no flicker from clearing first). */
+  /**
+   * Redraw in place, a line at a time (no flicker from clearing the whole
+   * screen first). Each line is cleared before it is written, not after: a
+   * line as wide as the terminal leaves the cursor on its last character,
+   * which an erase after it would remove.
+   */
   draw(lines: string[]): void {
-    this.out.write(ansiEscapes.cursorTo(0, 0) + lines.map((l) => l + ansiEscapes.eraseEndLine).join('\n') + ansiEscapes.eraseDown);
+    const below = lines.length < this.size.height ? ansiEscapes.cursorTo(0, lines.length) + ansiEscapes.eraseDown : '';
+    this.out.write(ansiEscapes.cursorTo(0, 0) + lines.map((l) => ansiEscapes.eraseLine + l).join('\n') + below);
   }
 
   /** Give the terminal back as it was. Safe to call more than once. */
@@ -47,6 +53,7 @@ export class FullScreen {
     for (const off of this.listeners.splice(0)) off();
     if (this.input.isTTY) this.input.setRawMode(false);
     this.input.pause();
-    this.out.write(ansiEscapes.cursorShow + ansiEscapes.exitAlternativeScreen);
+    // The cursor is shown after leaving: a terminal may restore the main screen's modes as they were when it was entered.
+    this.out.write(ansiEscapes.exitAlternativeScreen + ansiEscapes.cursorShow);
   }
 }

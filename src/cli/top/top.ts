@@ -7,11 +7,11 @@ import { CONTAINER_STATES, type ContainerState } from '../../../state-machines/t
 import { NodewardenClient } from '../../client/client.js';
 import type { ContainerView } from '../../node/container-view.js';
 import type { NodeReport } from '../../node/nodewarden.js';
-import { parseArgs, UsageError } from '../args.js';
+import { parseArgs, positiveInt, UsageError } from '../args.js';
 import { colourWanted, painter } from '../colour.js';
 import { daemonPaths } from '../paths.js';
-import { initialState, killed, polled, pressed, SORT_KEYS, unreachable, type Key, type SortKey, type TopState } from './model.js';
-import { pageRows, renderScreen } from './render.js';
+import { initialState, isQuit, killed, polled, pressed, SORT_KEYS, unreachable, type Key, type SortKey, type TopState } from './model.js';
+import { fits, pageRows, renderScreen } from './render.js';
 import { FullScreen } from './terminal.js';
 
 export const TOP_USAGE = `  top       [--sort memory|cpu|age|id] [--state STATE] [--interval MS]
@@ -26,6 +26,7 @@ export class TerminalError extends Error {
 const MIN_INTERVAL_MS = 100;
 /** When the monitor is off there is no tick to follow. */
 const IDLE_INTERVAL_MS = 1000;
+const REQUEST_TIMEOUT_MS = 5000;
 
 const redrawInterval = (node: NodeReport) => (node.monitor.running && node.monitor.intervalMs > 0 ? Math.max(MIN_INTERVAL_MS, node.monitor.intervalMs) : IDLE_INTERVAL_MS);
 
@@ -36,9 +37,9 @@ function options(argv: string[]) {
   if (sort !== undefined && !(SORT_KEYS as readonly string[]).includes(sort)) throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')}`);
   const state = options.state as string | undefined;
   if (state !== undefined && !(CONTAINER_STATES as readonly string[]).includes(state)) throw new UsageError(`--state must be one of ${CONTAINER_STATES.join(', ')}`);
-  const interval = options.interval as string | undefined;
-  if (interval !== undefined && (!/^\d+$/.test(interval) || Number(interval) < MIN_INTERVAL_MS)) throw new UsageError(`--interval needs milliseconds ≥ ${MIN_INTERVAL_MS}`);
-  return { socket: daemonPaths(options).socket, sort: sort as SortKey | undefined, filter: (state as ContainerState | undefined) ?? null, intervalMs: interval === undefined ? null : Number(interval) };
+  const intervalMs = options.interval === undefined ? null : positiveInt(options.interval, 'interval');
+  if (intervalMs !== null && intervalMs < MIN_INTERVAL_MS) throw new UsageError(`--interval needs milliseconds ≥ ${MIN_INTERVAL_MS}`);
+  return { socket: daemonPaths(options).socket, sort: sort as SortKey | undefined, filter: (state as ContainerState | undefined) ?? null, intervalMs };
 }
 
 export async function top(argv: string[]): Promise<number> {
@@ -46,7 +47,8 @@ export async function top(argv: string[]): Promise<number> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new TerminalError('top needs a terminal (its input or output is not a TTY); for scripts use `nodewarden ps --json` or `nodewarden stats --json`');
   }
-  const client = new NodewardenClient(opts.socket, { keepAlive: true });
+  // A daemon that stops answering (SIGSTOPped, blocked) shows as unreachable instead of freezing the screen.
+  const client = new NodewardenClient(opts.socket, { keepAlive: true, timeoutMs: REQUEST_TIMEOUT_MS });
   const screen = new FullScreen(process.stdout, process.stdin);
   const paint = painter(colourWanted(process.stdout));
   let state: TopState = initialState({ sort: opts.sort, filter: opts.filter });
@@ -55,6 +57,12 @@ export async function top(argv: string[]): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   let quit!: () => void;
   const finished = new Promise<void>((resolve) => (quit = resolve));
+  // An unexpected error ends top like q does, so that it is reported once the terminal is back, not lost in the alternate screen.
+  let failure: unknown = null;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    quit();
+  };
 
   const draw = () => {
     const { width, height } = screen.size;
@@ -84,7 +92,7 @@ export async function top(argv: string[]): Promise<number> {
     inFlight = false;
     if (stopped) return;
     draw();
-    timer = setTimeout(() => void refresh(), intervalMs);
+    timer = setTimeout(() => void refresh().catch(fail), intervalMs);
   };
 
   const kill = async (id: string) => {
@@ -94,16 +102,25 @@ export async function top(argv: string[]): Promise<number> {
     } catch (err) {
       state = killed(state, id, { error: (err as Error).message });
     }
-    if (!stopped) void refresh();
+    if (!stopped) await refresh();
   };
 
   const onKey = (key: Key) => {
+    // On the too-small screen nothing is visible to act on: only the quit keys work.
+    if (!fits(screen.size) && !isQuit(key)) return;
     const { state: next, command } = pressed(state, key, pageRows(screen.size.height));
     state = next;
     if (command?.type === 'quit') return quit();
     draw();
-    if (command?.type === 'kill') void kill(command.id);
-    if (command?.type === 'refresh') void refresh();
+    if (command?.type === 'kill') kill(command.id).catch(fail);
+    if (command?.type === 'refresh') refresh().catch(fail);
+  };
+  const guarded = (run: () => void) => () => {
+    try {
+      run();
+    } catch (err) {
+      fail(err);
+    }
   };
 
   const onSignal = () => quit();
@@ -116,9 +133,9 @@ export async function top(argv: string[]): Promise<number> {
   try {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
     process.on('exit', restore);
-    screen.open(onKey, draw);
+    screen.open((key) => guarded(() => onKey(key))(), guarded(draw));
     draw();
-    timer = setTimeout(() => void refresh(), intervalMs);
+    timer = setTimeout(() => void refresh().catch(fail), intervalMs);
     await finished;
   } finally {
     stopped = true;
@@ -128,5 +145,6 @@ export async function top(argv: string[]): Promise<number> {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, onSignal);
     process.off('exit', restore);
   }
+  if (failure !== null) throw failure;
   return 0;
 }

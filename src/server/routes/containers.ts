@@ -4,6 +4,16 @@ import type { NodeWarden } from '../../node/nodewarden.js';
 
 type WithId = { Params: { id: string } };
 
+/** One row of GET /v1/containers/:id/transitions. */
+export interface TransitionRow {
+  seq: number;
+  ts: number;
+  from: string;
+  to: string;
+  /** The event's type (the whole event is in /v1/events). */
+  event: string;
+}
+
 export function containerRoutes(app: FastifyInstance, node: NodeWarden): void {
   // 201 for a new container, 200 for the same request again (idempotent per id), 409 for a different one.
   app.post('/v1/containers', async (request, reply) => {
@@ -20,7 +30,7 @@ export function containerRoutes(app: FastifyInstance, node: NodeWarden): void {
   app.post<WithId>('/v1/containers/:id/pause', async (request, reply) => reply.code(202).send(await node.pause(request.params.id)));
   app.post<WithId>('/v1/containers/:id/resume', async (request, reply) => reply.code(202).send(await node.resume(request.params.id)));
 
-  app.get<WithId>('/v1/containers/:id/transitions', async (request) =>
+  app.get<WithId>('/v1/containers/:id/transitions', async (request): Promise<TransitionRow[]> =>
     (await node.transitions(request.params.id)).map((t) => ({ seq: t.seq, ts: t.ts, from: t.from, to: t.to, event: t.event.type })),
   );
 }

@@ -30,7 +30,8 @@ export interface YarnContainerInfo {
   containerLogFiles: string[];
 }
 
-interface LogFileInfo {
+/** NMWebServices' ContainerLogFileInfo. */
+export interface LogFileInfo {
   fileName: string;
   fileSize: number;
   lastModifiedTime: string;
@@ -113,7 +114,8 @@ export function yarnRoutes(app: FastifyInstance, node: NodeWarden): void {
   // YARN's `size`: N > 0 the first N bytes, N < 0 the last |N| bytes (a tail), absent the whole file.
   app.get<{ Params: { id: string; filename: string }; Querystring: { size?: string } }>('/ws/v1/node/containerlogs/:id/:filename', async (request, reply) => {
     const view = yarnView(node, request.params.id);
-    const size = request.query.size;
+    // An empty size is no size, as in YARN.
+    const size = request.query.size === '' ? undefined : request.query.size;
     if (size !== undefined && !/^-?\d{1,15}$/.test(size)) throw badRequest(`size must be an integer number of bytes (negative: from the end), got ${JSON.stringify(size)}`);
     const file = (await logFiles(view.logDir)).find((f) => f.fileName === request.params.filename);
     if (!file) {
