@@ -115,7 +115,8 @@ export async function top(argv: string[]): Promise<number> {
     if (command?.type === 'kill') kill(command.id).catch(fail);
     if (command?.type === 'refresh') refresh().catch(fail);
   };
-  const guarded = (run: () => void) => () => {
+  /** Run a terminal event's handler; what it throws ends top (reported after the terminal is restored), never the process mid-screen. */
+  const guarded = (run: () => void) => {
     try {
       run();
     } catch (err) {
@@ -133,7 +134,10 @@ export async function top(argv: string[]): Promise<number> {
   try {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
     process.on('exit', restore);
-    screen.open((key) => guarded(() => onKey(key))(), guarded(draw));
+    screen.open(
+      (key) => guarded(() => onKey(key)),
+      () => guarded(draw),
+    );
     draw();
     timer = setTimeout(() => void refresh().catch(fail), intervalMs);
     await finished;
