@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS } from '../src/config/keys.js';
 import { startApiDaemon } from './helpers/daemon.js';
 import { killGroups, waitFor } from './helpers/proc.js';
@@ -81,7 +81,11 @@ describe('docs/reference.md', () => {
 });
 
 describe('the README walkthrough, as written', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-walkthrough-'));
+  // Made in beforeAll, not at collection: a run that filters this test out must not leave it behind.
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-walkthrough-'));
+  });
   let daemon: ChildProcess | undefined;
   const pids = new Set<number>();
 
