@@ -8,7 +8,7 @@ import type { ContainerView } from '../node/container-view.js';
 import { NodewardenClient } from '../client/client.js';
 import type { OutputRecord } from '../journal/records.js';
 import { parseArgs, positiveInt, UsageError, type OptionSpec } from './args.js';
-import { age, bytes, cpu, eventLine, known, memory, table, time } from './format.js';
+import { age, bytes, cpu, eventLine, known, memory, table } from './format.js';
 import { colourWanted, painter } from './colour.js';
 import { daemonPaths } from './paths.js';
 import type { TransitionRow } from '../server/routes/containers.js';

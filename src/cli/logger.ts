@@ -11,7 +11,7 @@ import { colourWanted } from './colour.js';
 
 export type LogFormat = 'json' | 'pretty';
 
-export const LOG_LEVELS = [...Object.keys(pino.levels.values), 'silent'];
+const LOG_LEVELS = [...Object.keys(pino.levels.values), 'silent'];
 
 export interface LoggerOptions {
   level: string;
