@@ -41,6 +41,8 @@ export interface ContainerSpec {
   executionType: ExecutionType;
   localResources: LocalResource[];
   retryPolicy: RetryPolicy;
+  /** Run as this user (YARN's run-as user of the LinuxContainerExecutor); absent: the daemon's own user. */
+  user?: string;
 }
 
 /** YARN ContainerState. */

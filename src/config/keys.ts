@@ -55,6 +55,10 @@ function nonNegativeInt(name: string, def: number | undefined, fallback?: string
   };
 }
 
+function positiveInt(name: string, def: number): NumericSpec {
+  return { name, kind: 'integer', default: def, expected: 'a positive integer', valid: (v) => v > 0 };
+}
+
 /** Node capacity: a positive integer, or -1 for the built-in default (YARN's convention). */
 function capacity(name: string, def: number): NumericSpec {
   return {
@@ -126,6 +130,19 @@ export const KEYS: readonly KeySpec[] = [
     default: 24,
     expected: 'a number > 0',
     valid: (v) => v > 0,
+  },
+  // Bounds that keep a long-running daemon's memory and disk in check.
+  positiveInt('nodewarden.containers.max-known', 10000),
+  positiveInt('nodewarden.containers.max-queued', 1000),
+  nonNegativeInt('nodewarden.containers.finished-retention-ms', 3 * 3_600_000),
+  // The run-as checks of YARN's container-executor.cfg (min.user.id, banned.users).
+  nonNegativeInt('nodewarden.container-executor.min-user-id', 1000),
+  {
+    name: 'nodewarden.container-executor.banned-users',
+    kind: 'string',
+    default: 'hdfs,yarn,mapred,bin',
+    expected: 'comma-separated user names (may be empty)',
+    valid: (v) => /^[A-Za-z0-9_.,-]*$/.test(v.replaceAll(' ', '')),
   },
 ];
 

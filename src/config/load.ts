@@ -260,6 +260,15 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
     journal: {
       retentionHours: num('nodewarden.journal.retention-hours'),
     },
+    limits: {
+      maxKnown: num('nodewarden.containers.max-known'),
+      maxQueued: num('nodewarden.containers.max-queued'),
+      finishedRetentionMs: num('nodewarden.containers.finished-retention-ms'),
+    },
+    runAs: {
+      minUserId: num('nodewarden.container-executor.min-user-id'),
+      bannedUsers: str('nodewarden.container-executor.banned-users').split(',').map((u) => u.trim()).filter(Boolean),
+    },
     effective: e,
   };
 }

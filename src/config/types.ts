@@ -67,6 +67,21 @@ export interface Config {
     /** nodewarden.journal.retention-hours */
     retentionHours: number;
   };
+  limits: {
+    /** nodewarden.containers.max-known: containers the daemon knows at once, finished ones included. */
+    maxKnown: number;
+    /** nodewarden.containers.max-queued: containers waiting in SCHEDULED for room. */
+    maxQueued: number;
+    /** nodewarden.containers.finished-retention-ms: a DONE container is forgotten, directory and all, this long after it finished. */
+    finishedRetentionMs: number;
+  };
+  /** Who a container may run as (YARN container-executor.cfg). */
+  runAs: {
+    /** nodewarden.container-executor.min-user-id (YARN min.user.id) */
+    minUserId: number;
+    /** nodewarden.container-executor.banned-users (YARN banned.users) */
+    bannedUsers: string[];
+  };
   /** Flat key → value map in force after defaults, files and --set (values typed). */
   effective: Record<string, string | number | boolean>;
 }

@@ -5,6 +5,16 @@
  * that batch is committed — persist before acting.
  *
  *   input → NodeCore (journal record, machines, pure) → staged → group commit → effects out
+ *
+ * When the database cannot commit (disk full, read-only, I/O error) the node
+ * is in a store fault until a retry succeeds: nothing is lost (the batch
+ * stays staged and is retried every second), new launches are refused with
+ * 503 (see NodeWarden.launch), and the effects that only stop or watch
+ * something — signals to a container being killed, start and stop of
+ * monitoring — run at once instead of waiting: a runaway tree is killed on a
+ * full disk too. Spawns, relaunches and pauses wait for the commit, as ever.
+ * A crash before the commit loses only decisions nobody was told of; the
+ * recovery of the next start reads what the kill left (the exit-code file).
  */
 import type { Logger } from 'pino';
 import type { HostFacts } from '../../state-machines/containers-monitor.js';
@@ -18,6 +28,24 @@ import { NodewardenError } from './errors.js';
 import { NodeCore } from './node-core.js';
 
 export { allocationOf, killable, stateAccepts, stateIgnores, type ContainerEntry } from './node-core.js';
+
+/** Effects that stop or watch what already runs: safe to perform before they are durable (they start nothing). */
+const RUN_DURING_STORE_FAULT: ReadonlySet<ContainerEffect['type']> = new Set([
+  'CLEANUP_CONTAINER',
+  'CLEANUP_CONTAINER_RESOURCES',
+  'START_MONITORING',
+  'STOP_MONITORING',
+]);
+
+/** How often a failed commit is tried again. */
+export const STORE_RETRY_MS = 1000;
+
+/** Why the database cannot commit, since when (ms). */
+export interface StoreFault {
+  code: string;
+  message: string;
+  since: number;
+}
 
 export interface DispatcherOptions {
   /** This boot's id, stamped on every pid recorded (null: unknown). */
@@ -34,6 +62,7 @@ export class Dispatcher extends NodeCore {
   /** A commit that failed is tried again after a pause. */
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private fault: StoreFault | null = null;
 
   constructor(
     private readonly store: Store,
@@ -64,6 +93,11 @@ export class Dispatcher extends NodeCore {
     if (this.store.hasStaged()) this.flush();
   }
 
+  /** Why commits fail right now (null: the database is writable). */
+  get storeFault(): StoreFault | null {
+    return this.fault;
+  }
+
   protected nextSeq(): number {
     return this.store.nextSeq();
   }
@@ -76,12 +110,19 @@ export class Dispatcher extends NodeCore {
     this.store.stageContainer(row, isNew);
   }
 
+  protected override forgotten(id: string): void {
+    this.store.stageForget(id);
+  }
+
   protected effect(id: string, effect: ContainerEffect): void {
     this.effects.push({ id, effect });
   }
 
   protected drained(): void {
-    if (this.flushImmediate || this.retryTimer || this.closed) return;
+    if (this.closed) return;
+    // During a store fault the batch waits for the retry, but a kill does not.
+    if (this.fault) this.flushImmediate ??= setImmediate(() => this.runSafeEffects());
+    if (this.flushImmediate || this.retryTimer) return;
     this.flushImmediate = setImmediate(() => this.flush());
   }
 
@@ -100,18 +141,17 @@ export class Dispatcher extends NodeCore {
     try {
       committed = this.store.commit();
     } catch (err) {
-      // Nothing of this batch is durable, so none of its effects run: they
-      // wait, the rows stay staged, and the commit is tried again. The
-      // requesters hear 503: their request may still take effect then.
-      this.log.error({ err }, 'commit failed: effects held back until the batch is durable; retrying in 1 s');
-      const unavailable = new NodewardenError(
-        503,
-        'STORE_UNAVAILABLE',
-        `the database could not commit (${(err as Error).message}); the request is not durable yet and may take effect once the database recovers`,
-      );
+      // Nothing of this batch is durable: it stays staged and is tried again.
+      // The requesters hear 503; their request takes effect once it commits.
+      const unavailable = this.storeFailed(err as Error);
       for (const w of waiters) w.reject(unavailable);
-      if (!this.closed) this.retryTimer = setTimeout(() => this.flush(), 1000);
+      this.runSafeEffects();
+      if (!this.closed) this.retryTimer = setTimeout(() => this.flush(), STORE_RETRY_MS);
       return;
+    }
+    if (this.fault) {
+      this.log.info({ failedForMs: Date.now() - this.fault.since }, 'the database commits again: launches accepted, held effects run');
+      this.fault = null;
     }
     const effects = this.effects;
     this.effects = [];
@@ -121,4 +161,42 @@ export class Dispatcher extends NodeCore {
     if (committed.length > 0) this.bus.emit('transitions', committed);
     for (const e of effects) this.bus.emit('effect', e);
   }
+
+  /** Enter (or stay in) the store fault; the error each waiting request is answered with. */
+  private storeFailed(err: Error): NodewardenError {
+    const code = (err as { code?: unknown }).code;
+    const fault = { code: typeof code === 'string' ? code : 'UNKNOWN', message: err.message };
+    if (this.fault === null) {
+      this.fault = { ...fault, since: Date.now() };
+      this.log.error(
+        { err },
+        `the database cannot commit (${fault.code}: ${fault.message}): new launches are refused, kills and monitoring go on; retrying every ${STORE_RETRY_MS} ms`,
+      );
+    } else {
+      this.fault = { ...fault, since: this.fault.since };
+      this.log.debug({ code: fault.code }, 'the database still cannot commit');
+    }
+    return storeUnavailable(this.fault, 'the request is not durable yet; it takes effect once the database commits again');
+  }
+
+  /** During a store fault: perform the effects that start nothing now; the rest wait for the commit. */
+  private runSafeEffects(): void {
+    if (this.flushImmediate) clearImmediate(this.flushImmediate);
+    this.flushImmediate = null;
+    const held: typeof this.effects = [];
+    const now: typeof this.effects = [];
+    for (const e of this.effects) (RUN_DURING_STORE_FAULT.has(e.effect.type) ? now : held).push(e);
+    this.effects = held;
+    for (const e of now) this.bus.emit('effect', e);
+  }
+}
+
+/** 503: the database cannot commit; `what` says what became of the request. */
+export function storeUnavailable(fault: StoreFault, what: string): NodewardenError {
+  return new NodewardenError(
+    503,
+    'STORE_UNAVAILABLE',
+    `the database cannot be written (${fault.code}: ${fault.message}) since ${new Date(fault.since).toISOString()}; ${what}. ` +
+      'Free space on its file system or make it writable: nodewarden retries by itself.',
+  );
 }

@@ -2,7 +2,7 @@
  * Errors the core gives back for bad input. Each carries the HTTP status and
  * code the API answers with; none of them changes any state.
  */
-export type ErrorStatus = 400 | 404 | 405 | 409 | 413 | 500 | 503;
+export type ErrorStatus = 400 | 403 | 404 | 405 | 409 | 413 | 500 | 503;
 
 export class NodewardenError extends Error {
   constructor(
@@ -18,6 +18,9 @@ export class NodewardenError extends Error {
 export const badRequest = (message: string) => new NodewardenError(400, 'BAD_REQUEST', message);
 export const notFound = (id: string) => new NodewardenError(404, 'NOT_FOUND', `container ${id} not found`);
 export const conflict = (message: string) => new NodewardenError(409, 'CONFLICT', message);
+export const forbidden = (message: string) => new NodewardenError(403, 'FORBIDDEN', message);
+/** The node cannot take the request now (a limit, a store fault); the same request may succeed later. */
+export const unavailable = (code: string, message: string) => new NodewardenError(503, code, message);
 
 /** The daemon cannot start: another one holds its socket or database, or a path is unsafe. */
 export class StartupError extends Error {

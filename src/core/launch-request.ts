@@ -13,7 +13,9 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESOURCE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
 /** Node timers hold at most 2^31 - 1 ms; a longer one would fire at once. */
 const MAX_RETRY_INTERVAL_MS = 2 ** 31 - 1;
-const REQUEST_FIELDS = ['id', 'command', 'env', 'resources', 'executionType', 'localResources', 'retryPolicy'];
+const REQUEST_FIELDS = ['id', 'command', 'env', 'resources', 'executionType', 'localResources', 'retryPolicy', 'user'];
+/** A login name (useradd's rule, loosely): never a path, an option or a number. */
+export const USER_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 const RETRY_POLICIES: RetryPolicyName[] = ['NEVER_RETRY', 'RETRY_ON_ALL_ERRORS', 'RETRY_ON_SPECIFIC_ERROR_CODES'];
 const EXECUTION_TYPES: ExecutionType[] = ['GUARANTEED', 'OPPORTUNISTIC'];
 
@@ -113,6 +115,12 @@ function retryPolicy(v: unknown): RetryPolicy {
   return { policy: v.policy as RetryPolicyName, maxRetries: maxRetries as number, retryIntervalMs: retryIntervalMs as number, errorCodes };
 }
 
+function user(v: unknown): { user?: string } {
+  if (v === undefined) return {};
+  if (typeof v !== 'string' || !USER_PATTERN.test(v)) throw badRequest(`user must be a login name matching ${USER_PATTERN.source}`);
+  return { user: v };
+}
+
 /** Check a launch request; `newId` names a container that gave no id. */
 export function parseLaunchRequest(body: unknown, newId: () => string): ContainerSpec {
   if (!isObject(body)) throw badRequest('the launch request must be a JSON object');
@@ -125,6 +133,7 @@ export function parseLaunchRequest(body: unknown, newId: () => string): Containe
     executionType: executionType(body.executionType),
     localResources: localResources(body.localResources),
     retryPolicy: retryPolicy(body.retryPolicy),
+    ...user(body.user),
   };
 }
 

@@ -163,6 +163,8 @@ export abstract class NodeCore {
   protected abstract effect(id: string, effect: ContainerEffect): void;
   /** Everything queued is decided. */
   protected abstract drained(): void;
+  /** A finished container is forgotten: its row goes. */
+  protected forgotten(_id: string): void {}
 
   get(id: string): ContainerEntry | undefined {
     return this.entries.get(id);
@@ -170,6 +172,29 @@ export abstract class NodeCore {
 
   all(): IterableIterator<ContainerEntry> {
     return this.entries.values();
+  }
+
+  /** How many containers are known, finished ones included. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Forget finished containers (input): their retention is over. YARN's
+   * NodeStatusUpdater drops stopped containers from the NM context after
+   * duration-to-track-stopped-containers. Only DONE ones can go: they
+   * decide nothing more. Returns the ids forgotten.
+   */
+  forget(ids: readonly string[], ts: number): string[] {
+    const done = ids.filter((id) => this.entries.get(id)?.actor.state === 'DONE');
+    if (done.length === 0) return [];
+    this.input(() => ({ ts, type: 'forget', containers: done }));
+    for (const id of done) {
+      this.entries.delete(id);
+      this.forgotten(id);
+    }
+    this.drained();
+    return done;
   }
 
   get monitorContext(): MonitorContext {

@@ -9,7 +9,8 @@
  *          found of their processes), launch, event (a request or a notice
  *          from the shell), monitor (start/stop monitoring), tick (the
  *          process trees sampled), log-tick, monitor-snapshot (the monitor's
- *          state, so samples before it can be pruned).
+ *          state, so samples before it can be pruned), forget (finished
+ *          containers dropped after their retention).
  * Outputs: transition, kill.
  */
 import type { HostFacts, MonitorContext, MonitorEvent, MonitorSettings, NodeUtilization, TrackedContainer } from '../../state-machines/containers-monitor.js';
@@ -55,6 +56,8 @@ export type MonitorInput = Exclude<MonitorEvent, { type: 'TICK' } | { type: 'LOG
 export type MonitorRecord = At & { type: 'monitor'; event: MonitorInput };
 export type TickRecord = At & { type: 'tick'; samples: Record<string, EncodedProcess[]> };
 export type LogTickRecord = At & { type: 'log-tick'; logDirs: Record<string, Array<{ dir: string; bytes: number }>> };
+/** Finished containers whose retention is over: forgotten, so their ids may be used again. */
+export type ForgetRecord = At & { type: 'forget'; containers: string[] };
 export type MonitorSnapshotRecord = At & { type: 'monitor-snapshot'; tracking: EncodedTracked[]; utilization: NodeUtilization };
 export type TransitionRecord = At & {
   type: 'transition';
@@ -73,7 +76,7 @@ export type KillRecord = At & {
   diagnostics: string;
 };
 
-export type InputRecord = StartRecord | LaunchRecord | EventRecord | MonitorRecord | TickRecord | LogTickRecord | MonitorSnapshotRecord;
+export type InputRecord = StartRecord | LaunchRecord | EventRecord | MonitorRecord | TickRecord | LogTickRecord | MonitorSnapshotRecord | ForgetRecord;
 export type OutputRecord = TransitionRecord | KillRecord;
 export type JournalRecord = InputRecord | OutputRecord;
 export type JournalRecordType = JournalRecord['type'];

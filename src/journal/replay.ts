@@ -222,6 +222,9 @@ export class Replayer {
         if (this.samplesPruned(r.seq)) return;
         core.monitor(monitorEventOf(r));
         return;
+      case 'forget':
+        core.forget(r.containers, r.ts);
+        return;
       case 'monitor-snapshot':
         if (r.seq === this.header!.samplesFrom) core.restoreMonitor(decodeMonitor(r, core.monitorSettings));
         return;

@@ -96,6 +96,7 @@ const spec: Check = (r) => {
   if (!isObject(s.env) || !Array.isArray(s.localResources) || !isObject(s.retryPolicy) || !isStr(s.executionType)) {
     return 'spec: expected env, executionType, localResources and retryPolicy';
   }
+  if (s.user !== undefined && !isStr(s.user)) return 'spec.user: expected a user name';
   return null;
 };
 
@@ -178,6 +179,7 @@ const CHECKS: Record<JournalRecord['type'], Check> = {
   tick: samples,
   'log-tick': logDirs,
   'monitor-snapshot': all(snapshot, need('utilization', isObject, 'the node utilization')),
+  forget: need('containers', (c) => Array.isArray(c) && c.every(isStr), 'a list of container ids'),
   transition: all(container, need('from', (s) => STATES.has(s), 'a container state'), need('to', (s) => STATES.has(s), 'a container state'), event),
   kill: all(container, need('by', (b) => b === 'monitor' || b === 'scheduler', 'monitor or scheduler'), need('exitStatus', isInt, 'an exit status'), need('diagnostics', isStr, 'a string')),
 };

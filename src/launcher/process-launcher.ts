@@ -40,6 +40,7 @@ import { failpoint } from '../failpoints.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { containerPaths, type ContainerPaths } from './container-paths.js';
 import { launchScript } from './launch-script.js';
+import { lookupUser, type RunAs } from './run-as.js';
 
 export type { ContainerPaths } from './container-paths.js';
 
@@ -97,6 +98,14 @@ const FAST_POLL_MS = 20;
 const EXIT_CODE_FILE_POLL_MS = 50;
 /** After SIGKILL, how long the notice waits for the kernel to tear the group down. */
 const POST_SIGKILL_DRAIN_MS = 2000;
+
+/** Give the container directory, its logs and whatever was localized into it to the run-as user (symlinks themselves, not their targets). */
+async function chownContainerDir(paths: ContainerPaths, runAs: RunAs): Promise<void> {
+  for (const dir of [paths.dir, paths.logDir]) {
+    await fsp.lchown(dir, runAs.uid, runAs.gid);
+    for (const name of await fsp.readdir(dir)) await fsp.lchown(path.join(dir, name), runAs.uid, runAs.gid);
+  }
+}
 
 export const LOST_DIAGNOSTICS =
   'Container exited while nodewarden was not running and left no exit code (LOST).';
@@ -236,7 +245,7 @@ export class ProcessLauncher {
    * File-system calls stall behind the database's fsyncs on a journaling file
    * system, so they run in the thread pool, never on the event loop.
    */
-  private async prepareFiles(id: string): Promise<{ paths: ContainerPaths; out: fsp.FileHandle; err: fsp.FileHandle }> {
+  private async prepareFiles(id: string, runAs: RunAs | null): Promise<{ paths: ContainerPaths; out: fsp.FileHandle; err: fsp.FileHandle }> {
     const paths = await this.prepareDir(id);
     let out: fsp.FileHandle | undefined;
     try {
@@ -250,6 +259,8 @@ export class ProcessLauncher {
       await fsp.rename(tmp, paths.script);
       out = await fsp.open(paths.stdout, 'a', FILE_MODE);
       const err = await fsp.open(paths.stderr, 'a', FILE_MODE);
+      // Run as another user: the directory and everything in it are that user's (the wrapper writes its pid and exit-code files there).
+      if (runAs) await chownContainerDir(paths, runAs);
       return { paths, out, err };
     } catch (e) {
       await out?.close();
@@ -270,6 +281,7 @@ export class ProcessLauncher {
     env: Record<string, string>,
     onExit: (n: ExitNotice) => void,
     shouldLaunch: () => boolean = () => true,
+    user?: string,
   ): Promise<Launched | null> {
     const check = () => {
       if (this.closed) throw new LaunchError(`cannot launch container ${id}: launcher is closed`);
@@ -281,11 +293,14 @@ export class ProcessLauncher {
     }
     if (command[0] === '') throw new LaunchError(`cannot launch container ${id}: empty program name`);
     check();
-    const childEnv = this.buildEnv(id, env);
     this.preparing.add(id);
     let files: Awaited<ReturnType<ProcessLauncher['prepareFiles']>>;
+    let runAs: RunAs | null;
+    let childEnv: Record<string, string>;
     try {
-      files = await this.prepareFiles(id);
+      runAs = user === undefined ? null : await this.runAs(id, user);
+      childEnv = this.buildEnv(id, env, runAs);
+      files = await this.prepareFiles(id, runAs);
     } finally {
       this.preparing.delete(id);
     }
@@ -303,6 +318,8 @@ export class ProcessLauncher {
         env: childEnv,
         detached: true,
         stdio: ['ignore', out.fd, err.fd],
+        // libuv drops the supplementary groups, then setgid and setuid, before the exec.
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
       });
     } catch (e) {
       if (e instanceof LaunchError) throw e;
@@ -491,12 +508,25 @@ export class ProcessLauncher {
 
   // ---------------------------------------------------------------- internals
 
-  private buildEnv(id: string, env: Record<string, string>): Record<string, string> {
+  /** The account a request's `user` names, now (checked at admission; it may have gone since). Null: the daemon's own user. */
+  private async runAs(id: string, user: string): Promise<RunAs | null> {
+    let account: RunAs | null;
+    try {
+      account = await lookupUser(user);
+    } catch (e) {
+      throw new LaunchError(`cannot launch container ${id}: ${(e as Error).message}`, { cause: e });
+    }
+    if (account === null) throw new LaunchError(`cannot launch container ${id}: user ${user} does not exist`);
+    return account.uid === process.getuid?.() ? null : account;
+  }
+
+  private buildEnv(id: string, env: Record<string, string>, runAs: RunAs | null = null): Record<string, string> {
     const out: Record<string, string> = {};
     for (const k of ['PATH', 'HOME', 'LANG'] as const) {
       const v = process.env[k];
       if (v !== undefined) out[k] = v;
     }
+    if (runAs) out.HOME = runAs.home;
     if (out.PATH === undefined) out.PATH = '/usr/local/bin:/usr/bin:/bin';
     for (const [k, v] of Object.entries(env ?? {})) {
       if (k === '' || k.includes('=') || k.includes('\0')) {
@@ -507,8 +537,12 @@ export class ProcessLauncher {
       }
       out[k] = v;
     }
-    // Set by the node manager, as YARN does: the container cannot override it.
+    // Set by the node manager, as YARN does: the container cannot override them.
     out.CONTAINER_ID = id;
+    if (runAs) {
+      out.USER = runAs.name;
+      out.LOGNAME = runAs.name;
+    }
     return out;
   }
 

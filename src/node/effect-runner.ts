@@ -110,7 +110,7 @@ export class EffectRunner {
   }
 
   private launch(entry: ContainerEntry): void {
-    const { id, command, env } = entry.spec;
+    const { id, command, env, user } = entry.spec;
     // YARN ContainerLaunch.shouldLaunchContainer: asked again once the files
     // are ready, since a kill may have come in while they were prepared.
     const stillToLaunch = () => {
@@ -121,7 +121,7 @@ export class EffectRunner {
     };
     if (!stillToLaunch()) return;
     failpoint('launch-committed');
-    const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), stillToLaunch).then(
+    const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), stillToLaunch, user).then(
       (launched) => {
         if (launched === null) return;
         failpoint('spawned');

@@ -13,7 +13,9 @@ import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import { keepsContainersOnShutdown, type Config } from '../config/types.js';
 import { allocationOf, Dispatcher, stateAccepts, stateIgnores, type ContainerEntry } from '../core/dispatcher.js';
-import { badRequest, conflict, notFound } from '../core/errors.js';
+import { storeUnavailable, type StoreFault } from '../core/dispatcher.js';
+import { badRequest, conflict, notFound, unavailable } from '../core/errors.js';
+import { checkRunAs } from '../launcher/run-as.js';
 import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
 import { ProcessLauncher } from '../launcher/process-launcher.js';
 import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-monitor.js';
@@ -24,6 +26,7 @@ import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
 import { bootId } from '../procfs/host-facts.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
+import { ContainerGc } from './container-gc.js';
 import { EffectRunner } from './effect-runner.js';
 import { recoverContainers, type RecoverySummary } from './recovery.js';
 
@@ -38,6 +41,10 @@ export interface NodeReport {
   monitor: { running: boolean; intervalMs: number; ticks: number };
   /** What this start found of the containers left unfinished, and did about them. */
   recovery: RecoverySummary;
+  /** Whether the database commits; while it cannot, new launches are refused (503). */
+  store: { writable: boolean; fault: StoreFault | null };
+  /** Known and waiting containers against their limits. */
+  limits: { known: number; maxKnown: number; waiting: number; maxQueued: number; finishedRetentionMs: number };
   config: Config['effective'];
 }
 
@@ -73,6 +80,8 @@ export class NodeWarden {
   readonly monitor: ContainersMonitor;
   /** Drops monitor samples older than nodewarden.journal.retention-hours. */
   readonly pruner: JournalPruner;
+  /** Forgets finished containers after nodewarden.containers.finished-retention-ms, directories and all. */
+  readonly gc: ContainerGc;
   /** What the start found and did about the containers left unfinished. */
   readonly recovery: RecoverySummary;
   private idCounter = 0;
@@ -143,8 +152,10 @@ export class NodeWarden {
       'nodewarden started',
     );
     this.pruner = new JournalPruner({ store: this.store, core: this.core, clock: this.clock, log: this.log, retentionHours: this.config.journal.retentionHours });
+    this.gc = new ContainerGc({ core: this.core, workDir: this.workDir, retentionMs: this.config.limits.finishedRetentionMs, clock: this.clock, log: this.log });
     this.monitor.start();
     this.pruner.start();
+    this.gc.start();
   }
 
   /** POST /v1/containers: 201-style `created: true`, or the same container again for the same spec. */
@@ -166,9 +177,47 @@ export class NodeWarden {
           `the node has ${this.config.node.memoryMb} MB and ${this.config.node.vcores} vcores`,
       );
     }
+    await checkRunAs(spec.user, this.config.runAs);
+    // The user lookup took a turn of the event loop: the same id may have come in meanwhile.
+    if (this.core.get(spec.id)) return this.launch(body);
+    this.admit(spec.id);
     this.core.add(spec, this.clock.now());
     await this.core.durable();
     return { view: this.view(spec.id), created: true };
+  }
+
+  /**
+   * Whether a new container can be taken now: the database commits, and the
+   * node is under its limits of known and queued containers. Each refusal is
+   * a 503 that says what to do; nothing is changed.
+   */
+  private admit(id: string): void {
+    const fault = this.core.storeFault;
+    if (fault) throw storeUnavailable(fault, `container ${id} is not accepted: new launches are refused until then`);
+    const { maxKnown, maxQueued, finishedRetentionMs } = this.config.limits;
+    const known = this.core.size;
+    if (known >= maxKnown) {
+      throw unavailable(
+        'TOO_MANY_CONTAINERS',
+        `container ${id} is not accepted: nodewarden already knows ${known} containers (nodewarden.containers.max-known); ` +
+          `finished ones are forgotten ${finishedRetentionMs} ms after they finish (nodewarden.containers.finished-retention-ms) — try again later`,
+      );
+    }
+    const waiting = this.waitingToRun();
+    if (waiting >= maxQueued) {
+      throw unavailable(
+        'QUEUE_FULL',
+        `container ${id} is not accepted: ${waiting} containers are already waiting to run (nodewarden.containers.max-queued); try again when some have started`,
+      );
+    }
+  }
+
+  /** Containers not started yet: queued by the scheduler, or on their way to it. */
+  private waitingToRun(): number {
+    const queued = this.core.scheduler.queued();
+    let localizing = 0;
+    for (const e of this.core.all()) if (e.actor.state === 'NEW' || e.actor.state === 'LOCALIZING') localizing++;
+    return queued.guaranteed.length + queued.opportunistic.length + localizing;
   }
 
   /** KILL_CONTAINER with KILLED_BY_APPMASTER (-105). */
@@ -228,6 +277,8 @@ export class NodeWarden {
       containers: states,
       monitor: { running: this.monitor.running.monitor, intervalMs: this.config.monitor.intervalMs, ticks: this.monitor.tickCount() },
       recovery: this.recovery,
+      store: { writable: this.core.storeFault === null, fault: this.core.storeFault },
+      limits: { known: this.core.size, maxKnown: this.config.limits.maxKnown, waiting: this.waitingToRun(), maxQueued: this.config.limits.maxQueued, finishedRetentionMs: this.config.limits.finishedRetentionMs },
       config: this.config.effective,
     };
   }
@@ -253,6 +304,11 @@ export class NodeWarden {
     await this.core.durable();
   }
 
+  /** Why the database cannot commit right now (null: it can). */
+  storeFault(): StoreFault | null {
+    return this.core.storeFault;
+  }
+
   /** Resolves once every transition decided so far is committed. */
   durable(): Promise<void> {
     return this.core.durable();
@@ -272,6 +328,7 @@ export class NodeWarden {
     if (!opts.keepContainers && !keepsContainersOnShutdown(this.config)) await this.killAll(ExitStatus.KILLED_BY_RESOURCEMANAGER, KILLED_ON_SHUTDOWN);
     this.monitor.close();
     await this.pruner.close();
+    await this.gc.close();
     this.runner.close();
     this.launcher.close();
     this.core.close();

@@ -136,9 +136,12 @@ export class Store {
   /** Staged container rows, one per container: within a batch only the last state matters. */
   private stagedContainers = new Map<string, { row: ContainerRow; isNew: boolean }>();
   private stagedTransitions: TransitionRow[] = [];
+  /** Containers forgotten (their retention is over): their rows go, before any staged row is written. */
+  private stagedForgotten = new Set<string>();
   /** Journal records other than transitions: [seq, ts, type, container, JSON]. */
   private stagedRecords: Array<[number, number, string, string | null, string]> = [];
   private readonly insertRecord;
+  private readonly deleteContainer;
   /** Prepared on the first prune (a read-only store never prunes). */
   private pruning: { remove: Database.Statement; mark: Database.Statement } | null = null;
   private readonly selectOutputs;
@@ -166,6 +169,7 @@ export class Store {
     );
     this.selectTransitions = this.db.prepare(`SELECT * FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?`);
     this.selectTransitionsOf = this.db.prepare(`SELECT * FROM transitions WHERE container_id = ? ORDER BY seq`);
+    this.deleteContainer = this.db.prepare(`DELETE FROM containers WHERE id = ?`);
     this.insertRecord = this.db.prepare(`INSERT INTO journal (seq, ts, type, container_id, record) VALUES (?, ?, ?, ?, ?)`);
     // Transitions and kills, in one order (the events stream).
     this.selectOutputs = this.db.prepare(`
@@ -183,8 +187,15 @@ export class Store {
       }
     ).s;
     this.commitBatch = this.db.transaction(
-      (containers: Iterable<{ row: ContainerRow; isNew: boolean }>, transitions: TransitionRow[], records: Array<[number, number, string, string | null, string]>) => {
+      (
+        containers: Iterable<{ row: ContainerRow; isNew: boolean }>,
+        transitions: TransitionRow[],
+        records: Array<[number, number, string, string | null, string]>,
+        forgotten: Iterable<string>,
+      ) => {
         for (const r of records) this.insertRecord.run(...r);
+        // First: an id forgotten and launched again in one batch is deleted, then inserted anew.
+        for (const id of forgotten) this.deleteContainer.run(id);
         for (const t of transitions) {
           this.insertTransition.run(t.seq, t.ts, t.containerId, t.from, t.to, t.event.type, JSON.stringify(t.event));
         }
@@ -210,6 +221,12 @@ export class Store {
     this.stagedContainers.set(row.id, { row, isNew: isNew || (staged?.isNew ?? false) });
   }
 
+  /** Stage the removal of a forgotten container's row (its journal records stay: replay needs them). */
+  stageForget(id: string): void {
+    this.stagedContainers.delete(id);
+    this.stagedForgotten.add(id);
+  }
+
   stageTransition(row: TransitionRow): void {
     this.stagedTransitions.push(row);
   }
@@ -224,17 +241,18 @@ export class Store {
   }
 
   hasStaged(): boolean {
-    return this.stagedContainers.size > 0 || this.stagedTransitions.length > 0 || this.stagedRecords.length > 0;
+    return this.stagedContainers.size > 0 || this.stagedTransitions.length > 0 || this.stagedRecords.length > 0 || this.stagedForgotten.size > 0;
   }
 
   /** Make everything staged durable in one transaction; returns the transitions written. */
   commit(): TransitionRow[] {
     const containers = this.stagedContainers;
     const transitions = this.stagedTransitions;
-    this.commitBatch(containers.values(), transitions, this.stagedRecords);
+    this.commitBatch(containers.values(), transitions, this.stagedRecords, this.stagedForgotten);
     this.stagedContainers = new Map();
     this.stagedTransitions = [];
     this.stagedRecords = [];
+    this.stagedForgotten = new Set();
     return transitions;
   }
 

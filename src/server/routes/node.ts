@@ -7,7 +7,11 @@ export function nodeRoutes(app: FastifyInstance, node: NodeWarden, metrics: ApiM
   app.get('/v1/node', async () => node.nodeReport());
 
   // Also how a second daemon learns who holds the socket.
-  app.get('/healthz', async () => ({ status: 'ok', pid: process.pid }));
+  // Serving either way; "degraded" while the database cannot commit (launches get 503 then).
+  app.get('/healthz', async () => {
+    const fault = node.storeFault();
+    return fault ? { status: 'degraded', pid: process.pid, store: fault } : { status: 'ok', pid: process.pid };
+  });
 
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 }
