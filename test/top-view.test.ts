@@ -34,6 +34,7 @@ function view(id: string, opts: { state?: ContainerState; pmem?: number | null; 
     usage: pmem === null ? null : { pmemBytes: pmem, vmemBytes: 2 * pmem, cpuPercent: opts.cpu ?? 0, milliVcores: 0, timestamp: opts.ts ?? NOW },
     createdAt: opts.createdAt ?? NOW - 5000,
     updatedAt: NOW,
+    user: 'alice',
     workDir: `/w/${id}`,
     logDir: `/w/${id}/logs`,
   };

@@ -1,4 +1,5 @@
 /** The container view of SPEC §6: what the API, the CLI and tests see of a container. */
+import os from 'node:os';
 import { containerLimits as limitsOf } from '../../state-machines/limits.js';
 import type { RecordedUsage } from '../../state-machines/containers-monitor.js';
 import type { ContainerState, ExecutionType, LocalResource, Resources, RetryPolicy } from '../../state-machines/types.js';
@@ -8,6 +9,9 @@ import { containerPaths } from '../launcher/container-paths.js';
 
 /** The monitor's last recorded usage (YARN recordUsage); null until a tick has measured CPU. */
 export type ContainerUsage = RecordedUsage;
+
+/** Containers that name no user run as the daemon's. */
+const DAEMON_USER = os.userInfo().username;
 
 export interface ContainerView {
   id: string;
@@ -21,6 +25,8 @@ export interface ContainerView {
   env: Record<string, string>;
   localResources: LocalResource[];
   retryPolicy: RetryPolicy;
+  /** Who it runs as: the request's `user`, else the daemon's own user. */
+  user: string;
   resources: Resources;
   /** Enforced limits: the request plus the executor allowance. */
   limits: { pmemBytes: number; vmemBytes: number; cpus: number };
@@ -50,6 +56,7 @@ export function containerView(entry: ContainerEntry, config: Config, workDir: st
     env: entry.spec.env,
     localResources: entry.spec.localResources,
     retryPolicy: entry.spec.retryPolicy,
+    user: entry.spec.user ?? DAEMON_USER,
     resources: entry.spec.resources,
     limits: containerLimits(entry.spec.resources, config),
     executionType: entry.spec.executionType,

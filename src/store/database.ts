@@ -41,8 +41,18 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
     .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: fs.readFileSync(path.join(dir, f), 'utf8') }));
 }
 
+/** The database holds every request (environments included): not for other users to read. SQLite gives -wal and -shm the same mode. */
+export const DB_DIR_MODE = 0o750;
+const DB_FILE_MODE = 0o640;
+
 export function openDatabase(file: string, migrations: Migration[] = loadMigrations()): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const isNew = file !== ':memory:' && !fs.existsSync(file);
+  if (isNew) {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: DB_DIR_MODE });
+    // Created empty with its mode first, so it is never readable by others, not even for a moment; an existing file keeps the mode its owner gave it.
+    fs.closeSync(fs.openSync(file, 'a', DB_FILE_MODE));
+    fs.chmodSync(file, DB_FILE_MODE);
+  }
   let db: Db;
   try {
     db = new Database(file, { fileMustExist: false });

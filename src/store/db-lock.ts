@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { processesHolding } from '../procfs/file-holders.js';
-import { StoreError } from './database.js';
+import { DB_DIR_MODE, StoreError } from './database.js';
 
 export interface DbLock {
   readonly file: string;
@@ -20,7 +20,7 @@ export interface DbLock {
 export function lockDatabase(dbFile: string): DbLock {
   // The real directory: the same database reached through a symlink must find the same lock.
   const dir = path.dirname(path.resolve(dbFile));
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: DB_DIR_MODE });
   const file = path.join(fs.realpathSync(dir), `${path.basename(dbFile)}.lock`);
   let db: Database.Database;
   try {

@@ -21,6 +21,7 @@ export interface ContainerJson {
   exitStatus: number;
   diagnostics: string;
   workDir: string;
+  user: string;
   usage: { pmemBytes: number } | null;
 }
 
@@ -42,11 +43,15 @@ export class DaemonDir {
   current: RunningDaemon | null = null;
 
   /** Start a daemon on this directory and wait until it serves its socket. */
-  async start(opts: { set?: Record<string, string | number | boolean>; env?: Record<string, string> } = {}): Promise<RunningDaemon> {
+  async start(opts: { set?: Record<string, string | number | boolean>; env?: Record<string, string>; uid?: number; gid?: number } = {}): Promise<RunningDaemon> {
     const settings = { 'yarn.nodemanager.container-monitor.interval-ms': 100, 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...opts.set };
     const args = ['start', '--socket', this.socket, '--db', this.db, '--work-dir', this.workDir];
     for (const [k, v] of Object.entries(settings)) args.push('--set', `${k}=${v}`);
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
+    });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));

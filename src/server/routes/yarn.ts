@@ -39,7 +39,6 @@ export interface LogFileInfo {
 
 /** The node's id as YARN writes it (host:port); there is no RPC port here. */
 const NODE_ID = `${os.hostname()}:0`;
-const USER = os.userInfo().username;
 
 /** The files of a log directory, read off the event loop (a listing of every container costs a readdir and stats each). */
 async function logFiles(logDir: string): Promise<LogFileInfo[]> {
@@ -74,7 +73,7 @@ export async function yarnContainerInfo(view: ContainerView): Promise<YarnContai
     state: view.state,
     exitCode: view.exitStatus,
     diagnostics: view.diagnostics,
-    user: USER,
+    user: view.user,
     totalMemoryNeededMB: view.resources.memoryMb,
     totalVCoresNeeded: view.resources.vcores,
     executionType: view.executionType,
