@@ -44,6 +44,16 @@ const SPEC_DEFAULTS: Record<string, string | number | boolean> = {
   'nodewarden.journal.retention-hours': 24,
 };
 
+/** Keys beyond SPEC §2: the bounds and run-as rules of issue 9 (hardening). */
+const HARDENING_DEFAULTS = {
+  'nodewarden.containers.max-known': 10000,
+  'nodewarden.containers.max-queued': 1000,
+  'nodewarden.containers.finished-retention-ms': 10_800_000,
+  'nodewarden.container-executor.min-user-id': 1000,
+  'nodewarden.container-executor.banned-users': 'hdfs,yarn,mapred,bin',
+};
+const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS };
+
 /** Runs fn and returns the ConfigError it throws (fails the test otherwise). */
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -60,10 +70,10 @@ const noWarn = (msg: string): void => {
 };
 
 describe('defaults', () => {
-  it('equal SPEC §2 exactly', () => {
+  it('equal SPEC §2 exactly, plus the hardening keys', () => {
     const c = defaultConfig();
-    expect(c.effective).toEqual(SPEC_DEFAULTS);
-    expect(KEYS.map((k) => k.name).sort()).toEqual(Object.keys(SPEC_DEFAULTS).sort());
+    expect(c.effective).toEqual(ALL_DEFAULTS);
+    expect(KEYS.map((k) => k.name).sort()).toEqual(Object.keys(ALL_DEFAULTS).sort());
     expect(c).toEqual({
       monitor: {
         enabled: true,
@@ -89,8 +99,20 @@ describe('defaults', () => {
       opportunisticQueueLength: 0,
       recovery: { enabled: true, supervised: true, exitCodeFileTimeoutMs: 2000 },
       journal: { retentionHours: 24 },
-      effective: SPEC_DEFAULTS,
+      limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
+      runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },
+      effective: ALL_DEFAULTS,
     });
+  });
+
+  it('the hardening keys: banned users as a list (empty allowed), limits that must be positive', () => {
+    const c = resolveConfig([{ 'nodewarden.container-executor.banned-users': ' alice , bob,', 'nodewarden.containers.finished-retention-ms': 0 }], noWarn);
+    expect(c.runAs.bannedUsers).toEqual(['alice', 'bob']);
+    expect(c.limits.finishedRetentionMs).toBe(0);
+    expect(resolveConfig([{ 'nodewarden.container-executor.banned-users': '' }], noWarn).runAs.bannedUsers).toEqual([]);
+    expect(configError(() => resolveConfig([{ 'nodewarden.containers.max-queued': 0 }], noWarn)).message).toMatch(/nodewarden.containers.max-queued.*a positive integer/);
+    expect(configError(() => resolveConfig([{ 'nodewarden.containers.max-known': -1 }], noWarn)).message).toMatch(/max-known/);
+    expect(configError(() => resolveConfig([{ 'nodewarden.container-executor.banned-users': 'a;rm' }], noWarn)).message).toMatch(/banned-users/);
   });
 
   it('resolveConfig([]) is the default config', () => {

@@ -17,7 +17,7 @@ import { renderStory, STDERR_TAIL_BYTES } from './show.js';
 
 const COMMON: Record<string, OptionSpec> = { socket: { value: true }, json: {} };
 
-export const CLIENT_USAGE = `  launch    [--id ID] --memory-mb N --vcores N [--env K=V]... [--opportunistic] -- CMD ARGS...
+export const CLIENT_USAGE = `  launch    [--id ID] --memory-mb N --vcores N [--env K=V]... [--opportunistic] [--user NAME] -- CMD ARGS...
   kill ID | pause ID | resume ID
   ps        list containers
   show ID   [--lines N]   one container's story: request, limits, usage, transitions, diagnostics, logs, stderr's last lines
@@ -67,6 +67,7 @@ async function launch(ctx: Context): Promise<void> {
     env,
     resources: { memoryMb: positiveInt(ctx.options['memory-mb'], 'memory-mb'), vcores: positiveInt(ctx.options.vcores, 'vcores') },
     ...(ctx.options.opportunistic ? { executionType: 'OPPORTUNISTIC' } : {}),
+    ...(typeof ctx.options.user === 'string' ? { user: ctx.options.user } : {}),
   };
   const view = await ctx.client.post<ContainerView>('/v1/containers', body);
   // The id alone on stdout, so that `ID=$(nodewarden launch ...)` works.
@@ -163,7 +164,7 @@ async function events(ctx: Context): Promise<void> {
 
 export const clientCommands: Record<string, (argv: string[], out: Out) => Promise<number>> = {
   launch: (argv, out) =>
-    withClient(argv, { id: { value: true }, 'memory-mb': { value: true }, vcores: { value: true }, env: { value: true, repeat: true }, opportunistic: {} }, launch, out),
+    withClient(argv, { id: { value: true }, 'memory-mb': { value: true }, vcores: { value: true }, env: { value: true, repeat: true }, opportunistic: {}, user: { value: true } }, launch, out),
   kill: (argv, out) => withClient(argv, {}, request('kill'), out),
   pause: (argv, out) => withClient(argv, {}, request('pause'), out),
   resume: (argv, out) => withClient(argv, {}, request('resume'), out),
