@@ -331,6 +331,8 @@ export class NodeWarden {
     await this.gc.close();
     this.runner.close();
     this.launcher.close();
+    // A launch preparing its files finishes them (and spawns nothing): no file is written after close.
+    await this.runner.launchesSettled();
     this.core.close();
     this.store.close();
     this.dbLock?.release();
