@@ -5,6 +5,7 @@
  * rows and directories with them, as a journaled input that replay takes.
  */
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../src/clock.js';
@@ -118,16 +119,21 @@ describe('finished containers are forgotten after nodewarden.containers.finished
     expect(summary.divergence).toBeNull();
   });
 
-  it('a directory no known container owns is removed, unless a wrapper may still run in it', async () => {
+  it('a directory no known container owns is removed, unless its wrapper still runs in it', async () => {
     d = startDaemon({ 'nodewarden.containers.finished-retention-ms': 60_000 });
     const containers = `${d.workDir}/containers`;
-    fs.mkdirSync(`${containers}/left-by-a-crash/logs`, { recursive: true });
-    fs.writeFileSync(`${containers}/left-by-a-crash/left-by-a-crash.pid`, '1');
-    fs.writeFileSync(`${containers}/left-by-a-crash/left-by-a-crash.pid.exitcode`, '0');
+    // A wrapper SIGKILLed (it ignored SIGTERM) leaves its pid file and no exit code.
+    fs.mkdirSync(`${containers}/sigkilled/logs`, { recursive: true });
+    fs.writeFileSync(`${containers}/sigkilled/sigkilled.pid`, String(process.pid));
     fs.mkdirSync(`${containers}/still-running`);
-    fs.writeFileSync(`${containers}/still-running/still-running.pid`, '1');
-    fs.mkdirSync(`${containers}/not an id`);
-    await d.node.gc.run();
-    expect(fs.readdirSync(containers).sort()).toEqual(['not an id', 'still-running']);
+    const running = spawn('sleep', ['600'], { cwd: `${containers}/still-running`, stdio: 'ignore' });
+    try {
+      fs.writeFileSync(`${containers}/still-running/still-running.pid`, String(running.pid));
+      fs.mkdirSync(`${containers}/not an id`);
+      await d.node.gc.run();
+      expect(fs.readdirSync(containers).sort()).toEqual(['not an id', 'still-running']);
+    } finally {
+      running.kill('SIGKILL');
+    }
   });
 });

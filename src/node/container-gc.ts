@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../core/dispatcher.js';
-import { containerPaths } from '../launcher/container-paths.js';
+import { containerPaths, type ContainerPaths } from '../launcher/container-paths.js';
 import { ID_PATTERN } from '../core/launch-request.js';
 
 /** A pass at least this often, so a container is gone at most this long after its retention ends. */
@@ -64,6 +64,8 @@ export class ContainerGc {
 
   private async pass(): Promise<string[]> {
     const { core, clock, log, retentionMs } = this.opts;
+    // Nothing is forgotten, and no directory removed, while forgetting cannot be made durable.
+    if (core.storeFault) return [];
     const now = clock.now();
     const due: string[] = [];
     for (const e of core.all()) if (e.actor.state === 'DONE' && e.updatedAt + retentionMs <= now) due.push(e.spec.id);
@@ -80,9 +82,8 @@ export class ContainerGc {
 
   /**
    * Remove every container directory that no known container owns: the ones
-   * just forgotten, and those a crash left behind. A directory whose wrapper
-   * wrote its pid but no exit code may still have a process running in it
-   * (a database replaced under running containers): it is left alone.
+   * just forgotten, and those a crash left behind. One whose wrapper still
+   * runs in it (a database replaced under running containers) is left alone.
    */
   private async removeOrphanDirs(): Promise<void> {
     const root = path.join(this.opts.workDir, 'containers');
@@ -96,7 +97,7 @@ export class ContainerGc {
       // Only what a container id can name: anything else in there is not ours to delete.
       if (!ID_PATTERN.test(name) || this.opts.core.get(name) || this.closed) continue;
       const paths = containerPaths(this.opts.workDir, name);
-      if ((await exists(paths.pidFile)) && !(await exists(paths.exitCodeFile))) continue;
+      if (await wrapperRunsIn(paths)) continue;
       try {
         await fsp.rm(paths.dir, { recursive: true, force: true });
       } catch (err) {
@@ -106,9 +107,14 @@ export class ContainerGc {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fsp.access(file).then(
-    () => true,
-    () => false,
-  );
+/** Is the pid of the directory's pid file alive with its working directory there? (A reused pid never is.) */
+async function wrapperRunsIn(paths: ContainerPaths): Promise<boolean> {
+  try {
+    const pid = Number((await fsp.readFile(paths.pidFile, 'utf8')).trim());
+    if (!Number.isSafeInteger(pid) || pid <= 1) return false;
+    const [cwd, dir] = await Promise.all([fsp.readlink(`/proc/${pid}/cwd`), fsp.realpath(paths.dir)]);
+    return cwd === dir;
+  } catch {
+    return false; // no pid file, or no such process
+  }
 }
