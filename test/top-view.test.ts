@@ -158,6 +158,12 @@ describe('the screen', () => {
     expect(lines[7]).toBe('▶ web RUNNING    1234 █████      64 MB/128 MB    128 MB    0.0     5s' + ' '.repeat(50) + '▅'); // 64 MB of 128: half height
   });
 
+  it('a database that cannot commit is said on the message line', () => {
+    const fault = { code: 'SQLITE_FULL', message: 'database or disk is full', since: NOW };
+    const s = polled(initialState(), [view('web', { pmem: 64 * MB })], { ...NODE, store: { writable: false, fault } });
+    expect(renderScreen(s, screenInfo).at(-1)).toBe('The database cannot commit (SQLITE_FULL: database or disk is full): launches refused, kills go on');
+  });
+
   it('a terminal below the minimum gets the message instead', () => {
     const lines = renderScreen(initialState(), { ...screenInfo, width: MIN_WIDTH - 1, height: MIN_HEIGHT });
     expect(lines[0]).toBe(`nodewarden top needs a terminal of at least ${MIN_WIDTH}×${MIN_HEIGHT};`);

@@ -185,6 +185,8 @@ function messageLine(state: TopState, info: ScreenInfo): string {
     return paint(['bold', 'red'], clip(`Kill ${what}? y to kill, any other key to cancel`, width));
   }
   if (state.unreachable !== null) return paint(['bold', 'red'], clip(`${state.unreachable} (retrying; the screen shows the last answer)`, width));
+  const fault = state.node?.store?.fault;
+  if (fault) return paint(['bold', 'red'], clip(`The database cannot commit (${fault.code}: ${fault.message}): launches refused, kills go on`, width));
   return state.message === null ? '' : paint('yellow', clip(state.message, width));
 }
 
