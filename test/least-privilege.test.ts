@@ -15,6 +15,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../src/client/client.js';
 import { DaemonDir } from './helpers/daemon-process.js';
+import { waitFor } from './helpers/proc.js';
+import { refusal } from './helpers/refusal.js';
+
+const apiRefusal = (p: Promise<unknown>) => refusal(p, ApiError);
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -25,20 +29,12 @@ afterEach(async () => {
   d = null;
 });
 
-async function refusal(p: Promise<unknown>): Promise<ApiError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ApiError)) throw new Error(`expected an API error, got ${err === null ? 'success' : String(err)}`);
-  return err;
-}
 
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 const owner = (p: string) => fs.statSync(p).uid;
 
 describe.runIf(isRoot)('least privilege', () => {
-  it('as root: a container runs as the user the request names, and its files are that user\'s', async () => {
+  it('as root: a container runs as the user the request names; what it makes is its own, what the daemon put there stays the daemon\'s', async () => {
     d = new DaemonDir();
     await d.start();
     const script = 'id -u; id -g; id -G; echo "$USER $LOGNAME $HOME"; touch mine; exit 0';
@@ -47,8 +43,14 @@ describe.runIf(isRoot)('least privilege', () => {
     const dir = d.containerDir('as-nobody');
     // No supplementary groups are kept from root.
     expect(fs.readFileSync(path.join(dir, 'logs', 'stdout'), 'utf8')).toBe(`${NOBODY}\n${NOBODY}\n${NOBODY}\nnobody nobody /nonexistent\n`);
-    for (const f of ['.', 'logs', 'logs/stdout', 'logs/stderr', 'launch_container.sh', 'as-nobody.pid', 'as-nobody.pid.exitcode', 'mine']) {
-      expect(owner(path.join(dir, f)), f).toBe(NOBODY);
+    for (const f of ['as-nobody.pid', 'as-nobody.pid.exitcode', 'mine']) expect(owner(path.join(dir, f)), f).toBe(NOBODY);
+    // The directory: the daemon's, writable by the user's group, sticky (the user cannot rename what is not its own).
+    expect(owner(dir)).toBe(0);
+    expect(fs.statSync(dir).gid).toBe(NOBODY);
+    expect(mode(dir)).toBe(0o770);
+    expect(fs.statSync(dir).mode & 0o1000).toBe(0o1000);
+    for (const [f, m] of [['logs', 0o750], ['logs/stdout', 0o640], ['logs/stderr', 0o640], ['launch_container.sh', 0o640]] as const) {
+      expect([owner(path.join(dir, f)), fs.statSync(path.join(dir, f)).gid, mode(path.join(dir, f))], f).toEqual([0, NOBODY, m]);
     }
     // The view says who it ran as.
     expect((await d.view('as-nobody')).user).toBe('nobody');
@@ -57,6 +59,44 @@ describe.runIf(isRoot)('least privilege', () => {
     await d.launch('as-root', ['sh', '-c', 'id -u']);
     expect((await d.until('as-root', 'DONE')).exitCode).toBe(0);
     expect(fs.readFileSync(path.join(d.containerDir('as-root'), 'logs', 'stdout'), 'utf8')).toBe('0\n');
+  });
+
+  it('as root: a run-as container cannot steer the daemon through names it plants for the next attempt', async () => {
+    d = new DaemonDir();
+    await d.start();
+    const secret = fs.mkdtempSync('/tmp/nw-secret-');
+    fs.writeFileSync(path.join(secret, 'stdout'), 'root only\n', { mode: 0o600 });
+    const before = fs.readFileSync('/etc/passwd', 'utf8');
+    // Attempt 1 plants links where the daemon writes next, tries to move the daemon's files away, and fails;
+    // attempt 2 (the retry) must run normally with nothing outside its directory touched.
+    const attack = [
+      'if [ -e attacked ]; then echo second; exit 0; fi; touch attacked',
+      'ln -s /etc/passwd launch_container.sh.tmp',
+      `mv logs logs.away 2>/dev/null; rm -rf logs 2>/dev/null; ln -s ${secret} logs 2>/dev/null`,
+      'mv launch_container.sh gone.sh 2>/dev/null; rm -f attack.pid; mkfifo attack.pid.exitcode.tmp; exit 1',
+    ].join('\n');
+    await d.launch('attack', ['sh', '-c', attack], { user: 'nobody', retryPolicy: { policy: 'RETRY_ON_ALL_ERRORS', maxRetries: 1, retryIntervalMs: 0 } });
+    const done = await d.until('attack', 'DONE');
+    expect(done.exitCode).toBe(0);
+    expect(d.runs('attack')).toBe(0);
+    const dir = d.containerDir('attack');
+    expect(fs.readFileSync(path.join(dir, 'logs', 'stdout'), 'utf8')).toBe('second\n');
+    expect(fs.lstatSync(path.join(dir, 'logs')).isDirectory()).toBe(true);
+    expect(fs.readFileSync('/etc/passwd', 'utf8')).toBe(before);
+    expect(fs.readFileSync(path.join(secret, 'stdout'), 'utf8')).toBe('root only\n');
+    expect(mode(path.join(secret, 'stdout'))).toBe(0o600);
+    fs.rmSync(secret, { recursive: true });
+  });
+
+  it('as root: a forgotten run-as container\'s directory goes, what the user made removed as the user', async () => {
+    d = new DaemonDir();
+    await d.start({ set: { 'nodewarden.containers.finished-retention-ms': 1000 } });
+    await d.launch('tree', ['sh', '-c', 'mkdir -p a/b/c && touch a/b/c/f && chmod 500 a/b'], { user: 'nobody' });
+    expect((await d.until('tree', 'DONE')).exitCode).toBe(0);
+    const dir = d.containerDir('tree');
+    expect(fs.statSync(path.join(dir, 'a', 'b', 'c', 'f')).uid).toBe(NOBODY);
+    await waitFor(() => !fs.existsSync(dir), 15_000, 'the forgotten container\'s directory to go');
+    expect((await apiRefusal(d.view('tree'))).status).toBe(404);
   });
 
   it('as root: system users, banned users and unknown users are refused, and nothing is created', async () => {
@@ -70,11 +110,11 @@ describe.runIf(isRoot)('least privilege', () => {
       ['-r', 400, /user must be a login name/],
     ];
     for (const [user, status, message] of cases) {
-      const err = await refusal(d.launch(`c-${status}`, ['true'], { user }));
+      const err = await apiRefusal(d.launch(`c-${status}`, ['true'], { user }));
       expect(err.status, user).toBe(status);
       expect(err.message, user).toMatch(message);
     }
-    const err = await refusal(d.launch('c-number', ['true'], { user: 0 }));
+    const err = await apiRefusal(d.launch('c-number', ['true'], { user: 0 }));
     expect(err.status).toBe(400);
     expect((await d.current!.client.get<{ containers: unknown[] }>('/v1/containers')).containers).toEqual([]);
   });
@@ -84,7 +124,7 @@ describe.runIf(isRoot)('least privilege', () => {
     fs.mkdirSync(d.workDir);
     execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, d.dir]);
     await d.start({ uid: NOBODY, gid: NOBODY });
-    const err = await refusal(d.launch('as-root', ['true'], { user: 'root' }));
+    const err = await apiRefusal(d.launch('as-root', ['true'], { user: 'root' }));
     expect(err.status).toBe(403);
     expect(err.code).toBe('FORBIDDEN');
     expect(err.message).toMatch(/nodewarden runs as nobody \(uid 65534\), not as root, so it cannot run containers as root/);

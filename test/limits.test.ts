@@ -13,6 +13,7 @@ import { NodewardenError } from '../src/core/errors.js';
 import { exportLines } from '../src/journal/export.js';
 import { lastStartConfig, replayLines } from '../src/journal/replay.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
+import { refusal } from './helpers/refusal.js';
 
 let d: TestDaemon | null = null;
 afterEach(async () => {
@@ -22,14 +23,7 @@ afterEach(async () => {
 
 const request = (id: string, command: string[] = ['true'], memoryMb = 64) => ({ id, command, resources: { memoryMb, vcores: 1 } });
 
-async function refusedWith(p: Promise<unknown>): Promise<NodewardenError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof NodewardenError)) throw new Error(`expected a refusal, got ${err === null ? 'success' : String(err)}`);
-  return err;
-}
+const refusedWith = (p: Promise<unknown>) => refusal(p, NodewardenError);
 
 function rows(dbPath: string): string[] {
   const db = new Database(dbPath, { readonly: true });

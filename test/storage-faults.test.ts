@@ -18,6 +18,9 @@ import { exportLines } from '../src/journal/export.js';
 import { lastStartConfig, replayLines } from '../src/journal/replay.js';
 import { ExitStatus } from '../state-machines/exit-status.js';
 import { DaemonDir } from './helpers/daemon-process.js';
+import { refusal } from './helpers/refusal.js';
+
+const apiRefusal = (p: Promise<unknown>) => refusal(p, ApiError);
 import { isLive, waitFor, waitForAsync } from './helpers/proc.js';
 
 const HOG = path.resolve(import.meta.dirname, 'fixtures/hog.mjs');
@@ -41,15 +44,6 @@ afterEach(async () => {
   d = null;
 });
 
-/** The error of a request that must fail. */
-async function refusal(p: Promise<unknown>): Promise<ApiError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ApiError)) throw new Error(`expected an API error, got ${err === null ? 'success' : String(err)}`);
-  return err;
-}
 
 async function health(dir: DaemonDir): Promise<{ status: string; store?: { code: string } }> {
   return dir.current!.client.get('/healthz');
@@ -103,13 +97,13 @@ describe.runIf(isRoot)('storage faults', () => {
     expect(degraded.store?.code).toBe('SQLITE_FULL');
 
     // A new launch is refused, with the reason and what to do, and is not taken.
-    const refused = await refusal(d.launch('refused', ['true']));
+    const refused = await apiRefusal(d.launch('refused', ['true']));
     expect(refused.status).toBe(503);
     expect(refused.code).toBe('STORE_UNAVAILABLE');
     expect(refused.message).toMatch(/container refused is not accepted/);
     expect(refused.message).toMatch(/SQLITE_FULL: database or disk is full/);
     expect(refused.message).toMatch(/Free space on its file system/);
-    expect((await refusal(d.view('refused'))).status).toBe(404);
+    expect((await apiRefusal(d.view('refused'))).status).toBe(404);
     const node = await d.current!.client.get<{ store: { writable: boolean; fault: { code: string } } }>('/v1/node');
     expect(node.store).toMatchObject({ writable: false, fault: { code: 'SQLITE_FULL' } });
 
@@ -120,7 +114,7 @@ describe.runIf(isRoot)('storage faults', () => {
     expect(isLive(hog.pid!)).toBe(false);
 
     // A kill request still kills; its answer says the kill is not durable yet.
-    const kill = await refusal(d.current!.client.post('/v1/containers/victim/kill', {}));
+    const kill = await apiRefusal(d.current!.client.post('/v1/containers/victim/kill', {}));
     expect(kill.status).toBe(503);
     expect(kill.message).toMatch(/not durable yet; it takes effect once the database commits again/);
     await waitFor(() => !isLive(victim.pid!), 10_000, 'the victim to be killed');
@@ -139,7 +133,7 @@ describe.runIf(isRoot)('storage faults', () => {
     expect((await d.view('victim')).exitStatus).toBe(ExitStatus.KILLED_BY_APPMASTER);
     expect((await d.view('keeper')).state).toBe('RUNNING');
     expect((await d.view('after')).state).toBe('RUNNING');
-    expect((await refusal(d.view('refused'))).status).toBe(404);
+    expect((await apiRefusal(d.view('refused'))).status).toBe(404);
     await d.stop();
     await replayAgrees(d);
   });
@@ -162,13 +156,13 @@ describe.runIf(isRoot)('storage faults', () => {
     }, 10_000, 'the daemon to notice the database cannot be written');
     expect(degraded.store?.code).toMatch(/^SQLITE_(IOERR|READONLY)/);
 
-    const refused = await refusal(d.launch('refused', ['true']));
+    const refused = await apiRefusal(d.launch('refused', ['true']));
     expect(refused).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
-    expect((await refusal(d.view('refused'))).status).toBe(404);
+    expect((await apiRefusal(d.view('refused'))).status).toBe(404);
 
     fs.writeFileSync(path.join(d.containerDir('hog'), 'go'), '');
     expect((await d.until('hog', 'DONE')).exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
-    await refusal(d.current!.client.post('/v1/containers/keeper/kill', {}));
+    await apiRefusal(d.current!.client.post('/v1/containers/keeper/kill', {}));
     await waitFor(() => !isLive(keeper.pid!), 10_000, 'the keeper to be killed');
 
     execFileSync('chattr', ['-i', ...files]);

@@ -70,7 +70,7 @@ export interface Config {
   limits: {
     /** nodewarden.containers.max-known: containers the daemon knows at once, finished ones included. */
     maxKnown: number;
-    /** nodewarden.containers.max-queued: containers waiting in SCHEDULED for room. */
+    /** nodewarden.containers.max-queued: containers not started yet (queued by the scheduler, or still NEW or LOCALIZING), opportunistic ones included (they also have their own queue length). */
     maxQueued: number;
     /** nodewarden.containers.finished-retention-ms: a DONE container is forgotten, directory and all, this long after it finished. */
     finishedRetentionMs: number;

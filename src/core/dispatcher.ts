@@ -24,7 +24,7 @@ import type { Config } from '../config/types.js';
 import type { InputRecord, OutputRecord } from '../journal/records.js';
 import { hostFacts } from '../procfs/host-facts.js';
 import type { ContainerRow, Store, TransitionRow } from '../store/store.js';
-import { NodewardenError } from './errors.js';
+import { unavailable, type NodewardenError } from './errors.js';
 import { NodeCore } from './node-core.js';
 
 export { allocationOf, killable, stateAccepts, stateIgnores, type ContainerEntry } from './node-core.js';
@@ -37,8 +37,9 @@ const RUN_DURING_STORE_FAULT: ReadonlySet<ContainerEffect['type']> = new Set([
   'STOP_MONITORING',
 ]);
 
-/** How often a failed commit is tried again. */
-export const STORE_RETRY_MS = 1000;
+/** A failed commit is tried again after 1 s, then twice as long each time, up to 15 s. */
+const STORE_RETRY_MS = 1000;
+const STORE_RETRY_MAX_MS = 15_000;
 
 /** Why the database cannot commit, since when (ms). */
 export interface StoreFault {
@@ -63,6 +64,7 @@ export class Dispatcher extends NodeCore {
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private fault: StoreFault | null = null;
+  private retryMs = STORE_RETRY_MS;
 
   constructor(
     private readonly store: Store,
@@ -146,9 +148,11 @@ export class Dispatcher extends NodeCore {
       const unavailable = this.storeFailed(err as Error);
       for (const w of waiters) w.reject(unavailable);
       this.runSafeEffects();
-      if (!this.closed) this.retryTimer = setTimeout(() => this.flush(), STORE_RETRY_MS);
+      if (!this.closed) this.retryTimer = setTimeout(() => this.flush(), this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, STORE_RETRY_MAX_MS);
       return;
     }
+    this.retryMs = STORE_RETRY_MS;
     if (this.fault) {
       this.log.info({ failedForMs: Date.now() - this.fault.since }, 'the database commits again: launches accepted, held effects run');
       this.fault = null;
@@ -170,7 +174,7 @@ export class Dispatcher extends NodeCore {
       this.fault = { ...fault, since: Date.now() };
       this.log.error(
         { err },
-        `the database cannot commit (${fault.code}: ${fault.message}): new launches are refused, kills and monitoring go on; retrying every ${STORE_RETRY_MS} ms`,
+        `the database cannot commit (${fault.code}: ${fault.message}): new launches are refused, kills and monitoring go on; retrying (every ${STORE_RETRY_MS / 1000} s at first, then up to ${STORE_RETRY_MAX_MS / 1000} s)`,
       );
     } else {
       this.fault = { ...fault, since: this.fault.since };
@@ -193,10 +197,18 @@ export class Dispatcher extends NodeCore {
 
 /** 503: the database cannot commit; `what` says what became of the request. */
 export function storeUnavailable(fault: StoreFault, what: string): NodewardenError {
-  return new NodewardenError(
-    503,
+  return unavailable(
     'STORE_UNAVAILABLE',
     `the database cannot be written (${fault.code}: ${fault.message}) since ${new Date(fault.since).toISOString()}; ${what}. ` +
-      'Free space on its file system or make it writable: nodewarden retries by itself.',
+      `${remedy(fault.code)}: nodewarden retries by itself.`,
   );
+}
+
+/** What the operator can do about a commit error, by its SQLite code. */
+function remedy(code: string): string {
+  if (code === 'SQLITE_FULL') return 'Free space on its file system';
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) {
+    return 'Make the database file, its -wal file and its directory writable (and check the disk)';
+  }
+  return 'See the daemon\'s log for the error';
 }

@@ -22,8 +22,9 @@
  *     right after launch), the trap has swallowed it and nobody else would
  *     see it: the command is then not started at all and the status is 143;
  *  4. ignores SIGTERM from then on (a late TERM must not kill the `mv` below),
- *     writes the status to `<id>.pid.exitcode` (temp file + rename) and exits
- *     with it.
+ *     writes the status to `<id>.pid.exitcode` (temp file + rename; whatever
+ *     the command left under the temp name is removed first) and exits with
+ *     it.
  *
  * `command -p mv` finds mv on the default system path whatever PATH the
  * container's environment sets.
@@ -55,6 +56,8 @@ export function launchScript(id: string): string {
     '  rc=143',
     'fi',
     "trap '' TERM",
+    // Whatever the command left under the temp name (a FIFO would block the echo) goes first.
+    'command -p rm -f -- "${exit_code_file}.tmp"',
     'echo "$rc" > "${exit_code_file}.tmp" && command -p mv -f -- "${exit_code_file}.tmp" "${exit_code_file}"',
     'exit "$rc"',
     '',

@@ -41,6 +41,7 @@ import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { containerPaths, type ContainerPaths } from './container-paths.js';
 import { launchScript } from './launch-script.js';
 import { lookupUser, type RunAs } from './run-as.js';
+import { readWrapperFile } from './wrapper-file.js';
 
 export type { ContainerPaths } from './container-paths.js';
 
@@ -99,14 +100,15 @@ const EXIT_CODE_FILE_POLL_MS = 50;
 /** After SIGKILL, how long the notice waits for the kernel to tear the group down. */
 const POST_SIGKILL_DRAIN_MS = 2000;
 
-/** Give the container directory, its logs and whatever was localized into it to the run-as user (symlinks themselves, not their targets). */
-async function chownContainerDir(paths: ContainerPaths, runAs: RunAs): Promise<void> {
-  for (const dir of [paths.dir, paths.logDir]) {
-    await fsp.lchown(dir, runAs.uid, runAs.gid);
-    for (const name of await fsp.readdir(dir)) await fsp.lchown(path.join(dir, name), runAs.uid, runAs.gid);
-  }
-}
-
+/**
+ * A run-as container's directory stays the daemon's, open to the user's
+ * group and sticky (1770): the container can make files in its working
+ * directory, but never rename or replace what the daemon put there — the
+ * launch script, `logs/` (0750, the user's group reads it) — so the daemon
+ * never follows a name the user chose. YARN instead gives the directory to
+ * the user and has its setuid container-executor do the file work as them.
+ */
+const RUN_AS_DIR_MODE = 0o1770;
 export const LOST_DIAGNOSTICS =
   'Container exited while nodewarden was not running and left no exit code (LOST).';
 
@@ -225,14 +227,19 @@ export class ProcessLauncher {
     this.log = opts.log;
   }
 
-  /** mkdir -p the container dir and its logs dir (0750); idempotent. Off the event loop (libuv's thread pool). */
-  async prepareDir(id: string): Promise<ContainerPaths> {
+  /** mkdir -p the container dir and its logs dir (0750; see RUN_AS_DIR_MODE for a run-as user); idempotent. Off the event loop (libuv's thread pool). */
+  async prepareDir(id: string, runAs: RunAs | null = null): Promise<ContainerPaths> {
     const paths = containerPaths(this.workDir, id);
     try {
       await fsp.mkdir(paths.logDir, { recursive: true, mode: DIR_MODE });
       // mkdir's mode passes through the umask; the modes are part of the contract.
-      await fsp.chmod(paths.dir, DIR_MODE);
+      // `containers/` and `logs/` are the daemon's alone, so these paths cannot lead anywhere else.
+      await fsp.chmod(paths.dir, runAs ? RUN_AS_DIR_MODE : DIR_MODE);
       await fsp.chmod(paths.logDir, DIR_MODE);
+      if (runAs) {
+        await fsp.chown(paths.dir, -1, runAs.gid);
+        await fsp.chown(paths.logDir, -1, runAs.gid);
+      }
     } catch (e) {
       throw new LaunchError(`cannot prepare container directory ${paths.dir}: ${(e as Error).message}`, { cause: e });
     }
@@ -246,21 +253,24 @@ export class ProcessLauncher {
    * system, so they run in the thread pool, never on the event loop.
    */
   private async prepareFiles(id: string, runAs: RunAs | null): Promise<{ paths: ContainerPaths; out: fsp.FileHandle; err: fsp.FileHandle }> {
-    const paths = await this.prepareDir(id);
+    const paths = await this.prepareDir(id, runAs);
     let out: fsp.FileHandle | undefined;
     try {
       // A relaunch reuses the directory: stale files from the previous attempt
       // must not be taken for this one's.
-      await Promise.all([paths.pidFile, paths.exitCodeFile, `${paths.pidFile}.tmp`, `${paths.exitCodeFile}.tmp`].map((f) => fsp.rm(f, { force: true })));
+      const stale = [paths.pidFile, paths.exitCodeFile, `${paths.pidFile}.tmp`, `${paths.exitCodeFile}.tmp`, `${paths.script}.tmp`];
+      await Promise.all(stale.map((f) => fsp.rm(f, { force: true })));
       // New inode each time: a bash still reading an old copy is not disturbed.
+      // Exclusive create: a name a run-as container made in the meantime (a symlink) is refused, never followed.
       const tmp = `${paths.script}.tmp`;
-      await fsp.writeFile(tmp, launchScript(id), { mode: FILE_MODE });
+      await fsp.writeFile(tmp, launchScript(id), { mode: FILE_MODE, flag: 'wx' });
       await fsp.chmod(tmp, FILE_MODE);
+      if (runAs) await fsp.chown(tmp, -1, runAs.gid);
       await fsp.rename(tmp, paths.script);
       out = await fsp.open(paths.stdout, 'a', FILE_MODE);
       const err = await fsp.open(paths.stderr, 'a', FILE_MODE);
-      // Run as another user: the directory and everything in it are that user's (the wrapper writes its pid and exit-code files there).
-      if (runAs) await chownContainerDir(paths, runAs);
+      // The user reads its own logs through its group.
+      if (runAs) await Promise.all([out.chown(-1, runAs.gid), err.chown(-1, runAs.gid)]);
       return { paths, out, err };
     } catch (e) {
       await out?.close();
@@ -673,12 +683,8 @@ export class ProcessLauncher {
   }
 
   private readPidFile(id: string): number | undefined {
-    let text: string;
-    try {
-      text = fs.readFileSync(containerPaths(this.workDir, id).pidFile, 'utf8').trim();
-    } catch {
-      return undefined;
-    }
+    const text = readWrapperFile(containerPaths(this.workDir, id).pidFile)?.trim();
+    if (text === undefined) return undefined;
     return /^[0-9]+$/.test(text) && isPid(Number(text)) ? Number(text) : undefined;
   }
 
@@ -714,13 +720,8 @@ export class ProcessLauncher {
   }
 
   private readExitCodeFile(rec: Rec): number | undefined {
-    let text: string;
-    try {
-      text = fs.readFileSync(rec.paths.exitCodeFile, 'utf8');
-    } catch (e) {
-      if (errno(e) !== 'ENOENT') this.log.warn({ container: rec.id, err: e }, 'cannot read exit-code file');
-      return undefined;
-    }
+    const text = readWrapperFile(rec.paths.exitCodeFile);
+    if (text === null) return undefined;
     const t = text.trim();
     if (!/^-?[0-9]+$/.test(t)) {
       this.log.warn({ container: rec.id, content: t.slice(0, 64) }, 'exit-code file does not hold an integer; ignored');

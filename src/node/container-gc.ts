@@ -10,13 +10,18 @@
  * before anything is deleted: a crash in between leaves a directory that no
  * container owns, which the next pass removes.
  */
+import { execFile } from 'node:child_process';
 import fsp from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import { containerPaths, type ContainerPaths } from '../launcher/container-paths.js';
 import { ID_PATTERN } from '../core/launch-request.js';
+import { readWrapperFile } from '../launcher/wrapper-file.js';
+
+const execFileAsync = promisify(execFile);
 
 /** A pass at least this often, so a container is gone at most this long after its retention ends. */
 const MAX_INTERVAL_MS = 60_000;
@@ -97,9 +102,10 @@ export class ContainerGc {
       // Only what a container id can name: anything else in there is not ours to delete.
       if (!ID_PATTERN.test(name) || this.opts.core.get(name) || this.closed) continue;
       const paths = containerPaths(this.opts.workDir, name);
-      if (await wrapperRunsIn(paths)) continue;
+      // Asked again after each await: the id may have been launched anew meanwhile.
+      if ((await wrapperRunsIn(paths)) || this.opts.core.get(name)) continue;
       try {
-        await fsp.rm(paths.dir, { recursive: true, force: true });
+        await removeContainerDir(paths.dir);
       } catch (err) {
         this.opts.log.warn({ err, container: name }, 'cannot remove the directory of a forgotten container; tried again next pass');
       }
@@ -107,10 +113,32 @@ export class ContainerGc {
   }
 }
 
+/**
+ * `rm -rf` of a container directory. What a run-as container made is
+ * removed as its owner: root walking a tree a user controls could be steered
+ * elsewhere by a directory swapped for a symlink mid-walk (YARN's
+ * DeletionService deletes as the user too). The rest is the daemon's.
+ */
+async function removeContainerDir(dir: string): Promise<void> {
+  const me = process.getuid?.();
+  const theirs = new Map<number, { gid: number; names: string[] }>();
+  for (const name of await fsp.readdir(dir)) {
+    const st = await fsp.lstat(path.join(dir, name));
+    if (st.uid === me) continue;
+    const owner = theirs.get(st.uid) ?? { gid: st.gid, names: [] };
+    owner.names.push(name);
+    theirs.set(st.uid, owner);
+  }
+  // As the user: make its own directories writable again (a container may have taken that away), then remove them.
+  const script = 'chmod -R u+rwX -- "$@" 2>/dev/null; exec rm -rf -- "$@"';
+  for (const [uid, { gid, names }] of theirs) await execFileAsync('/bin/sh', ['-c', script, 'sh', ...names], { cwd: dir, uid, gid });
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
 /** Is the pid of the directory's pid file alive with its working directory there? (A reused pid never is.) */
 async function wrapperRunsIn(paths: ContainerPaths): Promise<boolean> {
   try {
-    const pid = Number((await fsp.readFile(paths.pidFile, 'utf8')).trim());
+    const pid = Number(readWrapperFile(paths.pidFile)?.trim());
     if (!Number.isSafeInteger(pid) || pid <= 1) return false;
     const [cwd, dir] = await Promise.all([fsp.readlink(`/proc/${pid}/cwd`), fsp.realpath(paths.dir)]);
     return cwd === dir;

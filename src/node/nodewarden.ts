@@ -12,8 +12,7 @@ import { CONTAINER_STATES, type ContainerEvent, type ContainerEventType, type Co
 import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import { keepsContainersOnShutdown, type Config } from '../config/types.js';
-import { allocationOf, Dispatcher, stateAccepts, stateIgnores, type ContainerEntry } from '../core/dispatcher.js';
-import { storeUnavailable, type StoreFault } from '../core/dispatcher.js';
+import { allocationOf, Dispatcher, stateAccepts, stateIgnores, storeUnavailable, type ContainerEntry, type StoreFault } from '../core/dispatcher.js';
 import { badRequest, conflict, notFound, unavailable } from '../core/errors.js';
 import { checkRunAs } from '../launcher/run-as.js';
 import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
@@ -253,9 +252,10 @@ export class NodeWarden {
 
   /** The container's transitions from the database, once everything already decided is committed. */
   async transitions(id: string): Promise<TransitionRow[]> {
-    this.entry(id);
+    const entry = this.entry(id);
     await this.core.durable();
-    return this.store.transitionsOf(id);
+    // An id used again after its first container was forgotten: only this container's.
+    return this.store.transitionsOf(id).filter((t) => t.ts >= entry.createdAt);
   }
 
   /** Committed transitions and kill decisions after `sinceSeq`, oldest first, at most `limit` (the events stream pages through these). */
