@@ -139,7 +139,7 @@ export class Replayer {
     const where = `${this.opts.source ?? 'journal'} line ${this.line}`;
     if (this.header === null) {
       this.header = parseHeader(text, where);
-      this.config = this.configOf(this.header.config, where);
+      this.config = this.configOf(this.header.config, `${where}: the header's configuration`);
       const recorded = this.opts.lastStartConfig;
       if (recorded) {
         for (const k of new Set([...Object.keys(recorded), ...Object.keys(this.header.config)])) {
@@ -159,7 +159,7 @@ export class Replayer {
     try {
       this.apply(r);
     } catch (err) {
-      if (err instanceof JournalError) throw err;
+      // Whatever stopped the record — a JournalError too — the message names its line.
       throw new JournalError(`${where} (seq ${r.seq}): ${(err as Error).message}`);
     }
   }
@@ -262,7 +262,7 @@ export class Replayer {
       this.summary.notes.push(`the ${r.done} container(s) already finished at the start at seq ${r.seq} are not in this journal: late events for them are not replayed as the daemon took them`);
     }
     this.summary.from ??= r.seq;
-    const config = this.opts.lastStartConfig ? this.configOf({ ...r.config, ...this.edits }, `the start at seq ${r.seq}`) : this.config!;
+    const config = this.opts.lastStartConfig ? this.configOf({ ...r.config, ...this.edits }, "the start's configuration (with the header's changes)") : this.config!;
     this.core = new ReplayCore(config, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
     for (const row of done) this.core.restore(row);
     for (const row of r.containers) this.core.restore(row);
@@ -307,11 +307,12 @@ export class Replayer {
     return from !== null && seq < from;
   }
 
-  private configOf(effective: Record<string, string | number | boolean>, where: string): Config {
+  /** `what` names the configuration in the error: the header's, or a start's with the header's changes. */
+  private configOf(effective: Record<string, string | number | boolean>, what: string): Config {
     try {
       return resolveConfig([effective], (msg) => this.summary.notes.push(`header: ${msg}`));
     } catch (err) {
-      throw new JournalError(`${where}: the header's configuration is not valid: ${(err as Error).message}`);
+      throw new JournalError(`${what} is not valid: ${(err as Error).message}`);
     }
   }
 }

@@ -13,6 +13,11 @@
  * or of digits (`\d+`), fields are separated by exactly one ASCII whitespace
  * byte, and the state is one ASCII byte. The test suite checks it
  * against the pattern itself on generated lines.
+ *
+ * One departure from the pattern: a field we read with more than
+ * MAX_FIELD_DIGITS digits makes the line corrupt. The kernel writes at most
+ * 20 (a u64); a few hundred would be Infinity, and sums of Infinity give
+ * NaN CPU and `null` in the journal, which replay then refuses.
  */
 import type { ProcessStat } from '../../state-machines/process-tree.js';
 
@@ -22,6 +27,13 @@ const CLOSE = 0x29; // )
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const NINE = 0x39;
+
+/**
+ * The longest number a field may hold: beyond any u64, yet small enough that
+ * every sum over pid_max (2^22) processes stays finite — vsize, rss × page
+ * size, and the CPU percent, which is worked out in float32.
+ */
+export const MAX_FIELD_DIGITS = 24;
 
 const isWhitespace = (b: number) => b === SPACE || (b >= 0x09 && b <= 0x0d);
 const isDigit = (b: number) => b >= ZERO && b <= NINE;
@@ -68,8 +80,9 @@ class Fields {
     return run === undefined ? undefined : this.number(run[0], run[1]);
   }
 
-  /** Digits to a number, exactly as Number() would: by hand while that is exact, else through a string. */
+  /** Digits to a number, exactly as Number() would: by hand while that is exact, else through a string; NaN when too long. */
   private number(start: number, end: number): number {
+    if (end - start > MAX_FIELD_DIGITS) return NaN;
     if (end - start > 15) return Number(Buffer.from(this.buf.buffer, this.buf.byteOffset + start, end - start).toString('latin1'));
     let n = 0;
     for (let i = start; i < end; i++) n = n * 10 + (this.buf[i]! - ZERO);
@@ -112,6 +125,7 @@ export function parseStatBytes(pid: number, buf: Buffer, length = buf.length): P
   const rssPages = f.unsigned();
   if (startTime === undefined || vsize === undefined || rssPages === undefined || !f.skip(15)) return undefined;
   if (Number.isNaN(ppid) || Number.isNaN(pgrp) || Number.isNaN(session) || Number.isNaN(numThreads) || Number.isNaN(startTime)) return undefined;
+  if (Number.isNaN(utime) || Number.isNaN(stime) || Number.isNaN(vsize) || Number.isNaN(rssPages)) return undefined; // too long
   return { pid, comm: buf.toString('utf8', commStart, close), state, ppid, pgrp, session, utime, stime, numThreads, startTime, vsize, rssPages };
 }
 

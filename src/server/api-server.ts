@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { badRequest, StartupError } from '../core/errors.js';
 import type { NodeWarden } from '../node/nodewarden.js';
-import { installErrorHandlers, RouteTable } from './errors.js';
+import { clientErrorHandler, frameworkError, installErrorHandlers, RouteTable } from './errors.js';
 import { ApiMetrics } from './metrics.js';
 import { containerRoutes } from './routes/containers.js';
 import { eventRoutes, type OpenStreams } from './routes/events.js';
@@ -20,6 +20,14 @@ import { SOCKET_MODE } from './socket-file.js';
 
 /** Launch requests are small; 1 MiB leaves room for long argv and env and refuses floods with 413. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Longer than any path parameter a route can take (an id is at most 128
+ * characters, a log file name 255 bytes percent-encoded), so that the routes'
+ * own checks refuse a longer one (400) rather than fastify's 414 — whose
+ * default of 100 refused ids the launch had accepted.
+ */
+const MAX_PARAM_LENGTH = 4096;
 
 /** How long close() lets followed event streams finish sending before cutting them. */
 const STREAM_DRAIN_MS = 2000;
@@ -73,8 +81,11 @@ export class ApiServer {
       loggerInstance: node.log.child({ component: 'api' }) as FastifyBaseLogger,
       logController: new QuietRequestLog(),
       bodyLimit,
-      routerOptions: { ignoreTrailingSlash: true },
+      routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
       forceCloseConnections: true,
+      // Refusals made before any route runs, in the API's error shape too.
+      frameworkErrors: frameworkError,
+      clientErrorHandler,
     });
     this.metrics = new ApiMetrics(node);
     const routes = new RouteTable();
@@ -86,6 +97,10 @@ export class ApiServer {
     // Every body is JSON whatever its Content-Type: `curl -d '{…}'` sends
     // application/x-www-form-urlencoded. An empty body is no body.
     this.app.removeAllContentTypeParsers();
+    // A Content-Type that is not a media type (`""`, `;;;`) would be a 415 before the parser below could take it.
+    this.app.addHook('onRequest', async (request) => {
+      if (request.raw.headers['content-type'] !== undefined) request.raw.headers['content-type'] = 'application/json';
+    });
     this.app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
       if (body === '') return done(null, undefined);
       try {

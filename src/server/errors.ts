@@ -4,6 +4,8 @@
  * (bad JSON, a body over the limit), or no route matched.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { STATUS_CODES as HTTP_REASONS } from 'node:http';
+import type { Socket } from 'node:net';
 import { NodewardenError } from '../core/errors.js';
 
 export interface ErrorBody {
@@ -14,7 +16,37 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
   return reply.code(status).type('application/json; charset=utf-8').send({ error: { code, message } } satisfies ErrorBody);
 }
 
-const STATUS_CODES: Record<number, string> = { 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 431: 'HEADERS_TOO_LARGE' };
+const STATUS_CODES: Record<number, string> = { 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 408: 'REQUEST_TIMEOUT', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 431: 'HEADERS_TOO_LARGE' };
+
+/**
+ * Fastify's `frameworkErrors`: a path it cannot route (bad percent-encoding)
+ * is refused before any route, with fastify's own body unless answered here.
+ */
+export function frameworkError(err: FastifyError, _request: unknown, reply: FastifyReply): void {
+  const message = err.code === 'FST_ERR_BAD_URL' ? `the path is not a valid URL (bad percent-encoding): ${err.message}` : err.message;
+  void sendError(reply, 400, 'BAD_REQUEST', message);
+}
+
+/** Node's parser errors (clientError) by code: the status Node itself would answer; anything else is a 400. */
+const CLIENT_ERROR_STATUS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, HPE_CHUNK_EXTENSIONS_OVERFLOW: 413, ERR_HTTP_REQUEST_TIMEOUT: 408 };
+
+/**
+ * Fastify's `clientErrorHandler`: bytes that are not an HTTP/1.1 request
+ * never reach a route, so the answer is written to the socket here, in the
+ * API's error shape (fastify's default has its own shape), and the
+ * connection closed.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+  const body = JSON.stringify({
+    error: { code: STATUS_CODES[status] ?? 'BAD_REQUEST', message: `the request is not valid HTTP/1.1 (${err.code ?? 'error'}): ${err.message}` },
+  } satisfies ErrorBody);
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${status} ${HTTP_REASONS[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  } else socket.destroy();
+}
 
 /** Fastify's own 4xx refusals, by its error code: our code and a message that says what to do. */
 function fromFastify(err: FastifyError, bodyLimit: number): { status: number; code: string; message: string } | null {
