@@ -57,7 +57,7 @@ describe('socket API: the lifecycle over curl', () => {
     const v = view.json as ContainerView;
     expect(Object.keys(v).sort()).toEqual(
       // SPEC §6's view, plus the rest of the request (env, localResources, retryPolicy) for `nodewarden show`.
-      ['command', 'createdAt', 'diagnostics', 'env', 'executionType', 'exitCode', 'exitStatus', 'id', 'limits', 'localResources', 'logDir', 'pid', 'resources', 'retryPolicy', 'state', 'updatedAt', 'usage', 'workDir'].sort(),
+      ['command', 'createdAt', 'diagnostics', 'env', 'executionType', 'exitCode', 'exitStatus', 'id', 'limits', 'localResources', 'logDir', 'pid', 'resources', 'retryPolicy', 'state', 'updatedAt', 'usage', 'user', 'workDir'].sort(),
     );
     expect(v).toMatchObject({ state: 'RUNNING', exitStatus: -1000, exitCode: -1000, limits: { pmemBytes: 96 * 2 ** 20, cpus: 1.1 } });
     expect(isLive(v.pid!)).toBe(true);
@@ -135,7 +135,7 @@ describe('socket API: shapes', () => {
     await post('/v1/containers', sleeper('n1'));
     await d.until('n1', 'RUNNING');
     const { json } = await get('/v1/node');
-    expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'monitor', 'queued', 'recovery', 'utilization']);
+    expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'limits', 'monitor', 'queued', 'recovery', 'store', 'utilization']);
     expect(json.recovery).toMatchObject({ containers: 0, reacquired: 0, ended: 0, launched: 0, rebooted: false, killed: 0 });
     expect(json.capacity).toEqual({ memoryMb: 4096, vcores: 8 });
     expect(json.allocated).toEqual({ memoryMb: 64 + 32, vcores: 1.1 });
