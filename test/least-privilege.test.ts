@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { ApiError } from '../src/client/client.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { waitFor } from './helpers/proc.js';
@@ -65,6 +65,7 @@ describe.runIf(isRoot)('least privilege', () => {
     d = new DaemonDir();
     await d.start();
     const secret = fs.mkdtempSync('/tmp/nw-secret-');
+    onTestFinished(() => fs.rmSync(secret, { recursive: true, force: true }));
     fs.writeFileSync(path.join(secret, 'stdout'), 'root only\n', { mode: 0o600 });
     const before = fs.readFileSync('/etc/passwd', 'utf8');
     // Attempt 1 plants links where the daemon writes next, tries to move the daemon's files away, and fails;
@@ -85,7 +86,6 @@ describe.runIf(isRoot)('least privilege', () => {
     expect(fs.readFileSync('/etc/passwd', 'utf8')).toBe(before);
     expect(fs.readFileSync(path.join(secret, 'stdout'), 'utf8')).toBe('root only\n');
     expect(mode(path.join(secret, 'stdout'))).toBe(0o600);
-    fs.rmSync(secret, { recursive: true });
   });
 
   it('as root: a forgotten run-as container\'s directory goes, what the user made removed as the user', async () => {
