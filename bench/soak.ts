@@ -39,6 +39,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostFacts } from '../src/procfs/host-facts.js';
 import { atExit } from './cleanup.js';
+import { prng } from './prng.js';
 import {
   fileSize,
   killContainerProcsSync,
@@ -103,17 +104,6 @@ const REQUEST_TIMEOUT_MS = 15_000;
 
 // ---------------------------------------------------------------- randomness
 
-/** mulberry32, as in test/crash-random.test.ts. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const rand = prng(SEED);
 const between = (lo: number, hi: number) => lo + rand() * (hi - lo);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;

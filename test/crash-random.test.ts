@@ -24,21 +24,11 @@ import { ApiError } from '../src/client/client.js';
 import { FAILPOINT_NAMES } from '../src/failpoints.js';
 import { DaemonDir, type ContainerJson } from './helpers/daemon-process.js';
 import { waitForAsync } from './helpers/proc.js';
+import { prng } from '../bench/prng.js';
 
 const CYCLES = Number(process.env.NW_CRASH_CYCLES ?? 5);
 const SEED = Number(process.env.NW_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface Known {
   kind: 'long' | 'short';

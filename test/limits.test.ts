@@ -105,6 +105,10 @@ describe('finished containers are forgotten after nodewarden.containers.finished
     expect((await d.node.launch(request('old', ['sh', '-c', 'echo again']))).created).toBe(true);
     await d.until('old', 'DONE');
     expect(fs.readFileSync(`${oldDir}/logs/stdout`, 'utf8')).toBe('again\n');
+    // Its transitions are its own, not the forgotten container's too.
+    const transitions = await d.node.transitions('old');
+    expect(transitions.filter((t) => t.from === 'NEW')).toHaveLength(1);
+    expect(transitions.at(-1)?.to).toBe('DONE');
 
     await d.node.close();
     const lines = await exportLines(d.dbPath);

@@ -24,7 +24,7 @@ import { ExitCode, ExitStatus } from '../state-machines/exit-status.js';
 import type { TransitionRow } from '../src/store/store.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { DaemonDir } from './helpers/daemon-process.js';
-import { liveMembers, waitFor, waitForAsync } from './helpers/proc.js';
+import { containerProcesses, liveMembers, waitFor, waitForAsync } from './helpers/proc.js';
 
 /** Ids unique to this run: the cleanup finds processes by CONTAINER_ID, and other test files run at the same time. */
 const RUN = `mis${process.pid.toString(36)}${Date.now().toString(36)}`;
@@ -60,7 +60,7 @@ afterEach(async () => {
   // Whatever is left (a process that left its group would not be found by the above).
   await attempt(async () => {
     await waitFor(() => {
-      const left = containerProcesses(ids);
+      const left = livePids(ids);
       for (const p of left) {
         try {
           process.kill(p, 'SIGKILL');
@@ -77,27 +77,8 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-/** Live (not zombie) processes whose environment holds CONTAINER_ID of one of `wanted`. */
-function containerProcesses(wanted: Set<string>): number[] {
-  const out: number[] = [];
-  if (wanted.size === 0) return out;
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    let environ: string;
-    let stat: string;
-    try {
-      environ = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
-      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    const m = /(?:^|\0)CONTAINER_ID=([^\0]*)/.exec(environ);
-    if (!m || !wanted.has(m[1]!)) continue;
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    if (state !== 'Z' && state !== 'X') out.push(Number(name));
-  }
-  return out;
-}
+/** Pids of live processes of these containers. */
+const livePids = (ids: Set<string>): number[] => containerProcesses(ids).map((p) => p.pid);
 
 /** Does the process ignore SIGTERM (bit 15 of SigIgn in /proc/<pid>/status)? undefined when it is gone. */
 function ignoresTerm(pid: number): boolean | undefined {
@@ -205,7 +186,7 @@ describe('a container that ignores SIGTERM', () => {
     expect(done.diagnostics).toContain('Container killed by the ApplicationMaster.');
     expect(atCleanup.members).toEqual([]);
     expect(liveMembers(pid)).toEqual([]);
-    expect(containerProcesses(ids)).toEqual([]);
+    expect(livePids(ids)).toEqual([]);
     // The wrapper was SIGKILLed with the rest: it wrote no exit code, the 137 is its wait status.
     expect(fs.existsSync(file(done, `${id}.pid.exitcode`))).toBe(false);
     expect(await transitions(id)).toEqual([
@@ -249,7 +230,7 @@ describe('a container that ignores SIGTERM', () => {
     expect(atKill.command?.every((ignores) => ignores === true)).toBe(true);
     expect(atCleanup.members).toEqual([]);
     expect(liveMembers(pid)).toEqual([]);
-    expect(containerProcesses(ids)).toEqual([]);
+    expect(livePids(ids)).toEqual([]);
     expect(await transitions(id)).toContain('RUNNING>KILLING');
   }, 60_000);
 });
@@ -305,7 +286,7 @@ describe('a container that forks as fast as it can', () => {
     // Reported finished only once the whole group was gone, and nothing escaped the kill.
     expect(atCleanup.members).toEqual([]);
     expect(liveMembers(pid)).toEqual([]);
-    expect(containerProcesses(ids)).toEqual([]);
+    expect(livePids(ids)).toEqual([]);
     // The loops died of the TERM (the wrapper recorded 143): no SIGKILL was needed.
     expect(done.exitStatus).toBe(ExitStatus.KILLED_BY_APPMASTER);
     expect(done.exitCode).toBe(ExitCode.TERMINATED);
@@ -382,7 +363,7 @@ describe('a container that exits at once', () => {
       const end = code === 0 ? 'EXITED_WITH_SUCCESS' : 'EXITED_WITH_FAILURE';
       expect(await transitions(id), id).toEqual(['NEW>SCHEDULED', 'SCHEDULED>RUNNING', `RUNNING>${end}`, `${end}>DONE`]);
     }
-    expect(containerProcesses(ids)).toEqual([]);
+    expect(livePids(ids)).toEqual([]);
   }, 90_000);
 
   it('a crash between the spawn and CONTAINER_LAUNCHED: on restart it ends with its real exit code from the file, launched once', async () => {

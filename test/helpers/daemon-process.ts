@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NodewardenClient } from '../../src/client/client.js';
-import { waitFor, waitForAsync } from './proc.js';
+import { containerProcesses, waitFor, waitForAsync } from './proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
 
@@ -130,26 +130,9 @@ export class DaemonDir {
     return path.join(this.workDir, 'containers', id);
   }
 
-  /** Live (not zombie) processes of this directory's containers, found by the CONTAINER_ID every container process inherits. */
+  /** Live (not zombie) processes of this directory's containers. */
   containerProcesses(): Array<{ pid: number; pgrp: number; id: string }> {
-    const out: Array<{ pid: number; pgrp: number; id: string }> = [];
-    for (const name of fs.readdirSync('/proc')) {
-      if (!/^[0-9]+$/.test(name)) continue;
-      let environ: string;
-      let stat: string;
-      try {
-        environ = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
-        stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-      } catch {
-        continue;
-      }
-      const m = /(?:^|\0)CONTAINER_ID=([^\0]*)/.exec(environ);
-      if (!m || !this.ids.has(m[1]!)) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[0] === 'Z' || f[0] === 'X') continue;
-      out.push({ pid: Number(name), pgrp: Number(f[2]), id: m[1]! });
-    }
-    return out;
+    return containerProcesses(this.ids);
   }
 
   /** Stop the daemon and every container process, then remove the directory. */

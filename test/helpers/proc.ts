@@ -74,3 +74,26 @@ export async function killGroups(pgids: Iterable<number>): Promise<void> {
   }
   await waitFor(() => groups.every((g) => liveMembers(g).length === 0), 10_000, 'test process groups to die');
 }
+
+/** Live (not zombie) processes whose environment holds CONTAINER_ID of one of `ids`: every container process inherits it. */
+export function containerProcesses(ids: ReadonlySet<string>): Array<{ pid: number; pgrp: number; id: string }> {
+  const out: Array<{ pid: number; pgrp: number; id: string }> = [];
+  if (ids.size === 0) return out;
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    let environ: string;
+    let stat: string;
+    try {
+      environ = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const m = /(?:^|\0)CONTAINER_ID=([^\0]*)/.exec(environ);
+    if (!m || !ids.has(m[1]!)) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (f[0] === 'Z' || f[0] === 'X') continue;
+    out.push({ pid: Number(name), pgrp: Number(f[2]), id: m[1]! });
+  }
+  return out;
+}
