@@ -71,7 +71,17 @@ function treeRssBytes(root: number): number {
   return tree.reduce((sum, p) => sum + p.rssPages, 0) * hostFacts().pageSize;
 }
 
-const command = (report: string, delayMs: number, child: boolean) => [HUNGRY, report, String(LIMIT_BYTES), String(Math.round(delayMs)), ...(child ? ['--child'] : [])];
+/**
+ * The hungry program's arguments. `ancestors`: how many of its ancestors the
+ * tool counts with it (nodewarden sums the launch wrapper's tree, pm2 the pid
+ * alone), so that its crossing is the crossing the tool sees.
+ */
+const command = (report: string, delayMs: number, ancestors: number, child: boolean) => [
+  HUNGRY, report, String(LIMIT_BYTES), String(Math.round(delayMs)), String(ancestors), ...(child ? ['--child'] : []),
+];
+/** Under nodewarden the program's parent is the launch wrapper, part of the tree the monitor sums. */
+const NODEWARDEN_ANCESTORS = 1;
+const PM2_ANCESTORS = 0;
 
 interface Outcome {
   /** Crossing → gone, ms; null when it was not killed within the window. */
@@ -86,7 +96,7 @@ async function underNodewarden(d: BenchDaemon, id: string, dir: string, delayMs:
   const report = path.join(dir, `nodewarden-${id}.json`);
   const { pid: root } = await d.client.post<ContainerView>('/v1/containers', {
     id,
-    command: [process.execPath, ...command(report, delayMs, child)],
+    command: [process.execPath, ...command(report, delayMs, NODEWARDEN_ANCESTORS, child)],
     resources: { memoryMb: LIMIT_MB, vcores: 1 },
   });
   const c = await crossing(report, delayMs + 30_000);
@@ -104,7 +114,7 @@ async function underNodewarden(d: BenchDaemon, id: string, dir: string, delayMs:
 
 async function underPm2(pm2: Pm2Daemon, name: string, dir: string, delayMs: number, windowMs: number, child = false): Promise<Outcome> {
   const report = path.join(dir, `pm2-${name}.json`);
-  await pm2.start({ name, script: process.execPath, args: command(report, delayMs, child), interpreter: 'none', max_memory_restart: LIMIT_BYTES });
+  await pm2.start({ name, script: process.execPath, args: command(report, delayMs, PM2_ANCESTORS, child), interpreter: 'none', max_memory_restart: LIMIT_BYTES });
   const c = await crossing(report, delayMs + 30_000);
   const gone = await goneAt(c.pid, c.crossedAt + windowMs);
   // Not killed: what pm2 says of the process now (it samples on each call), next to the tree's real RSS.

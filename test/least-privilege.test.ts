@@ -12,11 +12,12 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ApiError } from '../src/client/client.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { waitFor } from './helpers/proc.js';
 import { refusal } from './helpers/refusal.js';
+import { stageInstall, type StagedInstall } from './helpers/staged-install.js';
 
 const apiRefusal = (p: Promise<unknown>) => refusal(p, ApiError);
 
@@ -34,6 +35,13 @@ const mode = (p: string) => fs.statSync(p).mode & 0o777;
 const owner = (p: string) => fs.statSync(p).uid;
 
 describe.runIf(isRoot)('least privilege', () => {
+  // The daemon as nobody cannot load code from a checkout only root can traverse (a clone under /root).
+  let staged: StagedInstall | undefined;
+  beforeAll(() => {
+    staged = stageInstall();
+  });
+  afterAll(() => staged?.remove());
+
   it('as root: a container runs as the user the request names; what it makes is its own, what the daemon put there stays the daemon\'s', async () => {
     d = new DaemonDir();
     await d.start();
@@ -123,7 +131,7 @@ describe.runIf(isRoot)('least privilege', () => {
     d = new DaemonDir();
     fs.mkdirSync(d.workDir);
     execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, d.dir]);
-    await d.start({ uid: NOBODY, gid: NOBODY });
+    await d.start({ uid: NOBODY, gid: NOBODY, bin: staged!.bin });
     const err = await apiRefusal(d.launch('as-root', ['true'], { user: 'root' }));
     expect(err.status).toBe(403);
     expect(err.code).toBe('FORBIDDEN');

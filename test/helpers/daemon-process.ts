@@ -33,6 +33,15 @@ export interface RunningDaemon {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface StartOptions {
+  set?: Record<string, string | number | boolean>;
+  env?: Record<string, string>;
+  uid?: number;
+  gid?: number;
+  /** Another copy of `bin/nodewarden.js` (a staged install another user can read); it also runs in that copy's root. */
+  bin?: string;
+}
+
 export class DaemonDir {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-recovery-'));
   readonly socket = path.join(this.dir, 'nw.sock');
@@ -43,12 +52,13 @@ export class DaemonDir {
   current: RunningDaemon | null = null;
 
   /** Start a daemon on this directory and wait until it serves its socket. */
-  async start(opts: { set?: Record<string, string | number | boolean>; env?: Record<string, string>; uid?: number; gid?: number } = {}): Promise<RunningDaemon> {
+  async start(opts: StartOptions = {}): Promise<RunningDaemon> {
     const settings = { 'yarn.nodemanager.container-monitor.interval-ms': 100, 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...opts.set };
     const args = ['start', '--socket', this.socket, '--db', this.db, '--work-dir', this.workDir];
     for (const [k, v] of Object.entries(settings)) args.push('--set', `${k}=${v}`);
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
       env: { ...process.env, ...opts.env },
+      ...(opts.bin !== undefined ? { cwd: path.dirname(path.dirname(opts.bin)) } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
     });
