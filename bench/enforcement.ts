@@ -157,8 +157,8 @@ export async function enforcementBench({ runs, warmUp, intervalMs }: { runs: num
     'nodewarden.executor.allowance.memory-mb': 0, // the limit is exactly the request, like max_memory_restart
   });
   let pm2: Pm2Daemon | undefined;
-  // A kill that has not come 3 intervals after the crossing (and 2 s more, for a loaded machine) is not coming.
-  const windowMs = 3 * intervalMs + 2000;
+  // A kill that has not come 3 intervals after the crossing (and 5 s more, for a loaded machine) is not coming.
+  const windowMs = 3 * intervalMs + 5000;
   try {
     pm2 = await Pm2Daemon.start({ workerIntervalMs: intervalMs });
     const nw: number[] = [];

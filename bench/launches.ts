@@ -11,7 +11,7 @@
  *   (GET /v1/containers/:id | pm2 describe).
  */
 import { IN_FLIGHT, latencies, launchRun } from './api.js';
-import { BenchDaemon, pool } from './daemon.js';
+import { BenchDaemon, pool, waitUntil } from './daemon.js';
 import { Pm2Daemon } from './pm2-daemon.js';
 import { figure, type Figure } from './stats.js';
 
@@ -25,8 +25,16 @@ async function pm2LaunchRun(pm2: Pm2Daemon, prefix: string, count: number): Prom
     IN_FLIGHT,
   );
   const elapsed = performance.now() - start;
-  const online = (await pm2.list()).filter((p) => p.name.startsWith(`${prefix}-`) && p.pm2_env.status === 'online').length;
-  if (online !== count) throw new Error(`bench: pm2 has ${online} of ${count} processes online`);
+  // Acknowledged is timed; online is checked (pm2 may still say 'launching' on a loaded machine).
+  let online = 0;
+  try {
+    await waitUntil(`pm2 to have ${count} processes online`, async () => {
+      online = (await pm2.list()).filter((p) => p.name.startsWith(`${prefix}-`) && p.pm2_env.status === 'online').length;
+      return online === count;
+    }, 30_000);
+  } catch {
+    throw new Error(`bench: pm2 has ${online} of ${count} processes online`);
+  }
   return count / (elapsed / 1000);
 }
 
