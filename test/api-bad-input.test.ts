@@ -12,8 +12,9 @@ import { curl } from './helpers/curl.js';
 let d: ApiTestDaemon;
 beforeAll(async () => {
   d = await startApiDaemon();
-  // Known containers in two states: one running, one finished.
-  await d.client.post('/v1/containers', { id: 'running', command: ['sleep', '60'], resources: { memoryMb: 16, vcores: 1 } });
+  // Known containers in two states: one running, one finished. `running` must outlive every case
+  // (each compares snapshots, which its exit would change): an hour, killed by d.stop().
+  await d.client.post('/v1/containers', { id: 'running', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } });
   await d.client.post('/v1/containers', { id: 'done', command: ['true'], resources: { memoryMb: 16, vcores: 1 } });
   await d.until('running', 'RUNNING');
   await d.until('done', 'DONE');

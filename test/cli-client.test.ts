@@ -17,12 +17,17 @@ let daemon: ChildProcess;
 let log = '';
 const pids = new Set<number>();
 
+// A long SIGKILL delay: nothing here ignores SIGTERM, and the wrapper must have the time it needs on a
+// busy machine to record the 143 the events test expects (a SIGKILL first would make it 137).
+const SETTINGS = ['yarn.nodemanager.container-monitor.interval-ms=100', 'yarn.nodemanager.sleep-delay-before-sigkill.ms=10000'];
+
 function startDaemon(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, 'start', '--set', 'yarn.nodemanager.container-monitor.interval-ms=100', '--set', 'yarn.nodemanager.sleep-delay-before-sigkill.ms=200', ...args], { cwd: dir });
+  const child = spawn(process.execPath, [BIN, 'start', ...SETTINGS.flatMap((s) => ['--set', s]), ...args], { cwd: dir });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the output is read once the process has ended, and 'exit' can come before the last of it.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return { child, output: () => out, exited };
 }
 
@@ -40,10 +45,10 @@ afterAll(async () => {
   const ps = nw('ps', '--json');
   if (ps.status === 0) for (const c of JSON.parse(ps.stdout).containers) if (c.pid) pids.add(c.pid);
   daemon?.kill('SIGTERM');
-  await waitFor(() => daemon.exitCode !== null || daemon.signalCode !== null, 10_000, 'the daemon to stop');
+  await waitFor(() => daemon.exitCode !== null || daemon.signalCode !== null, 20_000, 'the daemon to stop');
   await killGroups(pids);
   fs.rmSync(dir, { recursive: true, force: true });
-});
+}, 90_000);
 
 /** The environment of a CLI run: the daemon's socket, and colour left to the CLI (plain into a pipe) whatever runs the tests. */
 function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -56,16 +61,17 @@ const nw = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { 
 
 const stateOf = (id: string) => JSON.parse(nw('show', id, '--json').stdout).state as string;
 
-describe('nodewarden CLI against a running daemon', () => {
+// Each test runs several CLI processes (a Node start each, about a second on a loaded machine), some in polls.
+describe('nodewarden CLI against a running daemon', { timeout: 90_000 }, () => {
   it('launch prints the id; ps, show and stats print tables; --json prints the API JSON', async () => {
-    const launched = nw('launch', '--id', 'web', '--memory-mb', '64', '--vcores', '1', '--env', 'GREETING=hi there', '--', 'sh', '-c', 'echo "$GREETING"; sleep 60');
+    const launched = nw('launch', '--id', 'web', '--memory-mb', '64', '--vcores', '1', '--env', 'GREETING=hi there', '--', 'sh', '-c', 'echo "$GREETING"; sleep 3600'); // killed by the next test (and by afterAll, should that fail)
     expect(launched.status).toBe(0);
     expect(launched.stdout).toBe('web\n');
-    await waitFor(() => stateOf('web') === 'RUNNING', 10_000, 'web to run');
+    await waitFor(() => stateOf('web') === 'RUNNING', 20_000, 'web to run');
     const view = JSON.parse(nw('show', 'web', '--json').stdout);
     pids.add(view.pid);
     expect(view).toMatchObject({ id: 'web', state: 'RUNNING', resources: { memoryMb: 64, vcores: 1 } });
-    await waitFor(() => fs.existsSync(path.join(view.logDir, 'stdout')) && fs.readFileSync(path.join(view.logDir, 'stdout'), 'utf8') === 'hi there\n', 5000, 'the env to reach the command');
+    await waitFor(() => fs.existsSync(path.join(view.logDir, 'stdout')) && fs.readFileSync(path.join(view.logDir, 'stdout'), 'utf8') === 'hi there\n', 15_000, 'the env to reach the command');
 
     const ps = nw('ps');
     expect(ps.status).toBe(0);
@@ -80,7 +86,7 @@ describe('nodewarden CLI against a running daemon', () => {
     expect(show.stdout).toMatch(/^limits:\s+pmem 96 MB, vmem 201\.6 MB, cpus 1\.1$/m);
     expect(show.stdout).toMatch(/NEW\s+SCHEDULED\s+INIT_CONTAINER/);
 
-    await waitFor(() => JSON.parse(nw('stats', '--json').stdout).length === 1, 10_000, 'statistics');
+    await waitFor(() => JSON.parse(nw('stats', '--json').stdout).length === 1, 20_000, 'statistics');
     const stats = nw('stats');
     expect(stats.stdout.split('\n')[0]!.split(/\s{2,}/)).toEqual(['ID', 'PROCS', 'THREADS', 'RSS', 'TOTAL', 'MEM LIMIT', 'CPU USER', 'CPU SYS', 'CPU LIMIT']);
     expect(stats.stdout).toMatch(/^web\s+\d+\s+\d+\s/m);
@@ -90,12 +96,12 @@ describe('nodewarden CLI against a running daemon', () => {
 
   it('pause, resume and kill change the state and say so; events lists the transitions in order', async () => {
     expect(nw('pause', 'web').stdout).toMatch(/^web: pause requested, now PAUS(ING|ED)\n$/);
-    await waitFor(() => stateOf('web') === 'PAUSED', 10_000, 'PAUSED');
+    await waitFor(() => stateOf('web') === 'PAUSED', 20_000, 'PAUSED');
     expect(nw('resume', 'web').status).toBe(0);
-    await waitFor(() => stateOf('web') === 'RUNNING', 10_000, 'RUNNING');
+    await waitFor(() => stateOf('web') === 'RUNNING', 20_000, 'RUNNING');
     const killed = nw('kill', 'web', '--json');
     expect(JSON.parse(killed.stdout)).toMatchObject({ id: 'web', state: 'KILLING', exitStatus: -105 });
-    await waitFor(() => stateOf('web') === 'DONE', 10_000, 'DONE');
+    await waitFor(() => stateOf('web') === 'DONE', 20_000, 'DONE');
 
     const events = nw('events');
     expect(events.status).toBe(0);
@@ -125,7 +131,8 @@ describe('nodewarden CLI against a running daemon', () => {
     try {
       await waitFor(() => follower.pid !== undefined, 1000, 'the follower');
       expect(nw('launch', '--id', 'quick', '--memory-mb', '16', '--vcores', '1', '--', 'true').status).toBe(0);
-      await waitFor(() => out.split('\n').filter(Boolean).length >= 4, 10_000, 'the followed transitions');
+      // Whole lines only: a record may arrive in pieces.
+      await waitFor(() => out.split('\n').length - 1 >= 4, 20_000, 'the followed transitions');
       const records = out.trimEnd().split('\n').map((l) => JSON.parse(l));
       expect(records.map((r) => `${r.container}:${r.to}`)).toEqual(['quick:SCHEDULED', 'quick:RUNNING', 'quick:EXITED_WITH_SUCCESS', 'quick:DONE']);
       const seqs = records.map((r) => r.seq as number);
@@ -140,7 +147,7 @@ describe('nodewarden CLI against a running daemon', () => {
   it('show tells the whole story: request, limits, usage, transitions with times, diagnostics, log paths, the last lines of stderr', async () => {
     const script = 'for i in $(seq 1 15); do echo "problem $i" >&2; done; echo fine; exit 3';
     expect(nw('launch', '--id', 'noisy', '--memory-mb', '32', '--vcores', '1', '--env', 'MODE=two words', '--', 'sh', '-c', script).status).toBe(0);
-    await waitFor(() => stateOf('noisy') === 'DONE', 10_000, 'noisy to finish');
+    await waitFor(() => stateOf('noisy') === 'DONE', 20_000, 'noisy to finish');
     const view = JSON.parse(nw('show', 'noisy', '--json').stdout);
     expect(view).toMatchObject({ env: { MODE: 'two words' }, localResources: [], retryPolicy: { policy: 'NEVER_RETRY' }, exitCode: 3 });
 
@@ -243,9 +250,12 @@ describe('nodewarden CLI against a running daemon', () => {
     const other = path.join(dir, 'run', 'stale.sock');
     const args = ['--socket', other, '--db', path.join(dir, 'db', 'stale.sqlite'), '--work-dir', path.join(dir, 'var3')];
     const first = startDaemon(args);
-    await waitFor(() => first.output().includes('listening on'), 20_000, 'the first daemon');
-    first.child.kill('SIGKILL');
-    await first.exited;
+    try {
+      await waitFor(() => first.output().includes('listening on'), 20_000, 'the first daemon');
+    } finally {
+      first.child.kill('SIGKILL'); // also when it never listened
+      await first.exited;
+    }
     expect(fs.statSync(other).isSocket()).toBe(true);
     const second = startDaemon(args);
     try {

@@ -23,9 +23,11 @@ describe('nodewarden CLI', () => {
     const child = spawn(process.execPath, [BIN, 'start', '--db', db, '--work-dir', path.join(dir, 'var')], { cwd: dir });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the last log line ('nodewarden stopped') may still be in the pipe at 'exit'.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     try {
-      await waitFor(() => out.includes('nodewarden started'), 15_000, 'the start log line');
+      // The whole line (up to its newline), not a piece of it.
+      await waitFor(() => /nodewarden started.*\n/.test(out), 20_000, 'the start log line');
       const line = JSON.parse(out.split('\n').find((l) => l.includes('nodewarden started'))!);
       expect(line).toMatchObject({ name: 'nodewarden', db });
       expect(fs.existsSync(db)).toBe(true);
@@ -42,10 +44,11 @@ describe('nodewarden CLI', () => {
       const child = spawn(process.execPath, [BIN, 'start', '--db', path.join(dir, 'db', 'nw.sqlite'), '--work-dir', path.join(dir, 'var'), ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // 'close', not 'exit': the output is returned once the process has ended, and 'exit' can come before the last of it.
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       try {
         // Not the log: at warn there is none. The socket (var/ under the cwd) says it serves.
-        await waitFor(() => fs.existsSync(path.join(dir, 'var', 'nodewarden.sock')), 15_000, 'the daemon to listen');
+        await waitFor(() => fs.existsSync(path.join(dir, 'var', 'nodewarden.sock')), 20_000, 'the daemon to listen');
         expect(run('ps').status).toBe(0); // a request: logged at debug
         child.kill('SIGTERM');
         expect(await exited).toBe(0);
@@ -63,7 +66,7 @@ describe('nodewarden CLI', () => {
     const debug = (await startAndStop('--log-level', 'debug')).trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(debug.find((l) => l.level === 20)).toMatchObject({ msg: 'request completed', method: 'GET', url: '/v1/containers' });
     expect(run('start', '--pretty', '--no-pretty').status).toBe(2);
-  });
+  }, 90_000); // three daemons started and stopped, a CLI run each
 
   it('the logger is readable on a terminal by default and JSON elsewhere', async () => {
     const { createLogger } = await import('../src/cli/logger.js');

@@ -159,7 +159,9 @@ async function checkInvariants(dir: DaemonDir, known: Map<string, Known>, where:
       }
       return true;
     },
-    20_000,
+    // Generous: each pass views every container of every cycle so far, and launches owed by recovery
+    // are spawned meanwhile; on a busy machine that takes long. The wait ends once all have settled.
+    60_000,
     `containers to settle (${where})`,
   ).catch((err: Error) => {
     throw new Error(`${err.message}; unsettled: ${unsettled}`);

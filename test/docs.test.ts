@@ -18,12 +18,12 @@ const BIN = path.join(ROOT, 'bin', 'nodewarden.js');
 const reference = fs.readFileSync(path.join(ROOT, 'docs', 'reference.md'), 'utf8');
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
-/** SIGTERM, then SIGKILL if it has not stopped within 10 s. */
+/** SIGTERM, then SIGKILL if it has not stopped within 20 s. */
 async function stopChild(child: ChildProcess): Promise<void> {
   const stopped = () => child.exitCode !== null || child.signalCode !== null;
   child.kill('SIGTERM');
   try {
-    await waitFor(stopped, 10_000, 'the daemon to stop');
+    await waitFor(stopped, 20_000, 'the daemon to stop');
   } finally {
     if (!stopped()) child.kill('SIGKILL');
   }
@@ -91,12 +91,20 @@ describe('the README walkthrough, as written', () => {
 
   afterAll(async () => {
     try {
+      // The hungry container outlives the daemon (supervised): find its group, also when the test failed before it did.
+      if (daemon && daemon.exitCode === null) {
+        const view = run('npx nodewarden show hungry --json');
+        if (view.status === 0) {
+          const pid = (JSON.parse(view.stdout) as { pid: number | null }).pid;
+          if (pid) pids.add(pid);
+        }
+      }
       if (daemon) await stopChild(daemon);
     } finally {
       await killGroups(pids);
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 
   /** A README line run by bash in the walkthrough's directory, `npx nodewarden` being this checkout's CLI. */
   const run = (line: string) => spawnSync('bash', ['-c', line.replaceAll('npx nodewarden', `node ${JSON.stringify(BIN)}`)], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
@@ -118,7 +126,7 @@ describe('the README walkthrough, as written', () => {
       const view = JSON.parse(run('npx nodewarden show hungry --json').stdout);
       if (view.pid) pids.add(view.pid);
       return view.state === 'DONE';
-    }, 40_000, 'the hungry container to be killed');
+    }, 90_000, 'the hungry container to be killed');
 
     const story = run(show!);
     expect(story.status).toBe(0);
@@ -134,7 +142,7 @@ describe('the README walkthrough, as written', () => {
     const replayed = run(replay!);
     expect(replayed.status).toBe(0);
     expect(replayed.stdout).toMatch(/^replay matches the journal: \d+ records, \d+ transitions and 1 kill, all identical$/m);
-  });
+  }, 180_000); // the command grows 10 MB a second to pass 160 MB: 16 s at the least, more on a loaded machine, then CLI runs
 });
 
 /** node ARGV, without blocking this process; resolves once it has exited. */
@@ -171,7 +179,7 @@ describe('the examples', () => {
     } finally {
       await d.stop();
     }
-  });
+  }, 90_000); // three Node processes, two of them with a container each
 
   it('examples/nodewarden.service keeps containers alive across restarts (KillMode=process), and its command line starts the daemon', async () => {
     const unit = fs.readFileSync(path.join(ROOT, 'examples', 'nodewarden.service'), 'utf8');
@@ -202,5 +210,5 @@ describe('the examples', () => {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
-  });
+  }, 90_000); // a daemon start (up to 20 s) and its stop (up to 20 s)
 });

@@ -23,7 +23,8 @@ let db: Database.Database;
 beforeAll(async () => {
   // No monitor: its ticks would add journal records between two snapshots.
   d = await startApiDaemon({ 'yarn.nodemanager.container-monitor.enabled': false });
-  await d.client.post('/v1/containers', { id: 'running', command: ['sleep', '60'], resources: { memoryMb: 16, vcores: 1 } });
+  // `running` must outlive every probe (its exit would change a snapshot): an hour, killed by d.stop().
+  await d.client.post('/v1/containers', { id: 'running', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } });
   await d.client.post('/v1/containers', { id: 'done', command: ['true'], resources: { memoryMb: 16, vcores: 1 } });
   await d.until('running', 'RUNNING');
   await d.until('done', 'DONE');
@@ -56,7 +57,16 @@ interface Answer {
  * Content-Length) is half-closed after a quiet moment: the server then sees
  * its end. (Half-closing at once would not do: Node aborts a request whose
  * client ended before the answer was written.)
+ *
+ * A quiet moment is counted in turns of the event loop (each at least
+ * QUIET_STEP_MS), not in wall-clock time: the daemon answering runs in this
+ * process, and on a loaded machine a pause of the whole process must not pass
+ * for the daemon's silence. Each turn polls the sockets, so the daemon has had
+ * that many chances to read and answer.
  */
+const QUIET_STEP_MS = 30;
+const QUIET_TURNS = { noAnswerYet: 10, afterData: 5 };
+
 function send(bytes: Buffer | string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -68,10 +78,16 @@ function send(bytes: Buffer | string): Promise<Answer> {
       sock.destroy();
       resolve(parse(Buffer.concat(chunks)));
     };
-    const limit = setTimeout(done, 5000);
+    // Only for a daemon that never answers nor closes: the test fails on the incomplete answer.
+    const limit = setTimeout(done, 30_000);
     const quiet = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => (chunks.length > 0 ? done() : sock.end()), chunks.length > 0 ? 150 : 300);
+      let turns = chunks.length > 0 ? QUIET_TURNS.afterData : QUIET_TURNS.noAnswerYet;
+      const step = () => {
+        // A timer set in a timer callback runs in a later turn of the loop, after a poll of the sockets.
+        timer = setTimeout(() => (--turns > 0 ? step() : chunks.length > 0 ? done() : sock.end()), QUIET_STEP_MS);
+      };
+      step();
     };
     quiet();
     sock.on('data', (b: Buffer) => {
@@ -186,7 +202,7 @@ async function expectHealthy(): Promise<void> {
 async function settle(id: string | undefined): Promise<void> {
   if (id === undefined) return;
   try {
-    await waitFor(() => d.node.view(id).state === 'DONE', 5000, `${id} to finish`);
+    await waitFor(() => d.node.view(id).state === 'DONE', 15_000, `${id} to finish`);
   } catch {
     await d.node.kill(id).catch(() => undefined);
     await d.until(id, 'DONE');
@@ -421,7 +437,8 @@ describe('what the fuzzer found', () => {
   it('an id of 101 to 128 characters was launched, then every route of it refused with 414: it is a container like any other', async () => {
     const id = `long-${'i'.repeat(123)}`;
     expect(id).toHaveLength(128);
-    let a = await send(request('POST', '/v1/containers', { body: JSON.stringify({ id, command: ['sleep', '30'], resources: { memoryMb: 16, vcores: 1 } }) }));
+    // Long enough to still run at the kill below, however slow the requests in between (d.stop() kills it should the test fail).
+    let a = await send(request('POST', '/v1/containers', { body: JSON.stringify({ id, command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } }) }));
     expect(a.status).toBe(201);
     await d.until(id, 'RUNNING');
     for (const p of [`/v1/containers/${id}`, `/v1/containers/${id}/transitions`, `/ws/v1/node/containers/${id}`, `/ws/v1/node/containers/${id}/logs`]) {

@@ -338,10 +338,20 @@ describe('fuzzing the process tree with generated procfs trees', () => {
       }),
       { numRuns },
     );
-  });
+  }, 60_000); // 150 generated worlds, each written to disk and read back: seconds idle, several times that on a loaded machine
 
   it("the monitor's TreeSampler (one scan for all roots, stat files held open across ticks) gives each root the library's tree and numbers, and lets its files go", () => {
-    const openFds = () => fs.readdirSync('/proc/self/fd').length;
+    // The fds on files of the fake procfs (removed ones too): the process's other fds (the test runner's own) may come and go meanwhile.
+    const openFds = () => {
+      const root = `${fs.realpathSync(fake.root)}/`; // what /proc/self/fd links name
+      return fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
+        } catch {
+          return false; // closed meanwhile (the directory's own fd among them)
+        }
+      }).length;
+    };
     fc.assert(
       fc.property(world, (w: World) => {
         clearProcfs();
@@ -387,7 +397,7 @@ describe('fuzzing the process tree with generated procfs trees', () => {
       }),
       { numRuns },
     );
-  });
+  }, 60_000); // as above
 });
 
 describe('what the fuzzer found: numbers too long to be a procfs number', () => {

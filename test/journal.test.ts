@@ -52,7 +52,8 @@ beforeAll(async () => {
   await d.launch('across', ['sh', '-c', 'while [ ! -e go ]; do sleep 0.02; done; exit 0']);
   expect((await d.until('ok', 'DONE')).exitCode).toBe(0);
   expect((await d.until('bad', 'DONE')).exitCode).toBe(3);
-  expect((await d.until('hog', 'DONE')).exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
+  // A Node start, 200 MB touched, two ticks and the kill's escalation: room for a loaded machine.
+  expect((await d.until('hog', 'DONE', 30_000)).exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
   await d.until('user', 'RUNNING');
   await d.current!.client.post('/v1/containers/user/kill', {});
   expect((await d.until('user', 'DONE')).exitStatus).toBe(ExitStatus.KILLED_BY_APPMASTER);
@@ -65,7 +66,7 @@ beforeAll(async () => {
   await d.crash();
   await d.start({ set });
   // calm is sampled again, long enough for its CPU to be known (what a kill needs).
-  await waitForAsync(async () => (await d.view('calm')).usage !== null, 15_000, 'calm to be measured again');
+  await waitForAsync(async () => (await d.view('calm')).usage !== null, 30_000, 'calm to be measured again');
   fs.writeFileSync(path.join(d.containerDir('across'), 'go'), '');
   expect((await d.until('across', 'DONE')).exitCode).toBe(0);
   await d.current!.client.post('/v1/containers/calm/kill', {});
@@ -225,5 +226,5 @@ describe('replay', () => {
     expect(r.stderr).toMatch(/line 2: an event record with a bad event\.message: expected a string\n$/);
 
     expect(nw('replay').status).toBe(2);
-  });
+  }, 60_000); // six CLI runs, one after the other: a loaded machine takes seconds for each
 });

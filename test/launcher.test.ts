@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { containerPaths } from '../src/launcher/container-paths.js';
 import { launchScript } from '../src/launcher/launch-script.js';
 import {
@@ -257,17 +257,26 @@ describe('ProcessLauncher', () => {
   });
 
   it('kill: SIGTERM to the group, notice once the whole tree is gone (no SIGKILL needed)', async () => {
-    const l = mk({ sigkillDelayMs: 5000 });
+    // A long delay, and the signals the launcher sends are watched: a SIGKILL would show
+    // (no elapsed-time bound, which a busy machine could exceed). It also leaves the
+    // wrapper all the time it needs to record the 143.
+    const l = mk({ sigkillDelayMs: 10_000 });
     let membersAtNotice: number[] | undefined;
     const c = await start(l, 'c', SLEEP_TREE, {}, () => (membersAtNotice = liveMembers(c.pid)));
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'tree to start');
-    const t0 = Date.now();
-    l.kill(c.id);
-    l.kill(c.id); // idempotent
-    const n = await c.exit;
+    const signals = vi.spyOn(process, 'kill');
+    let n: ExitNotice;
+    try {
+      l.kill(c.id);
+      l.kill(c.id); // idempotent
+      n = await c.exit;
+      expect(signals.mock.calls).toContainEqual([-c.pid, 'SIGTERM']); // the spy sees the launcher's signals
+      expect(signals.mock.calls.filter(([, sig]) => sig === 'SIGKILL')).toEqual([]);
+    } finally {
+      signals.mockRestore();
+    }
     expect(n.exitCode).toBe(ExitCode.TERMINATED);
     expect(n.diagnostics).toMatch(/^Container exited with a non-zero exit code 143/);
-    expect(Date.now() - t0).toBeLessThan(4000);
     expect(membersAtNotice).toEqual([]);
     expect(liveMembers(c.pid)).toEqual([]);
     expect(read(containerPaths(workDir, 'c').exitCodeFile).trim()).toBe('143');
@@ -291,7 +300,9 @@ describe('ProcessLauncher', () => {
   });
 
   it('kill: a grandchild that ignores SIGTERM holds the notice back until SIGKILL', async () => {
-    const l = mk({ sigkillDelayMs: 300 });
+    // The wrapper must record sh's 143 before the SIGKILL ends it too: give it time on a busy machine.
+    const delay = 1500;
+    const l = mk({ sigkillDelayMs: delay });
     const script = ignoreTermScript();
     const ready = path.join(tmp, 'ready');
     let membersAtNotice: number[] | undefined;
@@ -305,7 +316,7 @@ describe('ProcessLauncher', () => {
     const n = await c.exit;
     // sh died of the TERM (the wrapper recorded 143), but the notice waited for the SIGKILL.
     expect(n.exitCode).toBe(ExitCode.TERMINATED);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(295);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(delay - 5);
     expect(membersAtNotice).toEqual([]);
     expect(isLive(grandchild)).toBe(false);
   });
@@ -332,9 +343,9 @@ describe('ProcessLauncher', () => {
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'tree to start');
     const members = liveMembers(c.pid);
     l.pause(c.id);
-    await waitFor(() => members.every((m) => procStat(m)?.state === 'T'), 5000, 'all members stopped');
+    await waitFor(() => members.every((m) => procStat(m)?.state === 'T'), 15_000, 'all members stopped');
     l.resume(c.id);
-    await waitFor(() => members.every((m) => procStat(m)?.state === 'S'), 5000, 'all members running');
+    await waitFor(() => members.every((m) => procStat(m)?.state === 'S'), 15_000, 'all members running');
     expect(c.notices).toHaveLength(0);
   });
 
@@ -344,7 +355,7 @@ describe('ProcessLauncher', () => {
     await waitFor(() => liveMembers(c.pid).length === 4, 10_000, 'tree to start');
     const members = liveMembers(c.pid);
     l.pause(c.id);
-    await waitFor(() => members.every((m) => procStat(m)?.state === 'T'), 5000, 'all members stopped');
+    await waitFor(() => members.every((m) => procStat(m)?.state === 'T'), 15_000, 'all members stopped');
     l.kill(c.id);
     const n = await c.exit;
     expect(n.exitCode).toBe(ExitCode.TERMINATED);
@@ -367,13 +378,13 @@ describe('ProcessLauncher', () => {
     expect(n).toEqual({ exitCode: 0, diagnostics: '' });
     const leftover = Number(read(ready));
     expect(leftoverAliveAtNotice).toBe(true);
-    await waitFor(() => !isLive(leftover), 5000, 'leftover to be SIGKILLed');
+    await waitFor(() => !isLive(leftover), 15_000, 'leftover to be SIGKILLed');
     expect(liveMembers(c.pid)).toEqual([]);
 
     // A plain leftover goes with the SIGTERM.
     const d = await start(l, 'd', ['sh', '-c', 'sleep 1000 & exit 4']);
     expect((await d.exit).exitCode).toBe(4);
-    await waitFor(() => liveMembers(d.pid).length === 0, 5000, 'background sleep to be terminated');
+    await waitFor(() => liveMembers(d.pid).length === 0, 15_000, 'background sleep to be terminated');
   });
 
   it('a relaunch does not read the previous attempt’s exit-code file', async () => {
@@ -384,13 +395,14 @@ describe('ProcessLauncher', () => {
     expect(fs.existsSync(p.exitCodeFile)).toBe(true);
     const b = await start(l, 'c', ['sleep', '1000']);
     expect(fs.existsSync(p.exitCodeFile)).toBe(false);
-    await waitFor(() => fs.existsSync(p.pidFile) && read(p.pidFile).trim() === String(b.pid), 5000, 'new pid file');
+    await waitFor(() => fs.existsSync(p.pidFile) && read(p.pidFile).trim() === String(b.pid), 15_000, 'new pid file');
     process.kill(-b.pid, 'SIGKILL');
     expect((await b.exit).exitCode).toBe(ExitCode.FORCE_KILLED);
   });
 
   it('throws LaunchError when nothing can be started', async () => {
-    const l = mk();
+    // A long SIGKILL delay: the wrapper records the 143 after the TERM; an early SIGKILL would make it 137.
+    const l = mk({ sigkillDelayMs: 10_000 });
     const noop = (): void => {};
     await expect(l.launch('c', [], {}, noop)).rejects.toThrow(LaunchError);
     await expect(l.launch('c', [''], {}, noop)).rejects.toThrow(LaunchError);
@@ -413,15 +425,19 @@ describe('ProcessLauncher', () => {
 
   it('close() forgets containers without touching their processes', async () => {
     const l = mk();
-    const c = await start(l, 'c', ['sh', '-c', 'sleep 0.2; exit 6']);
+    const go = path.join(tmp, 'go');
+    // It ends when the test says, after close().
+    const c = await start(l, 'c', ['sh', '-c', 'while [ ! -e "$0" ]; do sleep 0.02; done; exit 6', go]);
     l.close();
+    fs.writeFileSync(go, '');
     const p = containerPaths(workDir, 'c');
-    await waitFor(() => fs.existsSync(p.exitCodeFile), 5000, 'the container to finish by itself');
+    await waitFor(() => fs.existsSync(p.exitCodeFile), 15_000, 'the container to finish by itself');
     expect(read(p.exitCodeFile).trim()).toBe('6');
-    // Give a (wrong) late notice every chance to show up: wait until the
-    // wrapper has been reaped, then one more poll round.
-    await waitFor(() => !isLive(c.pid), 5000, 'wrapper gone');
-    await new Promise((r) => setTimeout(r, 100));
+    // Give a (wrong) late notice every chance to show up: wait until the wrapper,
+    // our child, has been reaped (its /proc entry gone): Node emits the child's
+    // 'exit' as it reaps it, and a notice would follow from that at once.
+    await waitFor(() => procStat(c.pid)?.startTime !== c.startTime, 15_000, 'wrapper reaped');
+    await new Promise((r) => setImmediate(r));
     expect(c.notices).toHaveLength(0);
   });
 });
@@ -429,7 +445,9 @@ describe('ProcessLauncher', () => {
 describe('ProcessLauncher.watch (processes that are not our child)', () => {
   it('reports the exit code file of a recovered container when it ends', async () => {
     const a = mk();
-    const c = await start(a, 'c', ['sh', '-c', 'sleep 0.3; exit 5']);
+    const go = path.join(tmp, 'go');
+    // It ends when the test says, once it is watched (not after a sleep that a busy machine could outlast).
+    const c = await start(a, 'c', ['sh', '-c', 'while [ ! -e "$0" ]; do sleep 0.02; done; exit 5', go]);
     a.close(); // the "old daemon" is gone
     const b = mk({ pollIntervalMs: 50 });
     expect(b.isAlive(c.pid, c.startTime)).toBe(true);
@@ -439,6 +457,7 @@ describe('ProcessLauncher.watch (processes that are not our child)', () => {
       aliveAtNotice = isLive(c.pid);
       n.onExit(x);
     });
+    fs.writeFileSync(go, '');
     expect(await n.exit).toEqual({ exitCode: 5, diagnostics: 'Container exited with a non-zero exit code 5' });
     expect(aliveAtNotice).toBe(false);
     expect(n.notices).toHaveLength(1);

@@ -99,7 +99,10 @@ describe('lifecycle with real processes', () => {
   });
 
   it('kill: exit status -105, and no process of the group is left, grandchildren included', async () => {
-    const d = daemon();
+    // The 143 is written by the wrapper after the TERM ended its command: a SIGKILL
+    // before it has (200 ms by default, little on a busy machine) would make it 137.
+    // Nothing ignores the TERM here, so the long delay costs no time.
+    const d = daemon({ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000 });
     await d.node.launch({ id: 'k', command: ['sh', '-c', 'sleep 1000 & (sleep 1000 &) ; sleep 1000'], resources: small });
     await d.until('k', 'RUNNING');
     const pid = d.node.view('k').pid!;
@@ -120,11 +123,13 @@ describe('lifecycle with real processes', () => {
   });
 
   it('a container that ignores SIGTERM is SIGKILLed after the delay; the kill status stays -105', async () => {
-    const d = daemon();
+    // vmem check off: Node reserves ~700 MB of address space, over 2.1 × 288 MB, and the
+    // monitor would kill it (-103) on its own once two ticks (3 s each) came before the kill.
+    const d = daemon({ 'yarn.nodemanager.vmem-check-enabled': false });
     const ready = path.join(d.dir, 'ready');
     const script = `process.on('SIGTERM', () => {}); require('fs').writeFileSync(${JSON.stringify(ready)}, ''); setInterval(() => {}, 1000);`;
     await d.node.launch({ id: 'stubborn', command: [process.execPath, '-e', script], resources: { memoryMb: 256, vcores: 1 } });
-    await waitFor(() => fs.existsSync(ready), 10_000, 'the SIGTERM handler');
+    await waitFor(() => fs.existsSync(ready), 20_000, 'the SIGTERM handler');
     const pid = d.node.view('stubborn').pid!;
     await d.node.kill('stubborn');
     await d.until('stubborn', 'DONE');
@@ -206,10 +211,10 @@ describe('lifecycle with real processes', () => {
     const members = await waitFor(() => (liveMembers(pid).length === 4 ? liveMembers(pid) : null), 10_000, 'tree');
     await d.node.pause('p');
     await d.until('p', 'PAUSED');
-    await waitFor(() => members.every((m) => procStat(m)?.state === 'T'), 5000, 'every member stopped');
+    await waitFor(() => members.every((m) => procStat(m)?.state === 'T'), 15_000, 'every member stopped');
     await d.node.resume('p');
     await d.until('p', 'RUNNING');
-    await waitFor(() => members.every((m) => procStat(m)?.state === 'S'), 5000, 'every member running');
+    await waitFor(() => members.every((m) => procStat(m)?.state === 'S'), 15_000, 'every member running');
     await d.node.kill('p');
     await d.until('p', 'DONE');
   });
@@ -325,7 +330,8 @@ describe('scheduler with real processes', () => {
 
 describe('bad input changes nothing', () => {
   it('unknown ids, malformed requests, impossible events and requests that can never fit are refused', async () => {
-    const d = daemon({ 'yarn.nodemanager.resource.memory-mb': 1024 });
+    // No monitor ticks: one between the two snapshots below would change held's usage in the list.
+    const d = daemon({ 'yarn.nodemanager.resource.memory-mb': 1024, 'yarn.nodemanager.container-monitor.interval-ms': 3_600_000 });
     await d.node.launch({ id: 'held', command: ['sleep', '1000'], resources: { memoryMb: 900, vcores: 1 } });
     await d.node.launch({ id: 'waiting', command: ['true'], resources: { memoryMb: 900, vcores: 1 } });
     await d.until('held', 'RUNNING');

@@ -76,7 +76,10 @@ describe('limits', () => {
 describe('finished containers are forgotten after nodewarden.containers.finished-retention-ms', () => {
   it('row, directory and memory go once the retention is over; the id can be used again; replay agrees', async () => {
     const clock = steppedClock();
-    d = startDaemon({ 'nodewarden.containers.finished-retention-ms': 60_000 }, { clock });
+    // The clock also runs with real time: a retention of minutes leaves the steps below
+    // wide margins on a slow machine, and puts the GC's own timer (every min(60 s,
+    // retention / 2)) past the test's end, so only the test's passes run.
+    d = startDaemon({ 'nodewarden.containers.finished-retention-ms': 600_000 }, { clock });
     await d.node.launch(request('old', ['sh', '-c', 'echo hello']));
     await d.node.launch(request('young', ['true']));
     await d.node.launch(request('running', ['sleep', '600']));
@@ -86,14 +89,14 @@ describe('finished containers are forgotten after nodewarden.containers.finished
     const oldDir = d.node.view('old').workDir;
     expect(fs.readFileSync(`${oldDir}/logs/stdout`, 'utf8')).toBe('hello\n');
 
-    clock.advance(40_000);
+    clock.advance(400_000);
     await d.node.launch(request('young2', ['true']));
     await d.until('young2', 'DONE');
     // Nothing is due yet.
     expect(await d.node.gc.run()).toEqual([]);
 
-    clock.advance(30_000);
-    // 'old' and 'young' finished 70 s ago, 'young2' 30 s ago; 'running' never finished.
+    clock.advance(300_000);
+    // 'old' and 'young' finished 700 s ago, 'young2' 300 s ago; 'running' never finished.
     const forgotten = await d.node.gc.run();
     expect(forgotten.sort()).toEqual(['old', 'young']);
     expect(() => d!.node.view('old')).toThrow(/not found/);

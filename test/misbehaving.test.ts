@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ContainerView } from '../src/node/container-view.js';
 import { ExitCode, ExitStatus } from '../state-machines/exit-status.js';
 import type { TransitionRow } from '../src/store/store.js';
@@ -159,7 +159,8 @@ const read = (f: string) => fs.readFileSync(f, 'utf8');
 
 describe('a container that ignores SIGTERM', () => {
   it('a kill over the API ends it with SIGKILL after the delay: DONE, -105, 137, no member of its group left', async () => {
-    const delay = 1000;
+    // Long enough that the view right after the kill comes before the SIGKILL, even on a busy machine.
+    const delay = 3000;
     await api({ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': delay });
     const id = newId('deaf');
     // bash ignores TERM, and every child inherits the ignore: a sleep, and an sh with a sleep of its own.
@@ -167,7 +168,7 @@ describe('a container that ignores SIGTERM', () => {
     const running = await until(id, 'RUNNING');
     const pid = running.pid!;
     // wrapper, bash, sleep, sh, sleep
-    await waitFor(() => fs.existsSync(file(running, 'ready')) && liveMembers(pid).length >= 5, 10_000, 'the TERM-ignoring tree');
+    await waitFor(() => fs.existsSync(file(running, 'ready')) && liveMembers(pid).length >= 5, 20_000, 'the TERM-ignoring tree');
     const command = liveMembers(pid).filter((m) => m !== pid);
     expect(command.length).toBeGreaterThanOrEqual(4);
     for (const m of command) expect(ignoresTerm(m), `member ${m} ignores TERM`).toBe(true);
@@ -215,7 +216,11 @@ describe('a container that ignores SIGTERM', () => {
     d!.node.bus.on('transitions', (rows: TransitionRow[]) => {
       for (const r of rows) {
         if (r.containerId === id && r.to === 'KILLING' && atKill.command === undefined) {
-          atKill.command = liveMembers(pid).filter((m) => m !== pid).map(ignoresTerm);
+          // A member that ends between the scan and the read of its status (head, done writing) cannot be asked.
+          atKill.command = liveMembers(pid)
+            .filter((m) => m !== pid)
+            .map(ignoresTerm)
+            .filter((ignores) => ignores !== undefined);
         }
       }
     });
@@ -239,7 +244,8 @@ describe('a container that ignores SIGTERM', () => {
 
 describe('a container that forks as fast as it can', () => {
   it('the monitor keeps sampling, the daemon stays responsive, a kill takes the whole group and leaves nothing', async () => {
-    await api({ 'yarn.nodemanager.container-monitor.interval-ms': 100, 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 500 });
+    // A long SIGKILL delay: the TERM must do it all (checked below), and the wrapper gets the time it needs to record the 143.
+    await api({ 'yarn.nodemanager.container-monitor.interval-ms': 100, 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000 });
     const complaints = logged(d!);
     const id = newId('storm');
     // Two loops, each starting a child that starts a grandchild, both gone at once, over and over.
@@ -281,8 +287,17 @@ describe('a container that forks as fast as it can', () => {
     expect(complaints).toEqual([]);
 
     const atCleanup = membersWhenLeaving(id, 'KILLING', () => pid);
-    await d!.client.post(`/v1/containers/${id}/kill`);
-    const done = await until(id, 'DONE', 30_000);
+    // The daemon runs in this process: the signals its launcher sends are seen here.
+    const signals = vi.spyOn(process, 'kill');
+    let done: ContainerView;
+    try {
+      await d!.client.post(`/v1/containers/${id}/kill`);
+      done = await until(id, 'DONE', 30_000);
+      expect(signals.mock.calls).toContainEqual([-pid, 'SIGTERM']);
+      expect(signals.mock.calls.filter(([, sig]) => sig === 'SIGKILL')).toEqual([]);
+    } finally {
+      signals.mockRestore();
+    }
     // Reported finished only once the whole group was gone, and nothing escaped the kill.
     expect(atCleanup.members).toEqual([]);
     expect(liveMembers(pid)).toEqual([]);
@@ -319,7 +334,7 @@ describe('a container that closes its stdout', () => {
     ]);
     const running = await until(id, 'RUNNING');
     const closed = file(running, 'closed');
-    await waitFor(() => fs.existsSync(closed) && read(closed).endsWith('\n'), 10_000, 'the command to close stdout and stderr');
+    await waitFor(() => fs.existsSync(closed) && read(closed).endsWith('\n'), 20_000, 'the command to close stdout and stderr');
     const commandPid = Number(read(closed));
     expect(fs.existsSync(`/proc/${commandPid}/fd/1`)).toBe(false);
     expect(fs.existsSync(`/proc/${commandPid}/fd/2`)).toBe(false);
@@ -376,7 +391,7 @@ describe('a container that exits at once', () => {
     expect((await dd.crashed()).signal).toBe('SIGKILL');
     // The command ran and ended while no daemon was there: the wrapper left its pid and the exit code.
     const dir = dd.containerDir(id);
-    await waitFor(() => fs.existsSync(path.join(dir, `${id}.pid.exitcode`)), 10_000, 'the orphaned wrapper to finish');
+    await waitFor(() => fs.existsSync(path.join(dir, `${id}.pid.exitcode`)), 20_000, 'the orphaned wrapper to finish');
     expect(read(path.join(dir, `${id}.pid.exitcode`)).trim()).toBe('7');
     expect(dd.runs(id)).toBe(1);
 
@@ -407,10 +422,9 @@ describe('a container whose program cannot be run', () => {
     fs.mkdirSync(path.join(tmp, 'a-directory'));
     await api();
     const id = newId(name);
-    const t0 = Date.now();
     await launch(id, [program(), 'arg']);
-    const done = await until(id, 'DONE', 10_000);
-    expect(Date.now() - t0).toBeLessThan(10_000);
+    // "Quickly": it does not hang (the wait's bound); no elapsed-time check, which a busy machine could miss.
+    const done = await until(id, 'DONE', 20_000);
     expect(done).toMatchObject({ exitStatus: code, exitCode: code });
     // The stderr tail is bash's own word from the wrapper's exec: the program, and why it could not run.
     expect(diagnostics(done)).toMatch(new RegExp(`^Container exited with a non-zero exit code ${code}\\. Last 4096 bytes of stderr :\n`));

@@ -13,7 +13,7 @@ import type { ProcessSample } from '../state-machines/process-tree.js';
 import { ProcfsProcessTree } from '../src/procfs/procfs-process-tree.js';
 import { hostFacts } from '../src/procfs/host-facts.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
-import { isLive, procStat, waitFor } from './helpers/proc.js';
+import { isLive, liveMembers, procStat, waitFor } from './helpers/proc.js';
 
 const HOG = path.resolve(import.meta.dirname, 'fixtures/hog.mjs');
 const NODE = process.execPath;
@@ -85,7 +85,9 @@ function expectStamped(diagnostics: string, message: string): void {
 
 describe('ContainersMonitor on real processes', () => {
   it('kills a tree that grows past its pmem limit with -104 and the exact message; memory held by a grandchild counts', async () => {
-    const { d, tick } = manualDaemon({ 'yarn.nodemanager.vmem-check-enabled': false });
+    // A long SIGKILL delay: the wrapper records the 143 once the TERM has ended its command; a SIGKILL
+    // before that (200 ms by default, short on a busy machine) would make it 137. Nothing ignores the TERM.
+    const { d, tick } = manualDaemon({ 'yarn.nodemanager.vmem-check-enabled': false, 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000 });
     const ready = path.join(d.dir, 'hog.ready');
     // wrapper → bash → node: the memory is held two levels below the container's pid.
     const pid = await launch(d, 'c-pmem', ['bash', '-c', `"${NODE}" "${HOG}" 200 "${ready}" & wait`]);
@@ -139,12 +141,25 @@ describe('ContainersMonitor on real processes', () => {
     expect(kills.map((k) => k.exitStatus)).toEqual([-104]);
     expect(dumpRows(kills[0]!.diagnostics).map((r) => r.pid)).toContain(hog);
     await d.until('c-orphan', 'DONE');
-    await waitFor(() => !isLive(hog), 5000, 'the orphan to be gone');
+    await waitFor(() => !isLive(hog), 15_000, 'the orphan to be gone');
   });
 
   it('leaves a calm container alone for many ticks, recording its usage', async () => {
     const { d, tick } = manualDaemon({});
-    await launch(d, 'c-calm', ['sleep', '1000'], 128);
+    const pid = await launch(d, 'c-calm', ['sleep', '1000'], 128);
+    // RUNNING comes with the spawn; the wrapper then forks mv and a subshell before the sleep
+    // runs. Wait for the tree the figures below describe: the wrapper and its sleep.
+    const comm = (p: number) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+      } catch {
+        return null;
+      }
+    };
+    await waitFor(() => {
+      const members = liveMembers(pid);
+      return members.length === 2 && members.some((m) => m !== pid && comm(m) === 'sleep');
+    }, 15_000, 'the wrapper and its sleep');
     for (let i = 0; i < 20; i++) expect(tick()).toEqual([]);
     const view = d.node.view('c-calm');
     expect(view.state).toBe('RUNNING');
@@ -188,7 +203,7 @@ describe('ContainersMonitor on real processes', () => {
     });
     const pid = await launch(d, 'c-logs', ['bash', '-c', 'head -c 150000 /dev/zero; exec sleep 1000']);
     const logDir = d.node.view('c-logs').logDir;
-    await waitFor(() => fs.existsSync(path.join(logDir, 'stdout')) && fs.statSync(path.join(logDir, 'stdout')).size === 150_000, 10_000, 'the output');
+    await waitFor(() => fs.existsSync(path.join(logDir, 'stdout')) && fs.statSync(path.join(logDir, 'stdout')).size === 150_000, 15_000, 'the output');
     const size = fs.statSync(path.join(logDir, 'stdout')).size + fs.statSync(path.join(logDir, 'stderr')).size;
     const [kill] = d.node.monitor.logTick();
     expect(kill!.exitStatus).toBe(-109);

@@ -366,26 +366,37 @@ describe('ProcfsProcessTree', () => {
 });
 
 describe('ProcfsReader keeping stat files open (the monitor\'s scan)', () => {
-  const openFds = () => fs.readdirSync('/proc/self/fd').length;
+  // Only this process's fds on /proc/<pid>/stat (of `pid`, or of any pid) are counted: its other fds
+  // (the test runner's own) may come and go meanwhile, and a count of all of them would see that.
+  const statFds = (pid?: number) =>
+    fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return new RegExp(`^/proc/${pid ?? '\\d+'}/stat$`).test(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false; // closed meanwhile (the directory's own fd among them)
+      }
+    }).length;
 
   it('re-reads a held file in place, and lets go of processes that are gone', async () => {
     const reader = new ProcfsReader('/proc', { keepOpen: true });
     const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
     try {
       const pid = child.pid!;
-      const before = openFds();
+      const before = statFds();
+      expect(statFds(pid)).toBe(0);
       expect(reader.readStat(pid)?.comm).toBe('sleep');
-      expect(openFds()).toBe(before + 1); // held
+      expect(statFds(pid)).toBe(1); // held
       expect(reader.readStat(pid)?.pid).toBe(pid);
-      expect(openFds()).toBe(before + 1); // the same file, read again
+      expect(statFds(pid)).toBe(1); // the same file, read again
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
       await exited; // reaped: the held file now answers ESRCH
       expect(reader.readStat(pid)).toBeUndefined();
-      expect(openFds()).toBe(before);
+      expect(statFds(pid)).toBe(0);
       reader.scan();
+      expect(statFds()).toBeGreaterThan(before); // the scan holds every process's stat file
       reader.close();
-      expect(openFds()).toBeLessThanOrEqual(before);
+      expect(statFds()).toBeLessThanOrEqual(before);
     } finally {
       child.kill('SIGKILL');
       reader.close();

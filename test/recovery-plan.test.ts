@@ -104,7 +104,9 @@ describe('finding a launch that was never confirmed', () => {
   it('by its pid file; by its working directory before it wrote one; a leftover pid file of the previous attempt is not it', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-find-'));
     const withFile = wrapper('with-file', true);
-    await waitFor(() => fs.existsSync(containerPaths(dir, 'with-file').pidFile), 5000, 'the pid file');
+    // Its content, not only its existence: `echo $$ > file` creates the file before it writes the pid.
+    const pidFile = containerPaths(dir, 'with-file').pidFile;
+    await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() === String(withFile), 15_000, 'the pid file');
     const noFile = wrapper('no-file', false);
     fs.mkdirSync(containerPaths(dir, 'never').dir, { recursive: true });
     fs.mkdirSync(containerPaths(dir, 'ended').dir, { recursive: true });

@@ -47,7 +47,7 @@ async function expectReacquired(dir: DaemonDir, view: ContainerJson): Promise<vo
   expect(procStat(view.pid!)!.pgrp).toBe(view.pid);
   // A wrapper launched a moment ago may not have written its pid file yet.
   const pidFile = path.join(dir.containerDir(view.id), `${view.id}.pid`);
-  await waitFor(() => fs.existsSync(pidFile), 5000, `${pidFile}`);
+  await waitFor(() => fs.existsSync(pidFile), 15_000, `${pidFile}`);
   expect(fs.readFileSync(pidFile, 'utf8').trim()).toBe(String(view.pid));
 }
 
@@ -81,12 +81,12 @@ describe('work-preserving restart', () => {
       await expectReacquired(d, after);
     }
     for (const id of ['late-1', 'late-2', 'late-3']) await expectReacquired(d, await d.until(id, 'RUNNING'));
-    await waitFor(() => [...d!.ids].every((id) => d!.runs(id) === 1), 5000, 'every command to have started');
+    await waitFor(() => [...d!.ids].every((id) => d!.runs(id) === 1), 15_000, 'every command to have started');
     for (const id of d.ids) expect(d.runs(id), id).toBe(1);
     await expectNoOrphans(d);
 
     // Monitored again: the Mesos statistics cover every reacquired container.
-    await waitForAsync(async () => (await started.client.get<Array<{ executor_id: string }>>('/monitor/statistics')).length === 5, 10_000, 'statistics');
+    await waitForAsync(async () => (await started.client.get<Array<{ executor_id: string }>>('/monitor/statistics')).length === 5, 15_000, 'statistics');
     // Killable again, though no longer our child.
     await started.client.post(`/v1/containers/early-1/kill`);
     const killed = await d.until('early-1', 'DONE');
@@ -98,17 +98,23 @@ describe('work-preserving restart', () => {
     d = new DaemonDir();
     await d.start();
     const running = await (await d.launch('napping', SLEEPER), d.until('napping', 'RUNNING'));
-    await waitFor(() => d!.runs('napping') === 1, 5000, 'the command to start');
+    await waitFor(() => d!.runs('napping') === 1, 15_000, 'the command to start');
     await d.current!.client.post('/v1/containers/napping/pause');
     await d.until('napping', 'PAUSED');
     await d.crash();
 
     const started = await d.start();
     expect(await d.until('napping', 'PAUSED')).toMatchObject({ pid: running.pid });
-    for (const pid of liveMembers(running.pid!)) expect(procStat(pid)!.state).toBe('T');
+    // Waited for, not read once: a SIGSTOP takes effect when the process is next scheduled (and PAUSING,
+    // if the crash came before PAUSED was committed, is paused again by the new daemon). A SIGCONT from
+    // the new daemon would discard it and the wait would time out.
+    await waitFor(() => {
+      const members = liveMembers(running.pid!);
+      return members.length > 0 && members.every((pid) => procStat(pid)?.state === 'T');
+    }, 15_000, 'the group to be stopped');
     await started.client.post('/v1/containers/napping/resume');
     await d.until('napping', 'RUNNING');
-    await waitFor(() => liveMembers(running.pid!).every((pid) => procStat(pid)?.state !== 'T'), 5000, 'the group to continue');
+    await waitFor(() => liveMembers(running.pid!).every((pid) => procStat(pid)?.state !== 'T'), 15_000, 'the group to continue');
   });
 
   it('a crash between the commit of the launch marker and the spawn: launched on restart, once', async () => {
@@ -123,7 +129,7 @@ describe('work-preserving restart', () => {
 
     await d.start();
     await expectReacquired(d, await d.until('marker', 'RUNNING'));
-    await waitFor(() => d!.runs('marker') === 1, 5000, 'the command to start');
+    await waitFor(() => d!.runs('marker') === 1, 15_000, 'the command to start');
     expect(d.runs('marker')).toBe(1);
   });
 
@@ -133,7 +139,7 @@ describe('work-preserving restart', () => {
     await expect(d.launch('spawned', SLEEPER)).resolves.toMatchObject({ id: 'spawned' });
     expect((await d.crashed()).signal).toBe('SIGKILL');
     expect(query(d.db, (db) => db.prepare(`SELECT state, pid FROM containers WHERE id = 'spawned'`).get())).toEqual({ state: 'SCHEDULED', pid: null });
-    await waitFor(() => d!.runs('spawned') === 1, 5000, 'the orphaned command to start');
+    await waitFor(() => d!.runs('spawned') === 1, 15_000, 'the orphaned command to start');
 
     const started = await d.start();
     expect((await started.client.get<{ recovery: Record<string, number> }>('/v1/node')).recovery).toMatchObject({ reacquired: 1, launched: 0 });
@@ -158,16 +164,16 @@ describe('work-preserving restart', () => {
     const lost = await d.until('lost', 'RUNNING');
     const orphaned = await d.until('orphaned', 'RUNNING');
     for (const id of ['ok', 'fails', 'stays']) await d.until(id, 'RUNNING');
-    await waitFor(() => d!.runs('orphaned') === 1, 5000, 'the command to start');
+    await waitFor(() => d!.runs('orphaned') === 1, 15_000, 'the command to start');
     await d.crash();
     // While the daemon is down: two exit by themselves, one is SIGKILLed with its wrapper (no exit code written).
     for (const id of ['ok', 'fails']) fs.writeFileSync(path.join(d.containerDir(id), 'go'), '');
-    for (const id of ['ok', 'fails']) await waitFor(() => fs.existsSync(path.join(d!.containerDir(id), `${id}.pid.exitcode`)), 5000, `${id} to exit`);
+    for (const id of ['ok', 'fails']) await waitFor(() => fs.existsSync(path.join(d!.containerDir(id), `${id}.pid.exitcode`)), 15_000, `${id} to exit`);
     process.kill(-lost.pid!, 'SIGKILL');
-    await waitFor(() => liveMembers(lost.pid!).length === 0, 5000, 'lost to die');
+    await waitFor(() => liveMembers(lost.pid!).length === 0, 15_000, 'lost to die');
     // Only the wrapper dies: its command runs on in the group, orphaned.
     process.kill(orphaned.pid!, 'SIGKILL');
-    await waitFor(() => !isLive(orphaned.pid!), 5000, 'the wrapper to die');
+    await waitFor(() => !isLive(orphaned.pid!), 15_000, 'the wrapper to die');
     expect(liveMembers(orphaned.pid!).length).toBeGreaterThan(0);
 
     const started = await d.start({ set: { 'yarn.nodemanager.container-executor.exit-code-file.timeout-ms': 300 } });
@@ -182,7 +188,7 @@ describe('work-preserving restart', () => {
     expect(gone.diagnostics).toContain('exited while nodewarden was not running and left no exit code (LOST)');
     // The orphaned command is the container's: it is LOST, and what it left in its group is ended.
     expect((await d.until('orphaned', 'DONE')).exitCode).toBe(ExitCode.LOST);
-    await waitFor(() => liveMembers(orphaned.pid!).length === 0, 5000, 'the orphaned command to be ended');
+    await waitFor(() => liveMembers(orphaned.pid!).length === 0, 15_000, 'the orphaned command to be ended');
     await expectReacquired(d, await d.view('stays'));
     for (const id of d.ids) expect(d.runs(id), id).toBe(1);
     await expectNoOrphans(d);
@@ -209,7 +215,7 @@ describe('work-preserving restart', () => {
     await d.start({ set: { 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 60_000 }, env: { NODEWARDEN_FAILPOINTS: 'kill-signalled' } });
     await d.launch('stubborn', IGNORES_TERM);
     const running = await d.until('stubborn', 'RUNNING');
-    await waitFor(() => d!.runs('stubborn') === 1, 5000, 'the trap to be set');
+    await waitFor(() => d!.runs('stubborn') === 1, 15_000, 'the trap to be set');
     await d.current!.client.post('/v1/containers/stubborn/kill').catch(() => undefined);
     expect((await d.crashed()).signal).toBe('SIGKILL');
     expect(query(d.db, (db) => db.prepare(`SELECT state FROM containers WHERE id = 'stubborn'`).get())).toEqual({ state: 'KILLING' });
@@ -242,12 +248,15 @@ describe('work-preserving restart', () => {
 
   it('a crash while a failed container waits to be relaunched: relaunched once, the previous attempt’s pid file not taken for the new one', async () => {
     d = new DaemonDir();
-    await d.start();
+    // The crash comes from inside, when the relaunch timer fires (the second launch), before anything
+    // is spawned: a SIGKILL from outside after seeing RELAUNCHING could come after the 1.5 s interval
+    // on a busy machine (a second run), or before RELAUNCHING was committed (the view is not durable).
+    await d.start({ env: { NODEWARDEN_FAILPOINTS: 'launch-committed:2' } });
     // The first run fails; the second (and any later one) keeps running.
     const command = ['sh', '-c', 'echo $$ >> runs; [ "$(wc -l < runs)" -ge 2 ] || exit 5; exec sleep 600'];
     await d.launch('retry', command, { retryPolicy: { policy: 'RETRY_ON_ALL_ERRORS', maxRetries: 3, retryIntervalMs: 1500 } });
-    await d.until('retry', 'RELAUNCHING');
-    await d.crash();
+    expect((await d.crashed()).signal).toBe('SIGKILL');
+    expect(query(d.db, (db) => db.prepare(`SELECT state FROM containers WHERE id = 'retry'`).get())).toEqual({ state: 'RELAUNCHING' });
     // What the first attempt left: its pid file and exit code.
     expect(fs.readFileSync(path.join(d.containerDir('retry'), 'retry.pid.exitcode'), 'utf8').trim()).toBe('5');
     expect(d.runs('retry')).toBe(1);
@@ -258,8 +267,9 @@ describe('work-preserving restart', () => {
     await d.start();
     const view = await d.until('retry', 'RUNNING');
     await expectReacquired(d, view);
-    await waitFor(() => d!.runs('retry') === 2, 5000, 'the second run to start');
+    await waitFor(() => d!.runs('retry') === 2, 15_000, 'the second run to start');
     expect(view.diagnostics).toContain('exit code 5');
+    await d.durable('retry');
     // After the restart: one launch, a new process, no exit taken from the first attempt's files.
     const after = query(d.db, (db) => db.prepare(`SELECT event, payload FROM transitions WHERE container_id = 'retry' AND seq > ?`).all(seq)) as Array<{ event: string; payload: string }>;
     expect(after.map((t) => t.event)).toEqual(['CONTAINER_LAUNCHED']);
@@ -289,9 +299,11 @@ describe('work-preserving restart', () => {
     d = new DaemonDir();
     await d.start({ set: { 'yarn.nodemanager.container-executor.exit-code-file.timeout-ms': 100 } });
     const victim = await (await d.launch('victim', SLEEPER), d.until('victim', 'RUNNING'));
+    // The row edited below is the committed RUNNING one, with its pid.
+    await d.durable('victim');
     await d.crash();
     process.kill(-victim.pid!, 'SIGKILL');
-    await waitFor(() => liveMembers(victim.pid!).length === 0, 5000, 'the container to die');
+    await waitFor(() => liveMembers(victim.pid!).length === 0, 15_000, 'the container to die');
     // As after a reboot: the recorded pid now names another live process (this test's), with the same start time.
     const me = procStat(process.pid)!;
     const db = new Database(d.db);
@@ -322,7 +334,7 @@ describe('work-preserving restart', () => {
     const done = await d.until('hungry', 'DONE', 30_000);
     expect(done.exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
     expect(done.diagnostics).toMatch(/is running \d+B beyond the 'PHYSICAL' memory limit/);
-  });
+  }, 60_000); // two daemon starts and a 30 s wait for the kill: more than the default 30 s on a busy machine
 });
 
 describe('shutdown', () => {

@@ -93,7 +93,7 @@ describe.runIf(isRoot)('storage faults', () => {
     const degraded = await waitForAsync(async () => {
       const h = await health(d!);
       return h.status === 'degraded' ? h : undefined;
-    }, 10_000, 'the daemon to notice the full disk');
+    }, 30_000, 'the daemon to notice the full disk');
     expect(degraded.store?.code).toBe('SQLITE_FULL');
 
     // A new launch is refused, with the reason and what to do, and is not taken.
@@ -109,7 +109,7 @@ describe.runIf(isRoot)('storage faults', () => {
 
     // The monitor still kills a tree over its limit.
     fs.writeFileSync(path.join(d.containerDir('hog'), 'go'), '');
-    const hog = await d.until('hog', 'DONE');
+    const hog = await d.until('hog', 'DONE', 30_000); // a Node process to start and fill 100 MB first
     expect(hog.exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
     expect(isLive(hog.pid!)).toBe(false);
 
@@ -117,12 +117,14 @@ describe.runIf(isRoot)('storage faults', () => {
     const kill = await apiRefusal(d.current!.client.post('/v1/containers/victim/kill', {}));
     expect(kill.status).toBe(503);
     expect(kill.message).toMatch(/not durable yet; it takes effect once the database commits again/);
-    await waitFor(() => !isLive(victim.pid!), 10_000, 'the victim to be killed');
+    await waitFor(() => !isLive(victim.pid!), 30_000, 'the victim to be killed');
     expect((await d.until('victim', 'DONE')).exitStatus).toBe(ExitStatus.KILLED_BY_APPMASTER);
 
     // Space returns: the daemon commits by itself and takes launches again.
     fs.rmSync(filler);
-    await waitForAsync(async () => ((await health(d!)).status === 'ok' ? true : undefined), 10_000, 'the daemon to commit again');
+    // The failed commit is retried after 1, 2, 4, 8, then every 15 s: the longer the fault lasted (a
+    // busy machine), the longer until the next retry, up to 15 s.
+    await waitForAsync(async () => ((await health(d!)).status === 'ok' ? true : undefined), 30_000, 'the daemon to commit again');
     expect((await d.launch('after', ['sleep', '600'])).id).toBe('after');
     await d.until('after', 'RUNNING');
 
@@ -136,7 +138,7 @@ describe.runIf(isRoot)('storage faults', () => {
     expect((await apiRefusal(d.view('refused'))).status).toBe(404);
     await d.stop();
     await replayAgrees(d);
-  });
+  }, 120_000); // daemon starts, a Node hog, up to 15 s of commit retry: more than 30 s on a busy machine
 
   it('a database that cannot be written (immutable files): launches refused, kills go on, service resumes when it is writable again', async () => {
     d = new DaemonDir();
@@ -153,7 +155,7 @@ describe.runIf(isRoot)('storage faults', () => {
     const degraded = await waitForAsync(async () => {
       const h = await health(d!);
       return h.status === 'degraded' ? h : undefined;
-    }, 10_000, 'the daemon to notice the database cannot be written');
+    }, 30_000, 'the daemon to notice the database cannot be written');
     expect(degraded.store?.code).toMatch(/^SQLITE_(IOERR|READONLY)/);
 
     const refused = await apiRefusal(d.launch('refused', ['true']));
@@ -161,14 +163,18 @@ describe.runIf(isRoot)('storage faults', () => {
     expect((await apiRefusal(d.view('refused'))).status).toBe(404);
 
     fs.writeFileSync(path.join(d.containerDir('hog'), 'go'), '');
-    expect((await d.until('hog', 'DONE')).exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
+    expect((await d.until('hog', 'DONE', 30_000)).exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
     await apiRefusal(d.current!.client.post('/v1/containers/keeper/kill', {}));
-    await waitFor(() => !isLive(keeper.pid!), 10_000, 'the keeper to be killed');
+    await waitFor(() => !isLive(keeper.pid!), 30_000, 'the keeper to be killed');
 
     execFileSync('chattr', ['-i', ...files]);
-    await waitForAsync(async () => ((await health(d!)).status === 'ok' ? true : undefined), 10_000, 'the daemon to commit again');
+    // Up to 15 s until the next retry of the commit (see above).
+    await waitForAsync(async () => ((await health(d!)).status === 'ok' ? true : undefined), 30_000, 'the daemon to commit again');
     expect((await d.launch('after', ['true'])).id).toBe('after');
     expect((await d.until('after', 'DONE')).exitCode).toBe(0);
+    // The keeper's exit may be noticed only after the store recovered; it is committed before the crash.
+    await d.until('keeper', 'DONE');
+    await d.durable('keeper');
 
     await d.crash();
     await d.start({ set: SET });
@@ -176,5 +182,5 @@ describe.runIf(isRoot)('storage faults', () => {
     expect((await d.view('keeper')).exitStatus).toBe(ExitStatus.KILLED_BY_APPMASTER);
     await d.stop();
     await replayAgrees(d);
-  });
+  }, 120_000); // daemon starts, a Node hog, up to 15 s of commit retry: more than 30 s on a busy machine
 });

@@ -48,8 +48,8 @@ beforeAll(async () => {
   await waitFor(() => {
     const pmem = (id: string) => d.node.view(id).usage?.pmemBytes ?? -1;
     return pmem('bravo') > 0 && pmem('charlie') > pmem('bravo') && pmem('alpha') > pmem('charlie') + 50 * 2 ** 20;
-  }, 15_000, 'every container measured');
-});
+  }, 30_000, 'every container measured');
+}, 90_000); // three containers (two of them Node processes) started and measured
 
 afterAll(async () => {
   await d?.stop();
@@ -126,7 +126,7 @@ describe('nodewarden top in a terminal', () => {
     } finally {
       await term.kill();
     }
-  });
+  }, 120_000); // a dozen screens waited for in turn, each up to 15 s
 
   it('a terminal too small gets a clear message, and the view once it is resized; --state, --sort and --interval set the start', async () => {
     const term = new Tmux();
@@ -169,11 +169,11 @@ describe('nodewarden top in a terminal', () => {
 
 describe('nodewarden top without a terminal', () => {
   it('says it needs one (exit 1); a bad option is a usage error (exit 2)', () => {
-    const piped = spawnSync(process.execPath, [BIN, 'top', '--socket', d.socket], { encoding: 'utf8', timeout: 10_000 });
+    const piped = spawnSync(process.execPath, [BIN, 'top', '--socket', d.socket], { encoding: 'utf8', timeout: 30_000 });
     expect(piped.status).toBe(1);
     expect(piped.stderr).toContain('nodewarden: top needs a terminal');
     expect(piped.stderr).toContain('nodewarden ps --json');
-    const usage = spawnSync(process.execPath, [BIN, 'top', '--sort', 'size'], { encoding: 'utf8', timeout: 10_000 });
+    const usage = spawnSync(process.execPath, [BIN, 'top', '--sort', 'size'], { encoding: 'utf8', timeout: 30_000 });
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain('--sort must be one of memory, cpu, age, id');
   });
@@ -187,7 +187,7 @@ describe('nodewarden events --follow in a terminal', () => {
       await term.waitForScreen((s) => s.includes('alpha'), 'the transitions so far');
       // 32 MB asked (64 MB with the allowance); it holds 100 MB: the monitor kills it with -104.
       await d.node.launch({ id: 'hungry', command: hold(100), resources: { memoryMb: 32, vcores: 1 } });
-      await d.until('hungry', 'DONE');
+      await d.until('hungry', 'DONE', 30_000);
       // The view keeps the usage the killing tick recorded (YARN records usage before checking the limit).
       const killed = d.node.view('hungry');
       expect(killed.usage!.pmemBytes).toBeGreaterThan(killed.limits.pmemBytes);
@@ -211,5 +211,5 @@ describe('nodewarden events --follow in a terminal', () => {
     } finally {
       await term.kill();
     }
-  });
+  }, 90_000);
 });

@@ -65,8 +65,9 @@ export class DaemonDir {
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    // 'close', not 'exit': the output is complete only once its pipes are closed.
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
+      child.once('close', (code, signal) => resolve({ code, signal })),
     );
     const d: RunningDaemon = { child, client: new NodewardenClient(this.socket), output: () => out, exited };
     this.current = d;
@@ -109,6 +110,15 @@ export class DaemonDir {
   async launch(id: string, command: string[], extra: Record<string, unknown> = {}): Promise<ContainerJson> {
     this.ids.add(id);
     return this.current!.client.post<ContainerJson>('/v1/containers', { id, command, resources: { memoryMb: 64, vcores: 1 }, ...extra });
+  }
+
+  /**
+   * Resolves once everything the daemon decided so far is committed (a view
+   * is not durable: it shows the state before its row is written). The
+   * transitions route answers only then.
+   */
+  async durable(id: string): Promise<void> {
+    await this.current!.client.get(`/v1/containers/${id}/transitions`);
   }
 
   view(id: string): Promise<ContainerJson> {

@@ -75,17 +75,18 @@ export class Tmux {
   /** Wait for the command to end (after the keys, if any, are sent) and give its exit status. */
   async exited(...keys: string[]): Promise<number> {
     if (keys.length > 0) this.keys(...keys);
-    const deadline = Date.now() + 10_000;
+    // Generous, for a loaded machine: the wait ends as soon as the command does.
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const status = this.exitStatus();
       if (status !== null) return status;
-      if (Date.now() > deadline) throw new Error(`the command did not end within 10 s; the screen was:\n${this.screen()}`);
+      if (Date.now() > deadline) throw new Error(`the command did not end within 30 s; the screen was:\n${this.screen()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
   /** Wait until the screen satisfies `check`; a timeout shows the last screen. */
-  async waitForScreen(check: (screen: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
+  async waitForScreen(check: (screen: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
