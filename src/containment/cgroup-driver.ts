@@ -1,0 +1,54 @@
+/**
+ * One container's cgroup, whichever the version: the operations the
+ * launcher, the monitor, recovery and the GC need, behind one interface, as
+ * Mesos puts each isolator behind one. cgroup-v1.ts and cgroup-v2.ts
+ * implement it over their own files.
+ *
+ * Every container cgroup is `<own>/<hierarchy>/<id>`: beneath the daemon's
+ * own cgroup, never above it.
+ */
+
+/** What a container's cgroup is limited to. Null: no limit written. */
+export interface CgroupLimits {
+  /** The kernel's hard limit (v1 memory.limit_in_bytes, v2 memory.max). */
+  memoryLimitBytes: number | null;
+  /** YARN's soft limit (v1 memory.soft_limit_in_bytes, v2 memory.low). */
+  memorySoftLimitBytes: number | null;
+  /** v1 memory.swappiness (v2 has none). */
+  swappiness: number | null;
+  /** v1 cpu.shares (1024 × vcores; OPPORTUNISTIC 2). v2 gets cpu.weight from it. */
+  cpuShares: number;
+  /** CFS quota and period in µs (strict CPU), or null for none. */
+  cpuQuota: { quotaUs: number; periodUs: number } | null;
+  /** The most tasks it may have (pids.max): a fork bomb stops there. */
+  pidsMax: number | null;
+}
+
+export interface CgroupDriver {
+  readonly mode: 'cgroup-v1' | 'cgroup-v2';
+  /** Create the container's cgroup with its limits. Idempotent: an existing one gets the limits again. */
+  create(id: string, limits: CgroupLimits): void;
+  /** Move one process in (the wrapper, before it starts the command: nothing it starts is ever outside). */
+  place(id: string, pid: number): void;
+  /** Its members' pids; empty when it is empty or gone. */
+  members(id: string): number[];
+  /** Stop every member (pause); resolves once the kernel says frozen, false if it did not within the timeout. */
+  freeze(id: string, timeoutMs?: number): Promise<boolean>;
+  thaw(id: string): void;
+  /**
+   * Signal every member with no window for a fork to slip through: freeze,
+   * signal, thaw (Mesos's destroy); on v2 a SIGKILL is `cgroup.kill`.
+   */
+  signal(id: string, sig: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Remove it once empty; false while it still has members. Missing is removed. */
+  remove(id: string): boolean;
+  /** The ids of every container cgroup under the hierarchy (the GC's and recovery's view). */
+  list(): string[];
+}
+
+/** A container id is one path component; the launcher checks this already, the driver again. */
+export function assertCgroupName(id: string): void {
+  if (id === '' || id === '.' || id === '..' || id.includes('/') || id.includes('\0')) {
+    throw new RangeError(`not a cgroup name: ${JSON.stringify(id)}`);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The cgroup v2 driver's file logic on a fake cgroup directory (this
+ * machine's v2 hierarchy has no memory controller, so the real kernel cannot
+ * run it): what it writes where, what it reads, and how it waits for the
+ * freezer. The kernel's side (cgroup.procs, cgroup.events) is played by
+ * the test writing those files.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CgroupV2, cpuWeightOf } from '../src/containment/cgroup-v2.js';
+import type { CgroupLimits } from '../src/containment/cgroup-driver.js';
+
+const LIMITS: CgroupLimits = { memoryLimitBytes: null, memorySoftLimitBytes: null, swappiness: null, cpuShares: 1024, cpuQuota: null, pidsMax: null };
+
+describe('cgroup v2 on a fake cgroup directory', () => {
+  let root: string;
+  let own: string;
+  let cg: CgroupV2;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-cgv2-'));
+    own = path.join(root, 'nm.service');
+    fs.mkdirSync(own);
+    fs.writeFileSync(path.join(own, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+    fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), '');
+    cg = new CgroupV2(own, 'nodewarden');
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  const file = (...parts: string[]) => fs.readFileSync(path.join(own, ...parts), 'utf8');
+
+  it('create: controllers enabled on the way down, then the limits in the container cgroup', () => {
+    cg.create('c1', {
+      memoryLimitBytes: 256 * 2 ** 20,
+      memorySoftLimitBytes: 230 * 2 ** 20,
+      swappiness: 0, // v2 has none: not written
+      cpuShares: 2048,
+      cpuQuota: { quotaUs: 150_000, periodUs: 100_000 },
+      pidsMax: 4096,
+    });
+    expect(file('cgroup.subtree_control')).toBe('+memory +cpu +pids');
+    expect(file('nodewarden', 'cgroup.subtree_control')).toBe('+memory +cpu +pids');
+    expect(file('nodewarden', 'c1', 'memory.max')).toBe(String(256 * 2 ** 20));
+    expect(file('nodewarden', 'c1', 'memory.low')).toBe(String(230 * 2 ** 20));
+    expect(fs.existsSync(path.join(own, 'nodewarden', 'c1', 'memory.swappiness'))).toBe(false);
+    expect(file('nodewarden', 'c1', 'cpu.weight')).toBe('200');
+    expect(file('nodewarden', 'c1', 'cpu.max')).toBe('150000 100000');
+    expect(file('nodewarden', 'c1', 'pids.max')).toBe('4096');
+    expect(cg.list()).toEqual(['c1']);
+  });
+
+  it('controllers already enabled are left alone: subtree_control is written only when one is missing', () => {
+    fs.mkdirSync(path.join(own, 'nodewarden'));
+    fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), 'cpu memory pids\n');
+    fs.writeFileSync(path.join(own, 'nodewarden', 'cgroup.subtree_control'), 'cpu memory pids io\n');
+    cg.create('c1', LIMITS);
+    expect(file('cgroup.subtree_control')).toBe('cpu memory pids\n');
+    expect(file('nodewarden', 'cgroup.subtree_control')).toBe('cpu memory pids io\n');
+  });
+
+  it('cpu.weight: 100 per vcore as YARN writes it, within 1–10000', () => {
+    expect([cpuWeightOf(1024), cpuWeightOf(4096), cpuWeightOf(2), cpuWeightOf(1024 * 200)]).toEqual([100, 400, 1, 10_000]);
+  });
+
+  it('place writes the pid to cgroup.procs; members reads it back, skipping what is not a pid', () => {
+    cg.create('c1', LIMITS);
+    cg.place('c1', 4242);
+    expect(file('nodewarden', 'c1', 'cgroup.procs')).toBe('4242');
+    fs.writeFileSync(path.join(own, 'nodewarden', 'c1', 'cgroup.procs'), '4242\n17\nbogus\n-3\n\n');
+    expect(cg.members('c1')).toEqual([4242, 17]);
+    expect(cg.members('never-made')).toEqual([]);
+  });
+
+  it('freeze writes cgroup.freeze and waits for the kernel\'s "frozen 1"; thaw writes 0', async () => {
+    cg.create('c1', LIMITS);
+    const events = path.join(own, 'nodewarden', 'c1', 'cgroup.events');
+    fs.writeFileSync(events, 'populated 1\nfrozen 0\n');
+    // The kernel never confirms: false once the timeout is over.
+    expect(await cg.freeze('c1', 50)).toBe(false);
+    expect(file('nodewarden', 'c1', 'cgroup.freeze')).toBe('1');
+    fs.writeFileSync(events, 'populated 1\nfrozen 1\n');
+    expect(await cg.freeze('c1')).toBe(true);
+    cg.thaw('c1');
+    expect(file('nodewarden', 'c1', 'cgroup.freeze')).toBe('0');
+  });
+
+  it('SIGKILL is cgroup.kill; SIGTERM goes to each member while frozen, then thaws', async () => {
+    cg.create('c1', LIMITS);
+    const dir = path.join(own, 'nodewarden', 'c1');
+    await cg.signal('c1', 'SIGKILL');
+    expect(file('nodewarden', 'c1', 'cgroup.kill')).toBe('1');
+
+    const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    try {
+      const ended = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+      fs.writeFileSync(path.join(dir, 'cgroup.procs'), `${child.pid}\n`);
+      fs.writeFileSync(path.join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
+      await cg.signal('c1', 'SIGTERM');
+      expect(await ended).toBe('SIGTERM');
+      expect(file('nodewarden', 'c1', 'cgroup.freeze')).toBe('0'); // thawed after the signal
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('remove refuses while there are members; a missing cgroup counts as removed; ids that are not one name are refused', () => {
+    cg.create('c1', LIMITS);
+    fs.writeFileSync(path.join(own, 'nodewarden', 'c1', 'cgroup.procs'), '4242\n');
+    expect(cg.remove('c1')).toBe(false);
+    expect(cg.remove('never-made')).toBe(true);
+    for (const bad of ['', '.', '..', 'a/b', '../x']) expect(() => cg.members(bad), bad).toThrow(/not a cgroup name/);
+    expect(() => new CgroupV2(own, '../up')).toThrow(/not a cgroup name/);
+  });
+});
