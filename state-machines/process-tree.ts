@@ -41,6 +41,11 @@ export interface ProcessSample extends ProcessStat {
 /** pid → age: how many consecutive updates each member of the tree has been seen. */
 export type Ages = ReadonlyMap<number, number>;
 
+/** A zombie (Z) or a dead task (X, x) has exited: it is no member of anything any more. */
+export function isDeadState(state: string): boolean {
+  return state === 'Z' || state === 'X' || state === 'x';
+}
+
 /** Sizes and CPU are UNAVAILABLE (-1) for a tree with no process. */
 export const UNAVAILABLE = -1;
 

@@ -20,12 +20,11 @@
  * watched process that we SIGKILLed ourselves, 137; otherwise wait up to
  * exitCodeFileTimeoutMs for the file to appear, then LOST (154).
  *
- * Group liveness: `kill(-pgid, 0)` answers "does the group still hold any
- * task", but zombies count there — and a zombie whose parent is gone may never
- * be reaped (an init that does not reap orphans). So when the group answers,
- * procfs is scanned for members that are not zombies. Once a group has been
- * seen without a live member it can never gain one again; from then on we
- * never signal that pgid (the number may be reused by an unrelated group).
+ * What holds a container's processes, and how they are signalled, counted,
+ * paused, is the Containment's (src/containment/): the wrapper's process
+ * group by default. Once a container has been seen without a live member it
+ * can never gain one again; from then on it is never signalled (a pgid may
+ * be reused by an unrelated group).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,8 +33,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ExitCode } from '../../state-machines/exit-status.js';
-import type { ProcessStat } from '../../state-machines/process-tree.js';
+import { isDeadState, type ProcessStat } from '../../state-machines/process-tree.js';
 import type { FoundProcess } from '../../state-machines/recovery.js';
+import type { Containment } from '../containment/containment.js';
+import { ProcessGroupContainment } from '../containment/process-group.js';
 import { failpoint } from '../failpoints.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { containerPaths, type ContainerPaths } from './container-paths.js';
@@ -81,6 +82,8 @@ export interface LauncherOptions {
   procfsRoot?: string;
   /** Liveness poll for processes that are not our child; default 1000 ms. */
   pollIntervalMs?: number;
+  /** What holds a container's processes; default the wrapper's process group. */
+  containment?: Containment;
   log: Logger;
 }
 
@@ -111,10 +114,6 @@ const POST_SIGKILL_DRAIN_MS = 2000;
 const RUN_AS_DIR_MODE = 0o1770;
 export const LOST_DIAGNOSTICS =
   'Container exited while nodewarden was not running and left no exit code (LOST).';
-
-function isDeadState(state: string): boolean {
-  return state === 'Z' || state === 'X' || state === 'x';
-}
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
@@ -203,9 +202,9 @@ export class ProcessLauncher {
   private readonly procfs: ProcfsReader;
   private readonly pollIntervalMs: number;
   private readonly log: Logger;
+  private readonly containment: Containment;
   private readonly recs = new Map<string, Rec>();
   private closed = false;
-  private procfsWarned = false;
   /** Launches between their checks and their spawn (files being prepared). */
   private readonly preparing = new Set<string>();
 
@@ -225,6 +224,7 @@ export class ProcessLauncher {
     this.procfs = new ProcfsReader(this.procfsRoot);
     this.pollIntervalMs = poll;
     this.log = opts.log;
+    this.containment = opts.containment ?? new ProcessGroupContainment(this.procfs, this.log);
   }
 
   /** mkdir -p the container dir and its logs dir (0750; see RUN_AS_DIR_MODE for a run-as user); idempotent. Off the event loop (libuv's thread pool). */
@@ -399,7 +399,7 @@ export class ProcessLauncher {
     const paths = containerPaths(this.workDir, id);
     const alive = !opts.ended && isPid(pid) && this.isAlive(pid, startTime);
     // A wrapper that died while nobody watched may have left its command running: that group is still the container's.
-    const ownsGroup = alive || (opts.mayOwnOrphans === true && this.orphanedMembers(pid));
+    const ownsGroup = alive || (opts.mayOwnOrphans === true && isPid(pid) && this.containment.orphaned({ id, pid }));
     const rec = newRec({ id, pid, startTime, paths, isChild: false, onExit, ownsGroup, deadAtWatch: !alive });
     this.recs.set(id, rec);
     this.log.debug({ container: id, pid, startTime, alive }, 'watching recovered container');
@@ -467,18 +467,16 @@ export class ProcessLauncher {
     }
     if (rec.killRequested) return;
     rec.killRequested = true;
-    this.log.info({ container: id, pid: rec.pid }, 'killing container: SIGTERM to the process group');
-    this.signalGroup(rec, 'SIGTERM');
-    // A paused (SIGSTOPped) group can only act on the TERM once continued.
-    this.signalGroup(rec, 'SIGCONT');
+    this.log.info({ container: id, pid: rec.pid }, 'killing container: SIGTERM to its processes');
+    this.contain(rec, 'terminate');
     failpoint('kill-signalled');
     rec.killTimer = setTimeout(() => {
       rec.killTimer = undefined;
       if (rec.delivered) return;
       if (this.groupLive(rec)) {
         rec.sigkilledLeader = !rec.exited && this.isAlive(rec.pid, rec.startTime);
-        this.log.info({ container: id, pid: rec.pid }, 'container still running after SIGTERM: SIGKILL to the process group');
-        this.signalGroup(rec, 'SIGKILL');
+        this.log.info({ container: id, pid: rec.pid }, 'container still running after SIGTERM: SIGKILL to its processes');
+        this.contain(rec, 'kill');
       }
       rec.sigkillSent = true;
       rec.drainDeadline = Date.now() + POST_SIGKILL_DRAIN_MS;
@@ -490,14 +488,14 @@ export class ProcessLauncher {
     if (!rec.isChild && !rec.exited) this.schedulePoll(rec, FAST_POLL_MS);
   }
 
-  /** SIGSTOP to the process group. */
+  /** Stop every process of the container. */
   pause(id: string): void {
-    this.signalById(id, 'SIGSTOP');
+    this.containById(id, 'pause');
   }
 
-  /** SIGCONT to the process group. */
+  /** Let them run again. */
   resume(id: string): void {
-    this.signalById(id, 'SIGCONT');
+    this.containById(id, 'resume');
   }
 
   /**
@@ -575,57 +573,28 @@ export class ProcessLauncher {
     return this.procfs.readStat(pid) ?? undefined;
   }
 
-  /** Pids of the group's members that are not zombies. */
-  private liveGroupMembers(pgid: number): number[] {
-    try {
-      process.kill(-pgid, 0);
-    } catch (e) {
-      if (errno(e) === 'ESRCH') return [];
-      // EPERM: members exist that we may not signal; look at procfs.
-    }
-    let pids: number[];
-    try {
-      pids = this.procfs.listPids();
-    } catch (e) {
-      if (!this.procfsWarned) {
-        this.procfsWarned = true;
-        this.log.warn({ procfsRoot: this.procfsRoot, err: e }, 'cannot scan procfs; treating process groups as alive');
-      }
-      return [pgid];
-    }
-    const live: number[] = [];
-    for (const pid of pids) {
-      const stat = this.readStat(pid);
-      if (stat !== undefined && stat.pgrp === pgid && !isDeadState(stat.state)) live.push(pid);
-    }
-    return live;
-  }
-
-  /** Does the container's group still hold a live process? Loses ownership when not. */
+  /** Does the container still hold a live process? Loses ownership when not: an empty group is never signalled again (its pgid may be reused). */
   private groupLive(rec: Rec): boolean {
     if (!rec.ownsGroup) return false;
-    if (this.liveGroupMembers(rec.pid).length > 0) return true;
+    if (this.containment.members(rec).length > 0) return true;
     rec.ownsGroup = false;
     return false;
   }
 
-  private signalGroup(rec: Rec, sig: NodeJS.Signals): void {
+  /** Terminate, kill, pause or resume what the container still holds. */
+  private contain(rec: Rec, action: 'terminate' | 'kill' | 'pause' | 'resume'): void {
     if (!rec.ownsGroup) return;
-    try {
-      process.kill(-rec.pid, sig);
-    } catch (e) {
-      if (errno(e) !== 'ESRCH') this.log.error({ container: rec.id, pid: rec.pid, sig, err: e }, 'cannot signal container process group');
-    }
+    this.containment[action](rec).catch((err: unknown) => this.log.error({ container: rec.id, pid: rec.pid, action, err }, 'cannot signal the container'));
   }
 
-  private signalById(id: string, sig: NodeJS.Signals): void {
+  private containById(id: string, action: 'pause' | 'resume'): void {
     const rec = this.recs.get(id);
     if (rec === undefined || this.closed) {
-      this.log.warn({ container: id, sig }, 'signal: container not tracked by the launcher (already finished?)');
+      this.log.warn({ container: id, action }, `${action}: container not tracked by the launcher (already finished?)`);
       return;
     }
-    this.log.info({ container: id, pid: rec.pid, sig }, 'signalling container process group');
-    this.signalGroup(rec, sig);
+    this.log.info({ container: id, pid: rec.pid, action }, `${action === 'pause' ? 'pausing' : 'resuming'} container`);
+    this.contain(rec, action);
   }
 
   /** (Re)arm a watched container's liveness poll. */
@@ -709,16 +678,6 @@ export class ProcessLauncher {
     return out;
   }
 
-  /**
-   * Members left in a session and group that `pid` led, though `pid` itself
-   * is gone. The kernel hands out no pid still in use as a session or group
-   * id, so these are the container's, orphaned by a wrapper that died.
-   */
-  private orphanedMembers(pid: number): boolean {
-    if (!isPid(pid)) return false;
-    return this.liveGroupMembers(pid).some((m) => this.readStat(m)?.session === pid);
-  }
-
   private readExitCodeFile(rec: Rec): number | undefined {
     const text = readWrapperFile(rec.paths.exitCodeFile);
     if (text === null) return undefined;
@@ -779,8 +738,8 @@ export class ProcessLauncher {
     if (!this.groupLive(rec)) return this.deliver(rec);
     if (rec.sigkillSent && Date.now() >= rec.drainDeadline) {
       this.log.warn(
-        { container: rec.id, pid: rec.pid, members: this.liveGroupMembers(rec.pid) },
-        'process group still has members after SIGKILL (uninterruptible?); reporting the exit anyway',
+        { container: rec.id, pid: rec.pid, members: this.containment.members(rec) },
+        'container still has processes after SIGKILL (uninterruptible?); reporting the exit anyway',
       );
       return this.deliver(rec);
     }
@@ -809,19 +768,18 @@ export class ProcessLauncher {
     }
   }
 
-  /** SIGTERM (+SIGCONT) the members left in a finished container's group, SIGKILL after the delay. */
+  /** Terminate what a finished container left behind, SIGKILL after the delay. */
   private reapLeftovers(rec: Rec): void {
     this.log.warn(
-      { container: rec.id, pgid: rec.pid, members: this.liveGroupMembers(rec.pid) },
-      'container exited but left processes in its group: terminating them',
+      { container: rec.id, pgid: rec.pid, members: this.containment.members(rec) },
+      'container exited but left processes behind: terminating them',
     );
-    this.signalGroup(rec, 'SIGTERM');
-    this.signalGroup(rec, 'SIGCONT');
+    this.contain(rec, 'terminate');
     // Ref'd, like kill()'s escalation: it must fire even during shutdown.
     setTimeout(() => {
       if (this.groupLive(rec)) {
         this.log.warn({ container: rec.id, pgid: rec.pid }, 'leftover processes survived SIGTERM: SIGKILL');
-        this.signalGroup(rec, 'SIGKILL');
+        this.contain(rec, 'kill');
       }
     }, this.sigkillDelayMs);
   }

@@ -1,0 +1,32 @@
+/**
+ * How a container's processes are held together and signalled, whatever
+ * holds them: a process group led by the wrapper (process-group.ts), or a
+ * cgroup (the cgroup drivers). The launcher asks this, never the OS
+ * directly, so the kill, pause and "is anything left" rules are the same for
+ * both (Mesos puts each isolator behind one interface the same way).
+ */
+import type { ContainmentMode } from './detect.js';
+
+/** A container as the launcher knows it: its id and its wrapper's pid (the process-group leader). */
+export interface ContainerRef {
+  id: string;
+  pid: number;
+}
+
+export interface Containment {
+  readonly mode: ContainmentMode;
+  /** Its live members (zombies are not: they have exited). */
+  members(c: ContainerRef): number[];
+  /** SIGTERM to every member, and a paused container woken so it can act on it. */
+  terminate(c: ContainerRef): Promise<void>;
+  /** SIGKILL to every member. */
+  kill(c: ContainerRef): Promise<void>;
+  /** Stop every member (SIGSTOP, or the freezer). */
+  pause(c: ContainerRef): Promise<void>;
+  resume(c: ContainerRef): Promise<void>;
+  /**
+   * Recovery: members left behind by a wrapper that died while nobody
+   * watched. They are still the container's, and die with it.
+   */
+  orphaned(c: ContainerRef): boolean;
+}
