@@ -135,7 +135,8 @@ describe('socket API: shapes', () => {
     await post('/v1/containers', sleeper('n1'));
     await d.until('n1', 'RUNNING');
     const { json } = await get('/v1/node');
-    expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'limits', 'monitor', 'queued', 'recovery', 'store', 'utilization']);
+    expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'containment', 'limits', 'monitor', 'queued', 'recovery', 'store', 'utilization']);
+    expect(json.containment).toEqual({ mode: 'process-group', cgroups: [], missing: ['nodewarden.cgroups.enabled is false'] });
     expect(json.recovery).toMatchObject({ containers: 0, reacquired: 0, ended: 0, launched: 0, rebooted: false, killed: 0 });
     expect(json.capacity).toEqual({ memoryMb: 4096, vcores: 8 });
     expect(json.allocated).toEqual({ memoryMb: 64 + 32, vcores: 1.1 });

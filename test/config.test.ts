@@ -52,7 +52,13 @@ const HARDENING_DEFAULTS = {
   'nodewarden.container-executor.min-user-id': 1000,
   'nodewarden.container-executor.banned-users': 'hdfs,yarn,mapred,bin',
 };
-const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS };
+/** Containment (issue 20): off until memory is enforced through cgroups too. */
+const CGROUP_DEFAULTS = {
+  'nodewarden.cgroups.enabled': 'false',
+  'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': '/nodewarden',
+  'nodewarden.cgroups.pids-max': 4096,
+};
+const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS, ...CGROUP_DEFAULTS };
 
 /** Runs fn and returns the ConfigError it throws (fails the test otherwise). */
 function configError(fn: () => unknown): ConfigError {
@@ -100,6 +106,7 @@ describe('defaults', () => {
       recovery: { enabled: true, supervised: true, exitCodeFileTimeoutMs: 2000 },
       journal: { retentionHours: 24 },
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
+      cgroups: { enabled: 'false', hierarchy: 'nodewarden', pidsMax: 4096 },
       runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },
       effective: ALL_DEFAULTS,
     });
@@ -219,6 +226,9 @@ describe('bad values', () => {
     ['nodewarden.journal.retention-hours', '0', /expected a number > 0/],
     ['nodewarden.executor.allowance.cpus', '-0.1', /expected a number ≥ 0/],
     ['nodewarden.executor.allowance.memory-mb', '-1', /expected a non-negative integer/],
+    ['nodewarden.cgroups.enabled', 'yes', /expected auto, true or false/],
+    ['yarn.nodemanager.linux-container-executor.cgroups.hierarchy', '../up', /expected one cgroup name/],
+    ['yarn.nodemanager.linux-container-executor.cgroups.hierarchy', 'a/b', /expected one cgroup name/],
     ['nodewarden.procfs.root', '', /expected a non-empty path/],
   ];
 

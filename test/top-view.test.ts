@@ -48,6 +48,7 @@ const NODE: NodeReport = {
   containers: { RUNNING: 2 },
   monitor: { running: true, intervalMs: 1000, ticks: 10 },
   recovery: {} as NodeReport['recovery'],
+  containment: { mode: 'process-group', cgroups: [], missing: ['nodewarden.cgroups.enabled is false'] },
   store: { writable: true, fault: null },
   limits: { known: 2, maxKnown: 10000, waiting: 0, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
   config: {},

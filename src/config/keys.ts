@@ -131,6 +131,23 @@ export const KEYS: readonly KeySpec[] = [
     expected: 'a number > 0',
     valid: (v) => v > 0,
   },
+  // Containment (SPEC §10): cgroups as YARN's LinuxContainerExecutor and Mesos use them.
+  {
+    name: 'nodewarden.cgroups.enabled',
+    kind: 'string',
+    // SPEC §2 says auto: it becomes the default once memory, the monitor's member set and recovery go through cgroups too.
+    default: 'false',
+    expected: 'auto, true or false',
+    valid: (v) => v === 'auto' || v === 'true' || v === 'false',
+  },
+  {
+    name: 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy',
+    kind: 'string',
+    default: '/nodewarden',
+    expected: 'one cgroup name (a leading / is allowed, as in YARN)',
+    valid: (v) => /^\/?[A-Za-z0-9._-]+$/.test(v) && v.replace(/^\//, '') !== '.' && v.replace(/^\//, '') !== '..',
+  },
+  nonNegativeInt('nodewarden.cgroups.pids-max', 4096),
   // Bounds that keep a long-running daemon's memory and disk in check.
   positiveInt('nodewarden.containers.max-known', 10000),
   positiveInt('nodewarden.containers.max-queued', 1000),

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { KEYS, KEYS_BY_NAME, type ConfigValue, type KeySpec } from './keys.js';
+import type { CgroupsSetting } from '../containment/detect.js';
 import type { Config } from './types.js';
 
 export type ConfigLayer = Record<string, string | number | boolean>;
@@ -264,6 +265,11 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       maxKnown: num('nodewarden.containers.max-known'),
       maxQueued: num('nodewarden.containers.max-queued'),
       finishedRetentionMs: num('nodewarden.containers.finished-retention-ms'),
+    },
+    cgroups: {
+      enabled: str('nodewarden.cgroups.enabled') as CgroupsSetting,
+      hierarchy: str('yarn.nodemanager.linux-container-executor.cgroups.hierarchy').replace(/^\//, ''),
+      pidsMax: num('nodewarden.cgroups.pids-max'),
     },
     runAs: {
       minUserId: num('nodewarden.container-executor.min-user-id'),

@@ -1,3 +1,5 @@
+import type { CgroupsSetting } from '../containment/detect.js';
+
 /**
  * The daemon's configuration, as the code reads it. Every field comes from one
  * key of SPEC §2 (named in the comment); `effective` keeps the flat key → value
@@ -74,6 +76,15 @@ export interface Config {
     maxQueued: number;
     /** nodewarden.containers.finished-retention-ms: a DONE container is forgotten, directory and all, this long after it finished. */
     finishedRetentionMs: number;
+  };
+  /** Containment: cgroups or process groups (SPEC §10). */
+  cgroups: {
+    /** nodewarden.cgroups.enabled: auto (when root and the controllers are there), true (required), false */
+    enabled: CgroupsSetting;
+    /** yarn.nodemanager.linux-container-executor.cgroups.hierarchy, without YARN's leading slash */
+    hierarchy: string;
+    /** nodewarden.cgroups.pids-max: pids.max per container; 0 for none */
+    pidsMax: number;
   };
   /** Who a container may run as (YARN container-executor.cfg). */
   runAs: {

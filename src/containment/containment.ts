@@ -5,6 +5,7 @@
  * directly, so the kill, pause and "is anything left" rules are the same for
  * both (Mesos puts each isolator behind one interface the same way).
  */
+import type { CgroupLimits } from './cgroup-driver.js';
 import type { ContainmentMode } from './detect.js';
 
 /** A container as the launcher knows it: its id and its wrapper's pid (the process-group leader). */
@@ -15,6 +16,17 @@ export interface ContainerRef {
 
 export interface Containment {
   readonly mode: ContainmentMode;
+  /**
+   * The wrapper must be placed (`place`) before it runs the command: it waits
+   * for the daemon's word on its stdin (launch-script.ts).
+   */
+  readonly needsPlacement: boolean;
+  /** Before the spawn: make what will hold the container, with its limits. */
+  prepare(id: string, limits: CgroupLimits): void;
+  /** After the spawn, before the word: move the wrapper in. */
+  place(c: ContainerRef): void;
+  /** Once it is empty: remove what held it. False while it still holds processes. */
+  release(id: string): boolean;
   /** Its live members (zombies are not: they have exited). */
   members(c: ContainerRef): number[];
   /** SIGTERM to every member, and a paused container woken so it can act on it. */

@@ -16,7 +16,15 @@ function errno(e: unknown): string | undefined {
 
 export class ProcessGroupContainment implements Containment {
   readonly mode = 'process-group' as const;
+  /** setsid in the wrapper's spawn makes the group: nothing to place, make or remove. */
+  readonly needsPlacement = false;
   private procfsWarned = false;
+
+  prepare(): void {}
+  place(): void {}
+  release(): boolean {
+    return true;
+  }
 
   constructor(
     private readonly procfs: ProcfsReader,

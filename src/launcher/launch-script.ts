@@ -36,10 +36,20 @@ export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-export function launchScript(id: string): string {
+/**
+ * `awaitPlacement`: the daemon moves the wrapper into the container's cgroup
+ * after the spawn, then writes `placed` on its stdin. The wrapper runs
+ * nothing before that word, so nothing the command starts is ever outside
+ * the cgroup (YARN's container-executor writes cgroup.procs before its exec).
+ * No word (the daemon died first): it exits 125 and runs nothing.
+ */
+export function launchScript(id: string, opts: { awaitPlacement?: boolean } = {}): string {
   assertSafeContainerId(id);
   const pidFile = shellQuote(`${id}.pid`);
   const exitCodeFile = shellQuote(`${id}.pid.exitcode`);
+  const placement = opts.awaitPlacement
+    ? ['IFS= read -r placed; [ "$placed" = placed ] || exit 125', 'exec 0</dev/null']
+    : [];
   return [
     '#!/bin/bash',
     '# nodewarden launch wrapper. The command is this script\'s arguments ("$@"),',
@@ -49,6 +59,7 @@ export function launchScript(id: string): string {
     `pid_file=${pidFile}`,
     `exit_code_file=${exitCodeFile}`,
     'echo "$$" > "${pid_file}.tmp" && command -p mv -f -- "${pid_file}.tmp" "${pid_file}"',
+    ...placement,
     'if [ "$term" = 0 ]; then',
     '  ( [ "$term" = 0 ] || exit 143; exec "$@" )',
     '  rc=$?',

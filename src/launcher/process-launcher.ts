@@ -35,6 +35,7 @@ import type { Logger } from 'pino';
 import { ExitCode } from '../../state-machines/exit-status.js';
 import { isDeadState, type ProcessStat } from '../../state-machines/process-tree.js';
 import type { FoundProcess } from '../../state-machines/recovery.js';
+import type { CgroupLimits } from '../containment/cgroup-driver.js';
 import type { Containment } from '../containment/containment.js';
 import { ProcessGroupContainment } from '../containment/process-group.js';
 import { failpoint } from '../failpoints.js';
@@ -64,6 +65,18 @@ export interface WatchOptions {
   /** The pid is known to be the container's on this boot: members left in its session and group are the container's too. */
   mayOwnOrphans?: boolean;
 }
+
+export interface LaunchOptions {
+  /** Asked again once the files are ready (YARN's shouldLaunchContainer): false skips the spawn. */
+  shouldLaunch?: () => boolean;
+  /** The user it runs as (run-as.ts); the daemon's own when absent. */
+  user?: string;
+  /** What its cgroup is limited to (cgroup containment only). */
+  limits?: CgroupLimits;
+}
+
+/** A cgroup with no limit but the default CPU weight. */
+const NO_LIMITS: CgroupLimits = { memoryLimitBytes: null, memorySoftLimitBytes: null, swappiness: null, cpuShares: 1024, cpuQuota: null, pidsMax: null };
 
 export class LaunchError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -100,6 +113,9 @@ const STDERR_TAIL_BYTES = 4096;
 const FAST_POLL_MS = 20;
 /** Poll period while waiting for a watched container's exit-code file. */
 const EXIT_CODE_FILE_POLL_MS = 50;
+/** YARN's …cgroups.delete-delay-ms and …delete-timeout-ms. */
+const RELEASE_RETRY_MS = 20;
+const RELEASE_TIMEOUT_MS = 1000;
 /** After SIGKILL, how long the notice waits for the kernel to tear the group down. */
 const POST_SIGKILL_DRAIN_MS = 2000;
 
@@ -263,7 +279,7 @@ export class ProcessLauncher {
       // New inode each time: a bash still reading an old copy is not disturbed.
       // Exclusive create: a name a run-as container made in the meantime (a symlink) is refused, never followed.
       const tmp = `${paths.script}.tmp`;
-      await fsp.writeFile(tmp, launchScript(id), { mode: FILE_MODE, flag: 'wx' });
+      await fsp.writeFile(tmp, launchScript(id, { awaitPlacement: this.containment.needsPlacement }), { mode: FILE_MODE, flag: 'wx' });
       await fsp.chmod(tmp, FILE_MODE);
       if (runAs) await fsp.chown(tmp, -1, runAs.gid);
       await fsp.rename(tmp, paths.script);
@@ -285,14 +301,8 @@ export class ProcessLauncher {
    * such as ENOENT/EACCES/EAGAIN); otherwise onExit is called exactly once,
    * later, with how it ended.
    */
-  async launch(
-    id: string,
-    command: string[],
-    env: Record<string, string>,
-    onExit: (n: ExitNotice) => void,
-    shouldLaunch: () => boolean = () => true,
-    user?: string,
-  ): Promise<Launched | null> {
+  async launch(id: string, command: string[], env: Record<string, string>, onExit: (n: ExitNotice) => void, opts: LaunchOptions = {}): Promise<Launched | null> {
+    const { shouldLaunch = () => true, user, limits = NO_LIMITS } = opts;
     const check = () => {
       if (this.closed) throw new LaunchError(`cannot launch container ${id}: launcher is closed`);
       const running = this.recs.get(id) ?? (this.preparing.has(id) ? { pid: 'being launched' } : undefined);
@@ -319,19 +329,23 @@ export class ProcessLauncher {
       closeQuietly(out, err);
       return null;
     }
+    const placing = this.containment.needsPlacement;
 
     let child: ChildProcess;
     try {
       check();
+      if (placing) this.containment.prepare(id, limits);
       child = spawn(WRAPPER_SHELL, [path.basename(paths.script), ...command], {
         cwd: paths.dir,
         env: childEnv,
         detached: true,
-        stdio: ['ignore', out.fd, err.fd],
+        // With a cgroup, stdin carries the word that the wrapper has been placed (launch-script.ts).
+        stdio: [placing ? 'pipe' : 'ignore', out.fd, err.fd],
         // libuv drops the supplementary groups, then setgid and setuid, before the exec.
         ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
       });
     } catch (e) {
+      if (placing) this.containment.release(id);
       if (e instanceof LaunchError) throw e;
       throw new LaunchError(`cannot launch container ${id}: ${(e as Error).message}`, { cause: e });
     } finally {
@@ -345,9 +359,18 @@ export class ProcessLauncher {
       // one tick later as 'error', but leaves pid unset right away: turn that
       // into a synchronous LaunchError and swallow the late event.
       child.once('error', (e) => this.log.debug({ container: id, err: e }, 'spawn error (already reported as LaunchError)'));
+      if (placing) this.containment.release(id);
       throw new LaunchError(`cannot launch container ${id}: ${this.diagnoseSpawnFailure(paths.dir)}`);
     }
     child.unref();
+    if (placing) {
+      try {
+        this.placeWrapper(id, pid, child);
+      } catch (e) {
+        this.releaseContainment(id);
+        throw e;
+      }
+    }
 
     const rec = newRec({ id, pid, startTime: -1, paths, isChild: true, onExit, ownsGroup: true, deadAtWatch: false });
     child.on('error', (e) => {
@@ -573,6 +596,54 @@ export class ProcessLauncher {
     return this.procfs.readStat(pid) ?? undefined;
   }
 
+  /**
+   * Move the just-spawned wrapper into the container's cgroup, then give it
+   * the word to run the command. A wrapper that cannot be placed is killed
+   * before it ran anything (it is still waiting for the word) and the launch
+   * fails: nothing may run outside its cgroup.
+   */
+  private placeWrapper(id: string, pid: number, child: ChildProcess): void {
+    child.stdin!.on('error', (e) => this.log.debug({ container: id, err: e }, 'wrapper stdin closed early'));
+    try {
+      this.containment.place({ id, pid });
+    } catch (e) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      child.stdin!.destroy();
+      throw new LaunchError(`cannot launch container ${id}: cannot place pid ${pid} in its cgroup (${errno(e) ?? (e as Error).message})`, { cause: e });
+    }
+    child.stdin!.end('placed\n');
+  }
+
+  /**
+   * Remove what held a finished container, retrying while it still has
+   * members (YARN's cgroup delete: every …delete-delay-ms, 20, for up to
+   * …delete-timeout-ms, 1000, plus the SIGKILL delay and a second).
+   */
+  private releaseContainment(id: string): void {
+    const deadline = Date.now() + RELEASE_TIMEOUT_MS + this.sigkillDelayMs + 1000;
+    const attempt = (): void => {
+      let released: boolean;
+      try {
+        released = this.containment.release(id);
+      } catch (e) {
+        this.log.error({ container: id, err: e }, 'cannot remove the container\'s cgroup');
+        return;
+      }
+      if (released) return;
+      if (Date.now() >= deadline) {
+        this.log.warn({ container: id }, `Unable to delete the cgroup of ${id}, tried to delete for ${RELEASE_TIMEOUT_MS + this.sigkillDelayMs + 1000} ms`);
+        return;
+      }
+      // Ref'd: like a kill's SIGKILL, the cleanup completes even while the daemon stops.
+      setTimeout(attempt, RELEASE_RETRY_MS);
+    };
+    attempt();
+  }
+
   /** Does the container still hold a live process? Loses ownership when not: an empty group is never signalled again (its pgid may be reused). */
   private groupLive(rec: Rec): boolean {
     if (!rec.ownsGroup) return false;
@@ -766,6 +837,7 @@ export class ProcessLauncher {
     } catch (e) {
       this.log.error({ container: rec.id, err: e }, 'onExit handler threw');
     }
+    if (this.containment.needsPlacement) this.releaseContainment(rec.id);
   }
 
   /** Terminate what a finished container left behind, SIGKILL after the delay. */

@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import { exitEventType, ExitCode } from '../../state-machines/exit-status.js';
 import type { ContainerEffect } from '../../state-machines/types.js';
 import type { Clock } from '../clock.js';
+import type { Config } from '../config/types.js';
+import { cgroupLimits } from '../containment/cgroup-limits.js';
 import type { ContainerEntry, Dispatcher } from '../core/dispatcher.js';
 import { failpoint } from '../failpoints.js';
 import { localizeResource } from '../localizer/localizer.js';
@@ -30,6 +32,7 @@ export class EffectRunner {
     private readonly launcher: ProcessLauncher,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly config: Pick<Config, 'cgroups'>,
   ) {}
 
   run({ id, effect }: { id: string; effect: ContainerEffect }): void {
@@ -121,7 +124,8 @@ export class EffectRunner {
     };
     if (!stillToLaunch()) return;
     failpoint('launch-committed');
-    const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), stillToLaunch, user).then(
+    const limits = cgroupLimits(entry.spec, this.config);
+    const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), { shouldLaunch: stillToLaunch, user, limits }).then(
       (launched) => {
         if (launched === null) return;
         failpoint('spawned');

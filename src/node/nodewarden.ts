@@ -25,6 +25,7 @@ import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
 import { bootId } from '../procfs/host-facts.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
+import { createContainment, type ContainmentReport } from '../containment/create.js';
 import { ContainerGc } from './container-gc.js';
 import { EffectRunner } from './effect-runner.js';
 import { recoverContainers, type RecoverySummary } from './recovery.js';
@@ -44,6 +45,8 @@ export interface NodeReport {
   store: { writable: boolean; fault: StoreFault | null };
   /** Known and waiting containers against their limits. */
   limits: { known: number; maxKnown: number; waiting: number; maxQueued: number; finishedRetentionMs: number };
+  /** What holds each container's processes: its cgroup, or its process group. */
+  containment: ContainmentReport;
   config: Config['effective'];
 }
 
@@ -83,6 +86,7 @@ export class NodeWarden {
   readonly gc: ContainerGc;
   /** What the start found and did about the containers left unfinished. */
   readonly recovery: RecoverySummary;
+  readonly containment: ContainmentReport;
   private idCounter = 0;
   private closed = false;
 
@@ -92,6 +96,9 @@ export class NodeWarden {
     this.log = opts.log ?? pino({ name: 'nodewarden' });
     this.clock = opts.clock ?? systemClock;
     this.bus = createBus(this.log);
+    // Before anything is opened: with nodewarden.cgroups.enabled=true and no cgroups, the start fails here.
+    const { containment, report } = createContainment(this.config.cgroups, this.log);
+    this.containment = report;
     // One daemon per database: refused here, naming the holder, before anything is read.
     this.dbLock = opts.dbPath === ':memory:' ? null : lockDatabase(opts.dbPath);
     try {
@@ -108,9 +115,10 @@ export class NodeWarden {
       sigkillDelayMs: this.config.sigkillDelayMs,
       exitCodeFileTimeoutMs: this.config.recovery.exitCodeFileTimeoutMs,
       // Always the real /proc: the configurable root is for the monitor's tree math in tests.
+      containment,
       log: this.log,
     });
-    this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log);
+    this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log, this.config);
     this.bus.on('effect', (e) => this.runner.run(e));
     this.monitor = new ContainersMonitor({
       config: this.config,
@@ -147,6 +155,8 @@ export class NodeWarden {
         workDir: this.workDir,
         containers: rows.length,
         capacity: { memoryMb: this.config.node.memoryMb, vcores: this.config.node.vcores },
+        containment: report.mode,
+        ...(report.mode === 'process-group' ? { notCgroups: report.missing } : { cgroups: report.cgroups }),
       },
       'nodewarden started',
     );
@@ -279,6 +289,7 @@ export class NodeWarden {
       recovery: this.recovery,
       store: { writable: this.core.storeFault === null, fault: this.core.storeFault },
       limits: { known: this.core.size, maxKnown: this.config.limits.maxKnown, waiting: this.waitingToRun(), maxQueued: this.config.limits.maxQueued, finishedRetentionMs: this.config.limits.finishedRetentionMs },
+      containment: this.containment,
       config: this.config.effective,
     };
   }

@@ -1,0 +1,71 @@
+/**
+ * Containment by cgroup (YARN's LinuxContainerExecutor with cgroups, Mesos's
+ * cgroups isolators): a container's processes are its cgroup's members,
+ * wherever they setsid or double-fork to. Kills go through the freezer (no
+ * fork slips through), pause is the freezer, and the cgroup is removed once
+ * the container is DONE and it is empty.
+ */
+import { isDeadState } from '../../state-machines/process-tree.js';
+import type { ProcfsReader } from '../procfs/procfs-reader.js';
+import type { CgroupDriver, CgroupLimits } from './cgroup-driver.js';
+import type { ContainerRef, Containment } from './containment.js';
+
+export class CgroupContainment implements Containment {
+  readonly needsPlacement = true;
+
+  constructor(
+    private readonly driver: CgroupDriver,
+    private readonly procfs: ProcfsReader,
+  ) {}
+
+  get mode(): CgroupDriver['mode'] {
+    return this.driver.mode;
+  }
+
+  prepare(id: string, limits: CgroupLimits): void {
+    this.driver.create(id, limits);
+  }
+
+  place(c: ContainerRef): void {
+    this.driver.place(c.id, c.pid);
+  }
+
+  release(id: string): boolean {
+    return this.driver.remove(id);
+  }
+
+  /** cgroup.procs, less any task that has exited since. */
+  members(c: ContainerRef): number[] {
+    return this.driver.members(c.id).filter((pid) => {
+      const stat = this.procfs.readStat(pid);
+      // Gone since the read: not a member. Unreadable: counted, to be safe.
+      return stat === undefined ? false : stat === null || !isDeadState(stat.state);
+    });
+  }
+
+  terminate(c: ContainerRef): Promise<void> {
+    // Frozen while signalled, thawed after: a paused container wakes to the TERM too.
+    return this.driver.signal(c.id, 'SIGTERM');
+  }
+
+  kill(c: ContainerRef): Promise<void> {
+    return this.driver.signal(c.id, 'SIGKILL');
+  }
+
+  async pause(c: ContainerRef): Promise<void> {
+    await this.driver.freeze(c.id);
+  }
+
+  async resume(c: ContainerRef): Promise<void> {
+    this.driver.thaw(c.id);
+  }
+
+  orphaned(c: ContainerRef): boolean {
+    return this.members(c).length > 0;
+  }
+
+  /** Container cgroups under the hierarchy (for the GC of those no container owns). */
+  list(): string[] {
+    return this.driver.list();
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Containers in cgroups on the real kernel (cgroup v1, root, as on CI),
+ * through the daemon: nodewarden.cgroups.enabled=true, a hierarchy of the
+ * test's own beneath its own cgroups, removed after each test with whatever
+ * it holds.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Containment } from '../src/containment/containment.js';
+import { V1_CONTROLLERS } from '../src/containment/detect.js';
+import { launchScript } from '../src/launcher/launch-script.js';
+import { LaunchError, ProcessLauncher } from '../src/launcher/process-launcher.js';
+import { startDaemon, type TestDaemon } from './helpers/daemon.js';
+import { ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
+import { isLive, procStat, waitFor } from './helpers/proc.js';
+
+const own = ownV1Cgroups();
+
+describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
+  let d: TestDaemon | undefined;
+  let cgroups: TestCgroups | undefined;
+  afterEach(async () => {
+    try {
+      await d?.stop();
+    } finally {
+      await cgroups?.cleanup();
+      d = undefined;
+      cgroups = undefined;
+    }
+  });
+
+  /** A daemon with cgroups on, its monitor off: nothing here is about memory. Its log lines go to `logged`. */
+  function daemon(logged: string[] = []): TestDaemon {
+    cgroups = new TestCgroups(own!);
+    const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
+    d = startDaemon(
+      {
+        'nodewarden.cgroups.enabled': 'true',
+        'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
+        'yarn.nodemanager.container-monitor.enabled': false,
+        'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000,
+      },
+      { log },
+    );
+    return d;
+  }
+
+  const request = (id: string, command: string[], extra: Record<string, unknown> = {}) => ({ id, command, resources: { memoryMb: 128, vcores: 2 }, ...extra });
+  const file = (d: TestDaemon, id: string, name: string) => path.join(d.node.view(id).workDir, name);
+  const dirs = (id: string) => V1_CONTROLLERS.map((c) => cgroups!.dir(c, id));
+
+  it('the start log and the node report say cgroup-v1, and where container cgroups go: beneath its own cgroup, in the hierarchy', () => {
+    const logged: string[] = [];
+    const node = daemon(logged).node.nodeReport();
+    const where = V1_CONTROLLERS.map((c) => path.join(own![c], cgroups!.hierarchy)).sort();
+    expect(node.containment).toEqual({ mode: 'cgroup-v1', cgroups: expect.any(Array), missing: [] });
+    expect(node.containment.cgroups.sort()).toEqual(where);
+    const started = logged.map((l) => JSON.parse(l)).find((l) => l.msg === 'nodewarden started');
+    expect(started).toMatchObject({ containment: 'cgroup-v1' });
+    expect(started.cgroups.sort()).toEqual(where);
+  });
+
+  it('the command is in its cgroup from its first instruction, with the CPU shares of its vcores and the pids limit', async () => {
+    const d = daemon();
+    await d.node.launch(request('placed', ['sh', '-c', 'cat /proc/self/cgroup > where; exec sleep 1000']));
+    await d.until('placed', 'RUNNING');
+    await waitFor(() => fs.existsSync(file(d, 'placed', 'where')) && fs.readFileSync(file(d, 'placed', 'where'), 'utf8').includes('freezer'), 15_000, 'the command to say where it is');
+    const where = fs.readFileSync(file(d, 'placed', 'where'), 'utf8');
+    expect(where).toMatch(new RegExp(`^\\d+:freezer:.*/${cgroups!.hierarchy}/placed$`, 'm'));
+    expect(where).toMatch(new RegExp(`^\\d+:pids:.*/${cgroups!.hierarchy}/placed$`, 'm'));
+    expect(fs.readFileSync(path.join(cgroups!.dir('cpu', 'placed'), 'cpu.shares'), 'utf8').trim()).toBe('2048');
+    expect(fs.readFileSync(path.join(cgroups!.dir('pids', 'placed'), 'pids.max'), 'utf8').trim()).toBe('4096');
+    expect(cgroups!.driver.members('placed')).toContain(d.node.view('placed').pid);
+  });
+
+  it('a setsid escapee dies with its container; DONE leaves no cgroup behind', async () => {
+    const d = daemon();
+    await d.node.launch(request('escape', ['sh', '-c', 'setsid -f sleep 1000; echo started > started; exec sleep 1000']));
+    await d.until('escape', 'RUNNING');
+    await waitFor(() => fs.existsSync(file(d, 'escape', 'started')) && cgroups!.driver.members('escape').length === 3, 15_000, 'wrapper, sleep and escapee');
+    const pid = d.node.view('escape').pid!;
+    const escapee = cgroups!.driver.members('escape').find((p) => procStat(p)?.session !== pid)!;
+    expect(escapee).toBeDefined();
+
+    await d.node.kill('escape');
+    await d.until('escape', 'DONE');
+    expect(d.node.view('escape').exitStatus).toBe(-105);
+    expect(procStat(escapee)?.state ?? 'gone').toMatch(/^(gone|Z)$/);
+    await waitFor(() => dirs('escape').every((dir) => !fs.existsSync(dir)), 15_000, 'the cgroup to be removed');
+  });
+
+  it('pause freezes every member, an escaped busy loop included; resume thaws them; a kill of a paused container ends it', async () => {
+    const d = daemon();
+    await d.node.launch(request('loop', ['sh', '-c', 'setsid -f sh -c "while :; do :; done"; echo started > started; exec sleep 1000']));
+    await d.until('loop', 'RUNNING');
+    await waitFor(() => fs.existsSync(file(d, 'loop', 'started')) && cgroups!.driver.members('loop').length === 3, 15_000, 'wrapper, sleep and the loop');
+    await d.node.pause('loop');
+    await d.until('loop', 'PAUSED');
+    await waitFor(() => cgroups!.driver.members('loop').every((p) => procStat(p)?.state === 'D'), 15_000, 'every member frozen');
+    await d.node.resume('loop');
+    await d.until('loop', 'RUNNING');
+    await waitFor(() => cgroups!.driver.members('loop').every((p) => procStat(p)?.state !== 'D'), 15_000, 'every member thawed');
+    await d.node.pause('loop');
+    await d.until('loop', 'PAUSED');
+    await d.node.kill('loop');
+    await d.until('loop', 'DONE');
+    expect(cgroups!.driver.members('loop')).toEqual([]);
+    await waitFor(() => dirs('loop').every((dir) => !fs.existsSync(dir)), 15_000, 'the cgroup to be removed');
+  });
+
+  it('a container that ends by itself: its cgroup goes once it is DONE', async () => {
+    const d = daemon();
+    await d.node.launch(request('brief', ['sh', '-c', 'exit 3']));
+    await d.until('brief', 'DONE');
+    expect(d.node.view('brief').exitCode).toBe(3);
+    await waitFor(() => dirs('brief').every((dir) => !fs.existsSync(dir)), 15_000, 'the cgroup to be removed');
+  });
+});
+
+describe('placement before the command runs (any containment that needs it)', () => {
+  let tmp: string;
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('the wrapper runs nothing until it is told it is placed; without the word (the daemon died first) it exits 125', () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-placement-'));
+    fs.writeFileSync(path.join(tmp, 'launch_container.sh'), launchScript('c', { awaitPlacement: true }));
+    const run = (input: string) => spawnSync('/bin/bash', ['launch_container.sh', 'sh', '-c', 'touch ran; read -r x; echo "stdin: [$x]"'], { cwd: tmp, input, encoding: 'utf8', timeout: 30_000 });
+    const early = run('');
+    expect(early.status).toBe(125);
+    expect(fs.existsSync(path.join(tmp, 'ran'))).toBe(false);
+    expect(fs.existsSync(path.join(tmp, 'c.pid.exitcode'))).toBe(false);
+    // Placed: the command runs, its stdin is /dev/null as without a cgroup (not the rest of the pipe).
+    const placed = run('placed\nmore\n');
+    expect(placed.status).toBe(0);
+    expect(placed.stdout).toBe('stdin: []\n');
+    expect(fs.readFileSync(path.join(tmp, 'c.pid.exitcode'), 'utf8').trim()).toBe('0');
+  });
+
+  it('a wrapper that cannot be placed is killed before it runs anything; the launch fails saying why, and the cgroup is released', async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-placement-'));
+    const released: string[] = [];
+    const refusing: Containment = {
+      mode: 'cgroup-v1',
+      needsPlacement: true,
+      prepare: () => undefined,
+      place: () => {
+        throw Object.assign(new Error('permission denied'), { code: 'EACCES' });
+      },
+      release: (id) => (released.push(id), true),
+      members: () => [],
+      terminate: async () => undefined,
+      kill: async () => undefined,
+      pause: async () => undefined,
+      resume: async () => undefined,
+      orphaned: () => false,
+    };
+    const l = new ProcessLauncher({ workDir: tmp, sigkillDelayMs: 1000, exitCodeFileTimeoutMs: 1000, containment: refusing, log: pino({ level: 'silent' }) });
+    try {
+      const err = await l.launch('c', ['sh', '-c', 'touch ran; sleep 1000'], {}, () => undefined).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(LaunchError);
+      const m = /^cannot launch container c: cannot place pid (\d+) in its cgroup \(EACCES\)$/.exec(err!.message);
+      expect(m, err!.message).not.toBeNull();
+      await waitFor(() => !isLive(Number(m![1])), 15_000, 'the unplaced wrapper to be gone');
+      expect(fs.existsSync(path.join(tmp, 'containers', 'c', 'ran'))).toBe(false);
+      expect(released).toEqual(['c']);
+    } finally {
+      l.close();
+    }
+  });
+});

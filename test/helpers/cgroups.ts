@@ -1,0 +1,51 @@
+/**
+ * Cgroups for tests on the real kernel: a hierarchy name of this test run's
+ * own beneath the test's own cgroups, and a cleanup that kills what is left
+ * in each container cgroup and removes them all, even when the test failed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CgroupV1 } from '../../src/containment/cgroup-v1.js';
+import { detectContainment, V1_CONTROLLERS, type V1Controller } from '../../src/containment/detect.js';
+import { waitFor } from './proc.js';
+
+/** The test's own v1 cgroup per controller, or null where cgroup v1 cannot be used (not root, not mounted). */
+export function ownV1Cgroups(): Record<V1Controller, string> | null {
+  if (process.getuid?.() !== 0) return null;
+  const d = detectContainment({ setting: 'auto', procfsRoot: '/proc', isRoot: true });
+  return d.mode === 'cgroup-v1' ? d.own : null;
+}
+
+let serial = 0;
+
+export class TestCgroups {
+  readonly hierarchy = `nodewarden-test-${process.pid}-${++serial}`;
+  readonly driver: CgroupV1;
+  constructor(readonly own: Record<V1Controller, string>) {
+    this.driver = new CgroupV1(own, this.hierarchy);
+  }
+
+  /** A container's cgroup directory of one controller. */
+  dir(controller: V1Controller, id: string): string {
+    return path.join(this.own[controller], this.hierarchy, id);
+  }
+
+  /** Kill every member of every container cgroup, remove them and the hierarchy. */
+  async cleanup(): Promise<void> {
+    try {
+      for (const id of this.driver.list()) {
+        await this.driver.signal(id, 'SIGKILL');
+        await waitFor(() => this.driver.members(id).length === 0, 15_000, `cgroup ${id} to be empty`);
+        await waitFor(() => this.driver.remove(id), 15_000, `cgroup ${id} to be removed`);
+      }
+    } finally {
+      for (const c of V1_CONTROLLERS) {
+        try {
+          fs.rmdirSync(path.join(this.own[c], this.hierarchy)); // a cgroup: rmdir, never a recursive rm
+        } catch {
+          // already gone, or still busy: the error above says why
+        }
+      }
+    }
+  }
+}
