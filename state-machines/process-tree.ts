@@ -90,6 +90,22 @@ export function collectTree<P extends ProcessStat>(rootPid: number, all: Readonl
   return tree;
 }
 
+/**
+ * A container's tree when a cgroup says who its members are: those of the
+ * scan, root first (when it is still a member), then by pid. A member the
+ * scan did not see (gone since, or a corrupt line) is left out, as in a walk.
+ */
+export function collectMembers<P extends ProcessStat>(rootPid: number, members: readonly number[], all: ReadonlyMap<number, P>): P[] {
+  const tree: P[] = [];
+  const root = members.includes(rootPid) ? all.get(rootPid) : undefined;
+  if (root !== undefined) tree.push(root);
+  for (const pid of [...new Set(members)].sort((a, b) => a - b)) {
+    const p = pid === rootPid ? undefined : all.get(pid);
+    if (p !== undefined) tree.push(p);
+  }
+  return tree;
+}
+
 /** YARN updateAge: a process in the previous tree is one update older; a new one is 1. */
 export function ageTree(previous: Ages, members: readonly ProcessStat[]): Map<number, number> {
   const ages = new Map<number, number>();

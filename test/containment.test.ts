@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Containment } from '../src/containment/containment.js';
 import { V1_CONTROLLERS } from '../src/containment/detect.js';
+import { collectMembers } from '../state-machines/process-tree.js';
 import { launchScript } from '../src/launcher/launch-script.js';
 import { LaunchError, ProcessLauncher } from '../src/launcher/process-launcher.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -19,6 +20,7 @@ import { ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
 import { isLive, procStat, waitFor } from './helpers/proc.js';
 
 const own = ownV1Cgroups();
+const HOG = path.resolve(import.meta.dirname, 'fixtures/hog.mjs');
 
 describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
   let d: TestDaemon | undefined;
@@ -112,6 +114,33 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     await waitFor(() => dirs('loop').every((dir) => !fs.existsSync(dir)), 15_000, 'the cgroup to be removed');
   });
 
+  it('an escapee\'s memory is the container\'s: the monitor counts its cgroup\'s members, kills it -104 and names the escapee in the dump', async () => {
+    cgroups = new TestCgroups(own!);
+    d = startDaemon({
+      'nodewarden.cgroups.enabled': 'true',
+      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
+      'yarn.nodemanager.container-monitor.interval-ms': 100,
+      // Node reserves far more address space than it uses: only physical memory is in question here.
+      'yarn.nodemanager.vmem-check-enabled': false,
+      'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000,
+    });
+    const ready = path.join(d.dir, 'hog.ready'); // the hog is killed before it is ready: only its memory matters
+    // The hog leaves the wrapper's session and group at once; 200 MB against a 64 + 32 MB limit.
+    await d.node.launch(request('hidden', ['sh', '-c', `setsid -f "${process.execPath}" "${HOG}" 200 "${ready}"; exec sleep 1000`], { resources: { memoryMb: 64, vcores: 1 } }));
+    await d.until('hidden', 'DONE', 30_000);
+    const done = d.node.view('hidden');
+    expect(done.exitStatus).toBe(-104);
+    expect(done.diagnostics).toMatch(/is running \d+B beyond the 'PHYSICAL' memory limit/);
+    // Its row in the dump: its own session (out of the wrapper's), its command line.
+    const rows = done.diagnostics.split('\n').map((l) => l.replace(/^\s*\|-\s*/, '').split(/\s+/));
+    const row = rows.find((f) => f[4] === '(node)' && f.join(' ').includes(HOG));
+    expect(row, done.diagnostics).toBeDefined();
+    const [pid, , , session] = row!.map(Number);
+    expect(session).toBe(pid);
+    expect(session).not.toBe(done.pid);
+    expect(procStat(pid!)?.state ?? 'gone').toMatch(/^(gone|Z)$/);
+  }, 60_000);
+
   it('a container that ends by itself: its cgroup goes once it is DONE', async () => {
     const d = daemon();
     await d.node.launch(request('brief', ['sh', '-c', 'exit 3']));
@@ -152,6 +181,7 @@ describe('placement before the command runs (any containment that needs it)', ()
       },
       release: (id) => (released.push(id), true),
       members: () => [],
+      monitoredMembers: () => null,
       terminate: async () => undefined,
       kill: async () => undefined,
       pause: async () => undefined,
@@ -175,3 +205,14 @@ describe('placement before the command runs (any containment that needs it)', ()
     }
   });
 });
+
+describe('the monitor\'s tree from a member list', () => {
+  const p = (pid: number, ppid: number) => ({ pid, ppid, pgrp: pid, session: pid, state: 'S', comm: 'x', utime: 0, stime: 0, startTime: 0, vsize: 0, rssPages: 0, numThreads: 1 });
+  it('root first, then by pid; members the scan did not see are left out; a root that left is not put back', () => {
+    const all = new Map([10, 11, 12, 40].map((pid) => [pid, p(pid, 1)]));
+    expect(collectMembers(10, [40, 12, 10, 99], all).map((x) => x.pid)).toEqual([10, 12, 40]);
+    expect(collectMembers(10, [40, 11, 40], all).map((x) => x.pid)).toEqual([11, 40]);
+    expect(collectMembers(10, [], all)).toEqual([]);
+  });
+});
+

@@ -43,6 +43,11 @@ export class CgroupContainment implements Containment {
     });
   }
 
+  /** cgroup.procs as it is: the monitor's scan drops what has exited. */
+  monitoredMembers(id: string): readonly number[] {
+    return this.driver.members(id);
+  }
+
   terminate(c: ContainerRef): Promise<void> {
     // Frozen while signalled, thawed after: a paused container wakes to the TERM too.
     return this.driver.signal(c.id, 'SIGTERM');

@@ -29,6 +29,12 @@ export interface Containment {
   release(id: string): boolean;
   /** Its live members (zombies are not: they have exited). */
   members(c: ContainerRef): number[];
+  /**
+   * What the monitor counts as the container's processes: the cgroup's
+   * members, wherever they went; or null, to walk the process tree from the
+   * wrapper (a process group: the tree also follows children that left it).
+   */
+  monitoredMembers(id: string): readonly number[] | null;
   /** SIGTERM to every member, and a paused container woken so it can act on it. */
   terminate(c: ContainerRef): Promise<void>;
   /** SIGKILL to every member. */

@@ -25,6 +25,9 @@ export class ProcessGroupContainment implements Containment {
   release(): boolean {
     return true;
   }
+  monitoredMembers(): null {
+    return null;
+  }
 
   constructor(
     private readonly procfs: ProcfsReader,

@@ -28,6 +28,7 @@ import type { Config } from '../config/types.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import { containerPaths } from '../launcher/container-paths.js';
 import { logDirSize } from './log-dir-size.js';
+import type { Containment } from '../containment/containment.js';
 import { TreeSampler } from './tree-sampler.js';
 
 /** Mesos `/monitor/statistics` entry (SPEC §6). */
@@ -67,6 +68,8 @@ export interface ContainersMonitorOptions {
   clock: Clock;
   log: Logger;
   workDir: string;
+  /** Who a container's processes are (its cgroup's members); default: its process tree. */
+  containment?: Pick<Containment, 'monitoredMembers'>;
 }
 
 export class ContainersMonitor {
@@ -83,7 +86,13 @@ export class ContainersMonitor {
   constructor(private readonly opts: ContainersMonitorOptions) {
     const { config } = opts;
     this.settings = opts.core.monitorSettings;
-    this.sampler = new TreeSampler({ procfsRoot: config.monitor.procfsRoot, smapsBasedRss: config.monitor.smapsBasedRss, log: opts.log });
+    const { containment } = opts;
+    this.sampler = new TreeSampler({
+      procfsRoot: config.monitor.procfsRoot,
+      smapsBasedRss: config.monitor.smapsBasedRss,
+      ...(containment ? { membersOf: (id: string) => containment.monitoredMembers(id) } : {}),
+      log: opts.log,
+    });
     opts.bus.on('effect', ({ id, effect }) => this.onEffect(id, effect));
   }
 

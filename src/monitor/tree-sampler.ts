@@ -1,26 +1,33 @@
 /**
  * One procfs scan per tick for every tracked container: read every
  * /proc/<pid>/stat once, index parent → children once, then walk each
- * container's tree from its root. The cost is one scan plus the trees, not
- * containers × scan as in YARN (where each ProcfsBasedProcessTree rescans).
+ * container's tree from its root (or, in a cgroup, take its members from
+ * the same scan). The cost is one scan plus the trees, not containers × scan
+ * as in YARN (where each ProcfsBasedProcessTree rescans).
  *
  * Command lines are only needed for the dump in a kill message, so they are
  * not read here: the monitor asks for them (fresh, as YARN reads them at dump
  * time) for the trees that are over a limit this tick.
  */
 import type { Logger } from 'pino';
-import { collectTree, indexChildren, type ProcessSample } from '../../state-machines/process-tree.js';
+import { collectMembers, collectTree, indexChildren, type ProcessSample } from '../../state-machines/process-tree.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
 
 export interface TreeSamplerOptions {
   procfsRoot: string;
   smapsBasedRss: boolean;
+  /**
+   * A container's members when something holds them (its cgroup's
+   * cgroup.procs), or null to walk the tree from its root (process groups).
+   */
+  membersOf?: (id: string) => readonly number[] | null;
   log: Logger;
 }
 
 export class TreeSampler {
   readonly reader: ProcfsReader;
   private readonly smaps: boolean;
+  private readonly membersOf: (id: string) => readonly number[] | null;
   private readonly log: Logger;
   /** Corrupt stat lines are reported once per pid, not every tick. */
   private readonly reportedCorrupt = new Set<number>();
@@ -28,6 +35,7 @@ export class TreeSampler {
   constructor(opts: TreeSamplerOptions) {
     this.reader = new ProcfsReader(opts.procfsRoot, { keepOpen: true });
     this.smaps = opts.smapsBasedRss;
+    this.membersOf = opts.membersOf ?? (() => null);
     this.log = opts.log;
   }
 
@@ -42,7 +50,8 @@ export class TreeSampler {
     this.reportCorrupt(corrupt);
     const children = indexChildren<ProcessSample>(processes);
     for (const [id, pid] of roots) {
-      const tree = collectTree<ProcessSample>(pid, processes, children);
+      const members = this.membersOf(id);
+      const tree = members === null ? collectTree<ProcessSample>(pid, processes, children) : collectMembers<ProcessSample>(pid, members, processes);
       if (this.smaps) for (const p of tree) p.anonymousKb = this.reader.readAnonymousKb(p.pid);
       samples[id] = tree;
     }

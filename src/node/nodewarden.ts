@@ -127,6 +127,7 @@ export class NodeWarden {
       clock: this.clock,
       log: this.log,
       workDir: this.workDir,
+      containment,
     });
     const rows = this.store.loadContainers();
     try {
