@@ -4,23 +4,26 @@
  * test's own beneath its own cgroups, removed after each test with whatever
  * it holds.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CgroupLimits } from '../src/containment/cgroup-driver.js';
 import type { Containment } from '../src/containment/containment.js';
 import { V1_CONTROLLERS } from '../src/containment/detect.js';
 import { collectMembers } from '../state-machines/process-tree.js';
 import { launchScript } from '../src/launcher/launch-script.js';
 import { LaunchError, ProcessLauncher } from '../src/launcher/process-launcher.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
+import { DaemonDir } from './helpers/daemon-process.js';
 import { ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
 import { isLive, procStat, waitFor } from './helpers/proc.js';
 
 const own = ownV1Cgroups();
 const HOG = path.resolve(import.meta.dirname, 'fixtures/hog.mjs');
+const LIMITS: CgroupLimits = { memoryLimitBytes: null, memorySoftLimitBytes: null, swappiness: null, cpuShares: 1024, cpuQuota: null, pidsMax: null };
 
 describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
   let d: TestDaemon | undefined;
@@ -150,6 +153,52 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
   });
 });
 
+describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)', () => {
+  let dd: DaemonDir | undefined;
+  let cgroups: TestCgroups | undefined;
+  const strays: ChildProcess[] = [];
+  afterEach(async () => {
+    try {
+      await dd?.cleanup();
+    } finally {
+      for (const p of strays.splice(0)) p.kill('SIGKILL');
+      await cgroups?.cleanup();
+      dd = undefined;
+      cgroups = undefined;
+    }
+  });
+
+  it('a running container keeps its cgroup, escapee and all, and the new daemon kills it whole; a cgroup nobody owns is emptied and removed at start', async () => {
+    cgroups = new TestCgroups(own!);
+    dd = new DaemonDir();
+    const set = { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy };
+    await dd.start({ set });
+    await dd.launch('keeper', ['sh', '-c', 'setsid -f sleep 1000; echo $$ >> runs; exec sleep 1000']);
+    const running = await dd.until('keeper', 'RUNNING');
+    await waitFor(() => dd!.runs('keeper') === 1 && cgroups!.driver.members('keeper').length === 3, 15_000, 'wrapper, sleep and escapee');
+    await dd.durable('keeper');
+    await dd.crash();
+
+    // What a crash between a cgroup's creation and its wrapper's placement, or a container forgotten since, leaves.
+    cgroups.driver.create('stray', LIMITS);
+    const stray = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+    strays.push(stray);
+    cgroups.driver.place('stray', stray.pid!);
+
+    await dd.start({ set });
+    await waitFor(() => !cgroups!.driver.list().includes('stray'), 15_000, 'the stray cgroup to be emptied and removed');
+    await waitFor(() => !isLive(stray.pid!), 15_000, 'the stray process to be killed');
+    expect((await dd.until('keeper', 'RUNNING')).pid).toBe(running.pid);
+    expect(cgroups.driver.members('keeper')).toHaveLength(3);
+
+    await dd.current!.client.post('/v1/containers/keeper/kill');
+    await dd.until('keeper', 'DONE');
+    expect(cgroups.driver.members('keeper')).toEqual([]);
+    await waitFor(() => !cgroups!.driver.list().includes('keeper'), 15_000, 'the keeper\'s cgroup to be removed');
+    expect(dd.runs('keeper')).toBe(1);
+  }, 60_000);
+});
+
 describe('placement before the command runs (any containment that needs it)', () => {
   let tmp: string;
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -182,6 +231,7 @@ describe('placement before the command runs (any containment that needs it)', ()
       release: (id) => (released.push(id), true),
       members: () => [],
       monitoredMembers: () => null,
+      list: () => [],
       terminate: async () => undefined,
       kill: async () => undefined,
       pause: async () => undefined,

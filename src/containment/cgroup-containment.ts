@@ -69,7 +69,6 @@ export class CgroupContainment implements Containment {
     return this.members(c).length > 0;
   }
 
-  /** Container cgroups under the hierarchy (for the GC of those no container owns). */
   list(): string[] {
     return this.driver.list();
   }

@@ -27,6 +27,8 @@ export interface Containment {
   place(c: ContainerRef): void;
   /** Once it is empty: remove what held it. False while it still holds processes. */
   release(id: string): boolean;
+  /** The ids of every container something is held for now (cgroups under the hierarchy; none for process groups). */
+  list(): string[];
   /** Its live members (zombies are not: they have exited). */
   members(c: ContainerRef): number[];
   /**

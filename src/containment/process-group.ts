@@ -28,6 +28,9 @@ export class ProcessGroupContainment implements Containment {
   monitoredMembers(): null {
     return null;
   }
+  list(): string[] {
+    return [];
+  }
 
   constructor(
     private readonly procfs: ProcfsReader,

@@ -522,6 +522,24 @@ export class ProcessLauncher {
   }
 
   /**
+   * At start, after recovery: what is held for containers nobody owns (a
+   * cgroup left by a crash between its creation and the wrapper's placement,
+   * or by a container forgotten meanwhile) is emptied, escaped processes
+   * included, and removed. `owned` says which ids are still the node's.
+   */
+  sweepContainment(owned: (id: string) => boolean): void {
+    for (const id of this.containment.list()) {
+      if (this.recs.has(id) || owned(id)) continue;
+      const members = this.containment.members({ id, pid: 0 });
+      this.log.info({ container: id, members }, 'removing what is held for a container nobody owns');
+      this.containment
+        .kill({ id, pid: 0 })
+        .then(() => this.releaseContainment(id))
+        .catch((err: unknown) => this.log.error({ container: id, err }, 'cannot empty a cgroup nobody owns'));
+    }
+  }
+
+  /**
    * Daemon shutdown: stop every poll, forget every container, never call
    * onExit again. Processes are not touched — except that a SIGKILL already
    * scheduled by kill() (or for a finished container's leftovers) still fires,

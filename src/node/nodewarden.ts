@@ -141,6 +141,11 @@ export class NodeWarden {
         log: this.log,
         bootId: boot,
       });
+      // A container still known and unfinished keeps its cgroup; any other is emptied and removed.
+      this.launcher.sweepContainment((id) => {
+        const entry = this.core.get(id);
+        return entry !== undefined && entry.actor.state !== 'DONE';
+      });
     } catch (err) {
       // What recovery decided is committed, but nothing acted on it (its effects are dropped): the next start owes them again.
       this.runner.close();
