@@ -113,4 +113,21 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     for (const bad of ['', '.', '..', 'a/b', '../x']) expect(() => cg.members(bad), bad).toThrow(/not a cgroup name/);
     expect(() => new CgroupV2(own, '../up')).toThrow(/not a cgroup name/);
   });
+
+  it('stats: memory.current, memory.stat anon/file/file_mapped, swap, cpu.stat in µs; throttling only with a quota; null when unreadable', () => {
+    cg.create('c1', LIMITS);
+    const dir = path.join(own, 'nodewarden', 'c1');
+    expect(cg.stats('c1')).toBeNull();
+    fs.writeFileSync(path.join(dir, 'memory.current'), '7340032\n');
+    fs.writeFileSync(path.join(dir, 'memory.stat'), 'anon 4194304\nfile 2097152\nkernel 65536\nfile_mapped 8192\nbogus line\n');
+    fs.writeFileSync(path.join(dir, 'memory.swap.current'), '4096\n');
+    fs.writeFileSync(path.join(dir, 'cpu.stat'), 'usage_usec 3500000\nuser_usec 2500000\nsystem_usec 1000000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 250000\n');
+    fs.writeFileSync(path.join(dir, 'cpu.max'), 'max 100000\n');
+    const base = { memTotalBytes: 7340032, memRssBytes: 4194304, memCacheBytes: 2097152, memMappedFileBytes: 8192, memSwapBytes: 4096, cpuUserSecs: 2.5, cpuSystemSecs: 1 };
+    expect(cg.stats('c1')).toEqual({ ...base, throttling: null });
+    fs.writeFileSync(path.join(dir, 'cpu.max'), '50000 100000\n');
+    expect(cg.stats('c1')).toEqual({ ...base, throttling: { periods: 10, throttled: 4, throttledSecs: 0.25 } });
+    fs.writeFileSync(path.join(dir, 'memory.current'), 'garbage\n');
+    expect(cg.stats('c1')).toBeNull();
+  });
 });

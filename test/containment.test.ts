@@ -144,6 +144,38 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     expect(procStat(pid!)?.state ?? 'gone').toMatch(/^(gone|Z)$/);
   }, 60_000);
 
+  it('Mesos statistics come from the cgroup\'s own files: memory.stat, usage, cpuacct.stat; the counts are its members', async () => {
+    const d = daemon();
+    // The monitor's timer is off: one tick by hand gives the members; memory and CPU are read at the request.
+    const ready = path.join(d.dir, 'hog.ready');
+    await d.node.launch(request('stats', ['sh', '-c', `"${process.execPath}" "${HOG}" 40 "${ready}"; exit 0`], { resources: { memoryMb: 512, vcores: 1 } }));
+    await waitFor(() => fs.existsSync(ready), 15_000, 'the hog to hold its memory');
+    d.node.monitor.tick();
+    const memory = (file: string) => fs.readFileSync(path.join(cgroups!.dir('memory', 'stats'), file), 'utf8');
+    const stat = (text: string, key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(text)![1]);
+    // A moment when the cgroup's files did not change around the request: then they must agree exactly.
+    const { entry, files } = await waitFor(() => {
+      const before = memory('memory.stat') + memory('memory.usage_in_bytes');
+      const cpuBefore = fs.readFileSync(path.join(cgroups!.dir('cpuacct', 'stats'), 'cpuacct.stat'), 'utf8');
+      const [e] = d.node.statistics();
+      const after = memory('memory.stat') + memory('memory.usage_in_bytes');
+      const cpuAfter = fs.readFileSync(path.join(cgroups!.dir('cpuacct', 'stats'), 'cpuacct.stat'), 'utf8');
+      return before === after && cpuBefore === cpuAfter ? { entry: e!, files: { memoryStat: memory('memory.stat'), usage: Number(memory('memory.usage_in_bytes')), cpu: cpuAfter } } : null;
+    }, 15_000, 'a stable moment of the cgroup');
+    const s = entry.statistics;
+    expect(s.mem_rss_bytes).toBe(stat(files.memoryStat, 'total_rss'));
+    expect(s.mem_rss_bytes).toBeGreaterThan(40 * 2 ** 20);
+    expect(s.mem_total_bytes).toBe(files.usage);
+    expect(s.mem_cache_bytes).toBe(stat(files.memoryStat, 'total_cache'));
+    expect(s.mem_mapped_file_bytes).toBe(stat(files.memoryStat, 'total_mapped_file'));
+    expect(s.mem_swap_bytes).toBe(stat(files.memoryStat, 'total_swap'));
+    expect(s.cpus_user_time_secs).toBe(stat(files.cpu, 'user') / 100);
+    expect(s.cpus_system_time_secs).toBe(stat(files.cpu, 'system') / 100);
+    expect(s.processes).toBe(cgroups!.driver.members('stats').length);
+    expect(s.cpus_nr_periods).toBeUndefined(); // no CFS quota, no throttling figures
+    expect(s.mem_limit_bytes).toBe((512 + 32) * 2 ** 20); // the request and allowance, as before: not a cgroup file
+  });
+
   it('a container that ends by itself: its cgroup goes once it is DONE', async () => {
     const d = daemon();
     await d.node.launch(request('brief', ['sh', '-c', 'exit 3']));
@@ -232,6 +264,7 @@ describe('placement before the command runs (any containment that needs it)', ()
       members: () => [],
       monitoredMembers: () => null,
       list: () => [],
+      stats: () => null,
       terminate: async () => undefined,
       kill: async () => undefined,
       pause: async () => undefined,

@@ -7,7 +7,7 @@
  */
 import { isDeadState } from '../../state-machines/process-tree.js';
 import type { ProcfsReader } from '../procfs/procfs-reader.js';
-import type { CgroupDriver, CgroupLimits } from './cgroup-driver.js';
+import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver.js';
 import type { ContainerRef, Containment } from './containment.js';
 
 export class CgroupContainment implements Containment {
@@ -67,6 +67,10 @@ export class CgroupContainment implements Containment {
 
   orphaned(c: ContainerRef): boolean {
     return this.members(c).length > 0;
+  }
+
+  stats(id: string): CgroupStats | null {
+    return this.driver.stats(id);
   }
 
   list(): string[] {

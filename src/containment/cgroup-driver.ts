@@ -24,6 +24,35 @@ export interface CgroupLimits {
   pidsMax: number | null;
 }
 
+/** What a container's cgroup says of itself: Mesos's ResourceStatistics sources (SPEC §10). */
+export interface CgroupStats {
+  /** v1 memory.usage_in_bytes, v2 memory.current. */
+  memTotalBytes: number;
+  /** v1 memory.stat total_rss, v2 anon. */
+  memRssBytes: number;
+  /** v1 total_cache, v2 file. */
+  memCacheBytes: number;
+  /** v1 total_mapped_file, v2 file_mapped. */
+  memMappedFileBytes: number;
+  /** v1 total_swap, v2 memory.swap.current (0 where swap is not accounted). */
+  memSwapBytes: number;
+  /** v1 cpuacct.stat user/system ÷ USER_HZ, v2 cpu.stat user_usec/system_usec. */
+  cpuUserSecs: number;
+  cpuSystemSecs: number;
+  /** CFS throttling from cpu.stat, only when a quota is set. */
+  throttling: { periods: number; throttled: number; throttledSecs: number } | null;
+}
+
+/** `key value` lines (memory.stat, cpu.stat, cpuacct.stat) as numbers; a line that is not one is skipped. */
+export function parseKeyValues(text: string | null): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^([a-z_]+) (\d{1,19})$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
 export interface CgroupDriver {
   readonly mode: 'cgroup-v1' | 'cgroup-v2';
   /** Create the container's cgroup with its limits. Idempotent: an existing one gets the limits again. */
@@ -44,6 +73,8 @@ export interface CgroupDriver {
   remove(id: string): boolean;
   /** The ids of every container cgroup under the hierarchy (the GC's and recovery's view). */
   list(): string[];
+  /** Its own accounting, or null when it is gone or unreadable. */
+  stats(id: string): CgroupStats | null;
 }
 
 /** A container id is one path component; the launcher checks this already, the driver again. */

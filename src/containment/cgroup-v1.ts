@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertCgroupName, type CgroupDriver, type CgroupLimits } from './cgroup-driver.js';
+import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats } from './cgroup-driver.js';
 import { childCgroups, pollUntil, readControl, readPids, removeCgroupDir, signalPids, writeControl } from './cgroup-files.js';
 import { V1_CONTROLLERS, type V1Controller } from './detect.js';
 
@@ -25,9 +25,11 @@ export class CgroupV1 implements CgroupDriver {
   readonly mode = 'cgroup-v1' as const;
 
   /** `own`: the daemon's own cgroup directory per controller (detect.ts). */
+  /** `clockTicks`: USER_HZ, the unit of cpuacct.stat (getconf CLK_TCK). */
   constructor(
     private readonly own: Record<V1Controller, string>,
     private readonly hierarchy: string,
+    private readonly clockTicks = 100,
   ) {
     assertCgroupName(hierarchy);
   }
@@ -88,5 +90,28 @@ export class CgroupV1 implements CgroupDriver {
 
   list(): string[] {
     return childCgroups(path.join(this.own.freezer, this.hierarchy));
+  }
+
+  stats(id: string): CgroupStats | null {
+    const usage = readControl(this.dir('memory', id), 'memory.usage_in_bytes');
+    const memory = parseKeyValues(readControl(this.dir('memory', id), 'memory.stat'));
+    const cpuacct = parseKeyValues(readControl(this.dir('cpuacct', id), 'cpuacct.stat'));
+    if (usage === null || !/^\d+\s*$/.test(usage) || !memory.has('total_rss') || !cpuacct.has('user')) return null;
+    const quota = readControl(this.dir('cpu', id), 'cpu.cfs_quota_us')?.trim();
+    const cpu = parseKeyValues(readControl(this.dir('cpu', id), 'cpu.stat'));
+    const ticks = this.clockTicks;
+    return {
+      memTotalBytes: Number(usage),
+      memRssBytes: memory.get('total_rss')!,
+      memCacheBytes: memory.get('total_cache') ?? 0,
+      memMappedFileBytes: memory.get('total_mapped_file') ?? 0,
+      memSwapBytes: memory.get('total_swap') ?? 0,
+      cpuUserSecs: cpuacct.get('user')! / ticks,
+      cpuSystemSecs: (cpuacct.get('system') ?? 0) / ticks,
+      throttling:
+        quota !== undefined && quota !== '-1'
+          ? { periods: cpu.get('nr_periods') ?? 0, throttled: cpu.get('nr_throttled') ?? 0, throttledSecs: (cpu.get('throttled_time') ?? 0) / 1e9 }
+          : null,
+    };
   }
 }

@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertCgroupName, type CgroupDriver, type CgroupLimits } from './cgroup-driver.js';
+import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats } from './cgroup-driver.js';
 import { childCgroups, pollUntil, readControl, readPids, removeCgroupDir, signalPids, writeControl } from './cgroup-files.js';
 import { V2_CONTROLLERS } from './detect.js';
 
@@ -103,5 +103,28 @@ export class CgroupV2 implements CgroupDriver {
 
   list(): string[] {
     return childCgroups(path.join(this.own, this.hierarchy));
+  }
+
+  stats(id: string): CgroupStats | null {
+    const dir = this.dir(id);
+    const current = readControl(dir, 'memory.current');
+    const memory = parseKeyValues(readControl(dir, 'memory.stat'));
+    const cpu = parseKeyValues(readControl(dir, 'cpu.stat'));
+    if (current === null || !/^\d+\s*$/.test(current) || !memory.has('anon') || !cpu.has('user_usec')) return null;
+    const swap = readControl(dir, 'memory.swap.current');
+    const max = readControl(dir, 'cpu.max')?.trim();
+    return {
+      memTotalBytes: Number(current),
+      memRssBytes: memory.get('anon')!,
+      memCacheBytes: memory.get('file') ?? 0,
+      memMappedFileBytes: memory.get('file_mapped') ?? 0,
+      memSwapBytes: swap !== null && /^\d+\s*$/.test(swap) ? Number(swap) : 0,
+      cpuUserSecs: cpu.get('user_usec')! / 1e6,
+      cpuSystemSecs: (cpu.get('system_usec') ?? 0) / 1e6,
+      throttling:
+        max !== undefined && !max.startsWith('max')
+          ? { periods: cpu.get('nr_periods') ?? 0, throttled: cpu.get('nr_throttled') ?? 0, throttledSecs: (cpu.get('throttled_usec') ?? 0) / 1e6 }
+          : null,
+    };
   }
 }

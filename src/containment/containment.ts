@@ -5,7 +5,7 @@
  * directly, so the kill, pause and "is anything left" rules are the same for
  * both (Mesos puts each isolator behind one interface the same way).
  */
-import type { CgroupLimits } from './cgroup-driver.js';
+import type { CgroupLimits, CgroupStats } from './cgroup-driver.js';
 import type { ContainmentMode } from './detect.js';
 
 /** A container as the launcher knows it: its id and its wrapper's pid (the process-group leader). */
@@ -27,6 +27,8 @@ export interface Containment {
   place(c: ContainerRef): void;
   /** Once it is empty: remove what held it. False while it still holds processes. */
   release(id: string): boolean;
+  /** What its cgroup accounts for it (Mesos's statistics sources); null for process groups, or a cgroup gone. */
+  stats(id: string): CgroupStats | null;
   /** The ids of every container something is held for now (cgroups under the hierarchy; none for process groups). */
   list(): string[];
   /** Its live members (zombies are not: they have exited). */

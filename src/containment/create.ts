@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { hostFacts } from '../procfs/host-facts.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { CgroupContainment } from './cgroup-containment.js';
 import { CgroupV1 } from './cgroup-v1.js';
@@ -29,7 +30,7 @@ export function createContainment(cfg: Config['cgroups'], log: Logger, opts: { p
   switch (d.mode) {
     case 'cgroup-v1':
       return {
-        containment: new CgroupContainment(new CgroupV1(d.own, cfg.hierarchy), procfs),
+        containment: new CgroupContainment(new CgroupV1(d.own, cfg.hierarchy, hostFacts().clockTicks), procfs),
         report: { mode: d.mode, cgroups: Object.values(d.own).map((dir) => `${dir}/${cfg.hierarchy}`), missing: [] },
       };
     case 'cgroup-v2':

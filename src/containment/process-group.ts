@@ -31,6 +31,9 @@ export class ProcessGroupContainment implements Containment {
   list(): string[] {
     return [];
   }
+  stats(): null {
+    return null;
+  }
 
   constructor(
     private readonly procfs: ProcfsReader,

@@ -47,6 +47,14 @@ export interface MesosStatistics {
     mem_total_bytes: number;
     processes: number;
     threads: number;
+    // In a cgroup, as Mesos's cgroups isolators report them:
+    mem_cache_bytes?: number;
+    mem_mapped_file_bytes?: number;
+    mem_swap_bytes?: number;
+    /** CFS throttling, when a quota is set. */
+    cpus_nr_periods?: number;
+    cpus_nr_throttled?: number;
+    cpus_throttled_time_secs?: number;
   };
 }
 
@@ -69,7 +77,7 @@ export interface ContainersMonitorOptions {
   log: Logger;
   workDir: string;
   /** Who a container's processes are (its cgroup's members); default: its process tree. */
-  containment?: Pick<Containment, 'monitoredMembers'>;
+  containment?: Pick<Containment, 'monitoredMembers' | 'stats'>;
 }
 
 export class ContainersMonitor {
@@ -166,23 +174,35 @@ export class ContainersMonitor {
       const m = t.measure;
       if (m === null) continue;
       const entry = this.opts.core.get(t.id);
-      out.push({
-        executor_id: t.id,
-        executor_name: entry ? entry.spec.command.join(' ') : '',
-        framework_id: 'default',
-        source: t.id,
-        statistics: {
-          timestamp: m.timestamp / 1000,
-          cpus_limit: t.limits.cpus,
-          cpus_user_time_secs: m.utimeTicks / clockTicks,
-          cpus_system_time_secs: m.stimeTicks / clockTicks,
-          mem_limit_bytes: t.limits.pmemBytes,
-          mem_rss_bytes: m.pmemBytes,
-          mem_total_bytes: m.rssBytes,
-          processes: m.processes,
-          threads: m.threads,
-        },
-      });
+      const statistics: MesosStatistics['statistics'] = {
+        timestamp: m.timestamp / 1000,
+        cpus_limit: t.limits.cpus,
+        cpus_user_time_secs: m.utimeTicks / clockTicks,
+        cpus_system_time_secs: m.stimeTicks / clockTicks,
+        mem_limit_bytes: t.limits.pmemBytes,
+        mem_rss_bytes: m.pmemBytes,
+        mem_total_bytes: m.rssBytes,
+        processes: m.processes,
+        threads: m.threads,
+      };
+      // In a cgroup, memory and CPU come from its own files, read now, as Mesos reads them; the counts stay the tick's members.
+      const cg = this.opts.containment?.stats(t.id) ?? null;
+      if (cg !== null) {
+        Object.assign(statistics, {
+          timestamp: this.opts.clock.now() / 1000,
+          cpus_user_time_secs: cg.cpuUserSecs,
+          cpus_system_time_secs: cg.cpuSystemSecs,
+          mem_rss_bytes: cg.memRssBytes,
+          mem_total_bytes: cg.memTotalBytes,
+          mem_cache_bytes: cg.memCacheBytes,
+          mem_mapped_file_bytes: cg.memMappedFileBytes,
+          mem_swap_bytes: cg.memSwapBytes,
+          ...(cg.throttling
+            ? { cpus_nr_periods: cg.throttling.periods, cpus_nr_throttled: cg.throttling.throttled, cpus_throttled_time_secs: cg.throttling.throttledSecs }
+            : {}),
+        });
+      }
+      out.push({ executor_id: t.id, executor_name: entry ? entry.spec.command.join(' ') : '', framework_id: 'default', source: t.id, statistics });
     }
     return out;
   }
