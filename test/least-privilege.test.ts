@@ -9,7 +9,7 @@
  * Switching users needs root (CI runs as root); the non-root daemon runs as
  * `nobody`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -145,6 +145,26 @@ describe.runIf(isRoot)('least privilege', () => {
     await d.launch('self', ['sh', '-c', 'id -u'], { user: 'nobody' });
     expect((await d.until('self', 'DONE')).exitCode).toBe(0);
     expect(fs.readFileSync(path.join(d.containerDir('self'), 'logs', 'stdout'), 'utf8')).toBe(`${NOBODY}\n`);
+  });
+
+  it('not root: nodewarden.cgroups.enabled=true refuses to start, saying why, with nothing created; auto falls back to process groups and says why', async () => {
+    d = new DaemonDir();
+    fs.mkdirSync(d.workDir);
+    execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, d.dir]);
+    const refused = spawnSync(process.execPath, [staged!.bin, 'start', '--socket', d.socket, '--db', d.db, '--work-dir', d.workDir, '--set', 'nodewarden.cgroups.enabled=true'], {
+      cwd: staged!.root,
+      uid: NOBODY,
+      gid: NOBODY,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe('nodewarden: nodewarden.cgroups.enabled is true, but cgroups cannot be used:\n  the daemon does not run as root, and creating cgroups needs it\n');
+    expect(fs.existsSync(d.db)).toBe(false);
+
+    await d.start({ uid: NOBODY, gid: NOBODY, bin: staged!.bin, set: { 'nodewarden.cgroups.enabled': 'auto' } });
+    const node = await d.current!.client.get<{ containment: unknown }>('/v1/node');
+    expect(node.containment).toEqual({ mode: 'process-group', cgroups: [], missing: ['the daemon does not run as root, and creating cgroups needs it'] });
   });
 
   it('nothing the daemon writes is open to other users', async () => {

@@ -4,6 +4,7 @@
  */
 import { ApiError, UnreachableError } from '../client/client.js';
 import { ConfigError } from '../config/load.js';
+import { ContainmentUnavailable } from '../containment/detect.js';
 import { NodewardenError, StartupError } from '../core/errors.js';
 import { StoreError } from '../store/database.js';
 import { UsageError } from './args.js';
@@ -23,7 +24,7 @@ ${TOP_USAGE}
 ${JOURNAL_USAGE}
 `;
 
-const EXPECTED_ERRORS = [ConfigError, StoreError, NodewardenError, StartupError, ApiError, UnreachableError, JournalError, TerminalError];
+const EXPECTED_ERRORS = [ConfigError, ContainmentUnavailable, StoreError, NodewardenError, StartupError, ApiError, UnreachableError, JournalError, TerminalError];
 
 export async function main(argv: string[]): Promise<void> {
   // `nodewarden events --follow | head` closes our stdout: that is the end, not an error.
