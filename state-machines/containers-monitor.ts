@@ -111,10 +111,25 @@ export type MonitorEvent =
   | ({ type: 'STOP_MONITORING'; id: string } & At)
   /** YARN CHANGE_MONITORING_CONTAINER_RESOURCE: new limits from new resources. */
   | ({ type: 'CHANGE_MONITORING_CONTAINER_RESOURCE'; id: string; resources: Resources } & At)
-  /** One monitor interval: each tracked container's tree from the same procfs scan (absent: not sampled). */
-  | ({ type: 'TICK'; samples: Readonly<Record<string, readonly ProcessSample[]>> } & At)
+  /**
+   * One monitor interval: each tracked container's tree from the same procfs
+   * scan (absent: not sampled), and, for containers in a cgroup, what its
+   * memory controller says of OOM kills (absent: none, or no cgroup).
+   */
+  | ({ type: 'TICK'; samples: Readonly<Record<string, readonly ProcessSample[]>>; oom?: Readonly<Record<string, OomNotice>> } & At)
   /** One log-monitor interval: the size of each tracked container's log directories. */
   | ({ type: 'LOG_TICK'; logDirs: Readonly<Record<string, ReadonlyArray<{ dir: string; bytes: number }>>> } & At);
+
+/**
+ * The kernel stopped a container at its cgroup's memory limit (v1
+ * memory.oom_control `oom_kill`, v2 memory.events): how often, its peak usage
+ * and the cgroup's limit.
+ */
+export interface OomNotice {
+  kills: number;
+  peakBytes: number;
+  limitBytes: number;
+}
 
 /** The monitor's one request to the world: YARN ContainerKillEvent. */
 export interface MonitorKill {
@@ -163,6 +178,26 @@ function checkLimit(s: MonitorSettings, t: TrackedContainer, members: readonly P
     id: t.id,
     exitStatus: kind === 'virtual' ? ExitStatus.KILLED_EXCEEDED_VMEM : ExitStatus.KILLED_EXCEEDED_PMEM,
     diagnostics: memoryKillMessage(kind, t.pid, t.id, usage, delta, processTreeDump(members)),
+  };
+}
+
+/**
+ * A container the kernel stopped at its cgroup limit is killed whole, -104,
+ * with YARN's PHYSICAL message: its peak against its limit (not the cgroup's
+ * backstop, which the last line names), and the dump of what is left.
+ * YARN leaves a bare 137 "Killed by external signal" here.
+ */
+function oomKill(s: MonitorSettings, t: TrackedContainer, members: readonly ProcessSample[], oom: OomNotice): MonitorKill {
+  const vmemBytes = members.length > 0 ? virtualMemorySize(members, NO_AGES, 0) : 0;
+  const usage = { pmemBytes: oom.peakBytes, pmemLimit: t.limits.pmemBytes, vmemBytes, vmemLimit: t.limits.vmemBytes };
+  const times = oom.kills === 1 ? 'once' : `${oom.kills} times`;
+  return {
+    type: 'KILL_CONTAINER',
+    id: t.id,
+    exitStatus: ExitStatus.KILLED_EXCEEDED_PMEM,
+    diagnostics:
+      memoryKillMessage('physical', t.pid, t.id, usage, oom.peakBytes - t.limits.pmemBytes, processTreeDump(members)) +
+      `The kernel's OOM killer stopped it ${times} at its cgroup memory limit of ${oom.limitBytes}B.\n`,
   };
 }
 
@@ -217,6 +252,11 @@ export function monitorTick(context: MonitorContext, event: Ev<'TICK'>): { conte
   const util: NodeUtilization = { timestamp: event.ts, pmemMb: 0, vmemMb: 0, vcores: 0 };
   for (const [id, t] of context.tracking) {
     const members = event.samples[id];
+    const oom = event.oom?.[id];
+    if (oom !== undefined && oom.kills > 0) {
+      kills.push(oomKill(s, t, members ?? [], oom)); // removed from tracking: killed once
+      continue;
+    }
     if (members === undefined) {
       tracking.set(id, t);
       continue;

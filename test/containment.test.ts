@@ -14,6 +14,9 @@ import type { CgroupLimits } from '../src/containment/cgroup-driver.js';
 import type { Containment } from '../src/containment/containment.js';
 import { V1_CONTROLLERS } from '../src/containment/detect.js';
 import { collectMembers } from '../state-machines/process-tree.js';
+import { exportLines } from '../src/journal/export.js';
+import { replayLines } from '../src/journal/replay.js';
+import { parseRecord } from '../src/journal/validate.js';
 import { launchScript } from '../src/launcher/launch-script.js';
 import { LaunchError, ProcessLauncher } from '../src/launcher/process-launcher.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -128,8 +131,9 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
       'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000,
     });
     const ready = path.join(d.dir, 'hog.ready'); // the hog is killed before it is ready: only its memory matters
-    // The hog leaves the wrapper's session and group at once; 200 MB against a 64 + 32 MB limit.
-    await d.node.launch(request('hidden', ['sh', '-c', `setsid -f "${process.execPath}" "${HOG}" 200 "${ready}"; exec sleep 1000`], { resources: { memoryMb: 64, vcores: 1 } }));
+    // The hog leaves the wrapper's session and group at once; 200 MB against a 128 + 32 MB limit: over
+    // it for the monitor's aged rule, and under the kernel's backstop at twice it, so the monitor decides.
+    await d.node.launch(request('hidden', ['sh', '-c', `setsid -f "${process.execPath}" "${HOG}" 200 "${ready}"; exec sleep 1000`], { resources: { memoryMb: 128, vcores: 1 } }));
     await d.until('hidden', 'DONE', 30_000);
     const done = d.node.view('hidden');
     expect(done.exitStatus).toBe(-104);
@@ -175,6 +179,56 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     expect(s.cpus_nr_periods).toBeUndefined(); // no CFS quota, no throttling figures
     expect(s.mem_limit_bytes).toBe((512 + 32) * 2 ** 20); // the request and allowance, as before: not a cgroup file
   });
+
+  it('the kernel holds a fast allocator to twice its limit between ticks; the container ends -104 with YARN\'s PHYSICAL message, journaled and replayed', async () => {
+    cgroups = new TestCgroups(own!);
+    d = startDaemon({
+      'nodewarden.cgroups.enabled': 'true',
+      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
+      // A tick a minute: whatever stops the allocator in this test is the kernel, not the monitor's polling.
+      'yarn.nodemanager.container-monitor.interval-ms': 60_000,
+      'yarn.nodemanager.vmem-check-enabled': false,
+      'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000,
+    });
+    const limit = (128 + 32) * 2 ** 20; // request + allowance
+    // 1.5 GB in 8 MB steps, each touched, as fast as it can.
+    const allocate = 'const h = []; for (let i = 0; i < 192; i++) h.push(Buffer.alloc(8 << 20, 1)); setInterval(() => h.length, 1 << 30);';
+    await d.node.launch(request('runaway', [process.execPath, '-e', allocate], { resources: { memoryMb: 128, vcores: 1 } }));
+    // Its anonymous memory, from /proc, every few ms until it ends.
+    let peak = 0;
+    const sampling = setInterval(() => {
+      for (const pid of cgroups!.driver.members('runaway')) {
+        try {
+          const m = /^RssAnon:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+          if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+        } catch {
+          // gone
+        }
+      }
+    }, 2);
+    try {
+      await d.until('runaway', 'DONE', 30_000);
+    } finally {
+      clearInterval(sampling);
+    }
+    expect(peak).toBeGreaterThan(limit); // it did run past its limit…
+    expect(peak).toBeLessThanOrEqual(2 * limit); // …and the kernel stopped it at twice that
+    const done = d.node.view('runaway');
+    expect(done.exitStatus).toBe(-104);
+    expect(done.diagnostics).toMatch(
+      new RegExp(`Container \\[pid=${done.pid},containerID=runaway\\] is running \\d+B beyond the 'PHYSICAL' memory limit\\. Current usage: [\\d.]+ MB of 160 MB physical memory used`),
+    );
+    expect(done.diagnostics).toContain(`The kernel's OOM killer stopped it once at its cgroup memory limit of ${2 * limit}B.`);
+    await waitFor(() => dirs('runaway').every((dir) => !fs.existsSync(dir)), 15_000, 'the cgroup to be removed');
+
+    // The OOM notice is an input: in the journal with the tick it came with, and replay decides the same kill.
+    await d.node.durable();
+    const lines = await exportLines(d.dbPath);
+    expect(lines.map((l) => JSON.parse(l)).filter((r) => r.type === 'tick' && r.oom?.runaway)).toHaveLength(1);
+    const replayed = replayLines(lines, { check: true });
+    expect(replayed.divergence).toBeNull();
+    expect(replayed.kills).toBe(1);
+  }, 60_000);
 
   it('a container that ends by itself: its cgroup goes once it is DONE', async () => {
     const d = daemon();
@@ -265,6 +319,7 @@ describe('placement before the command runs (any containment that needs it)', ()
       monitoredMembers: () => null,
       list: () => [],
       stats: () => null,
+      oom: () => null,
       terminate: async () => undefined,
       kill: async () => undefined,
       pause: async () => undefined,
@@ -299,3 +354,11 @@ describe('the monitor\'s tree from a member list', () => {
   });
 });
 
+describe('the OOM notice in the journal', () => {
+  it('a tick record may carry it; a malformed one is refused, naming the field', () => {
+    const tick = { seq: 7, ts: 1, type: 'tick', samples: {} };
+    expect(parseRecord(JSON.stringify({ ...tick, oom: { c1: { kills: 1, peakBytes: 335544320, limitBytes: 335544320 } } }), 'line 2')).toMatchObject({ oom: { c1: { kills: 1 } } });
+    expect(() => parseRecord(JSON.stringify({ ...tick, oom: { c1: { kills: 'once' } } }), 'line 2')).toThrow('line 2: a tick record with a bad oom.c1: expected {kills, peakBytes, limitBytes}');
+    expect(() => parseRecord(JSON.stringify({ ...tick, oom: [] }), 'line 2')).toThrow(/a bad oom: expected container id/);
+  });
+});

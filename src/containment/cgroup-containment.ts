@@ -5,6 +5,7 @@
  * fork slips through), pause is the freezer, and the cgroup is removed once
  * the container is DONE and it is empty.
  */
+import type { OomNotice } from '../../state-machines/containers-monitor.js';
 import { isDeadState } from '../../state-machines/process-tree.js';
 import type { ProcfsReader } from '../procfs/procfs-reader.js';
 import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver.js';
@@ -71,6 +72,10 @@ export class CgroupContainment implements Containment {
 
   stats(id: string): CgroupStats | null {
     return this.driver.stats(id);
+  }
+
+  oom(id: string): OomNotice | null {
+    return this.driver.oom(id);
   }
 
   list(): string[] {

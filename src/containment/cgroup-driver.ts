@@ -8,6 +8,8 @@
  * own cgroup, never above it.
  */
 
+import type { OomNotice } from '../../state-machines/containers-monitor.js';
+
 /** What a container's cgroup is limited to. Null: no limit written. */
 export interface CgroupLimits {
   /** The kernel's hard limit (v1 memory.limit_in_bytes, v2 memory.max). */
@@ -75,6 +77,8 @@ export interface CgroupDriver {
   list(): string[];
   /** Its own accounting, or null when it is gone or unreadable. */
   stats(id: string): CgroupStats | null;
+  /** OOM kills the kernel made in it at its memory limit, with its peak and that limit; null when it is gone or unreadable. */
+  oom(id: string): OomNotice | null;
 }
 
 /** A container id is one path component; the launcher checks this already, the driver again. */

@@ -2,11 +2,13 @@
  * What a container's cgroup is limited to, from its request (YARN's
  * CGroupsCpuResourceHandlerImpl and the pids key of ours).
  *
- * Memory is not limited in the kernel yet: a container stopped at a cgroup
- * limit must be reported -104 with YARN's PHYSICAL message, not a bare 137,
- * and that needs the cgroup's OOM notice as a journaled input first. Until
- * then the polling monitor enforces memory as before.
+ * Memory: with the pmem check on, the kernel holds a container to twice
+ * its limit (request + allowance), YARN's instant "2×" rule made instant in
+ * fact rather than at the next tick; the polling monitor goes on applying the
+ * aged rule below it, with YARN's messages. A container the kernel stops
+ * there is reported -104 from the cgroup's OOM notice (containers-monitor).
  */
+import { containerLimits } from '../../state-machines/limits.js';
 import type { ContainerSpec } from '../../state-machines/types.js';
 import type { Config } from '../config/types.js';
 import type { CgroupLimits } from './cgroup-driver.js';
@@ -15,9 +17,13 @@ import type { CgroupLimits } from './cgroup-driver.js';
 export const SHARES_PER_VCORE = 1024;
 export const OPPORTUNISTIC_SHARES = 2;
 
-export function cgroupLimits(spec: Pick<ContainerSpec, 'resources' | 'executionType'>, config: Pick<Config, 'cgroups'>): CgroupLimits {
+/** YARN isProcessTreeOverLimit kills at once over twice the limit: that is where the kernel stops it. */
+export const BACKSTOP_FACTOR = 2;
+
+export function cgroupLimits(spec: Pick<ContainerSpec, 'resources' | 'executionType'>, config: Pick<Config, 'cgroups' | 'monitor' | 'allowance'>): CgroupLimits {
+  const { pmemBytes } = containerLimits(spec.resources, { vmemPmemRatio: config.monitor.vmemPmemRatio, allowance: config.allowance });
   return {
-    memoryLimitBytes: null,
+    memoryLimitBytes: config.monitor.enabled && config.monitor.pmemCheckEnabled ? BACKSTOP_FACTOR * pmemBytes : null,
     memorySoftLimitBytes: null,
     swappiness: null,
     cpuShares: spec.executionType === 'OPPORTUNISTIC' ? OPPORTUNISTIC_SHARES : Math.max(OPPORTUNISTIC_SHARES, SHARES_PER_VCORE * spec.resources.vcores),

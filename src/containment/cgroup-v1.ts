@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { OomNotice } from '../../state-machines/containers-monitor.js';
 import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats } from './cgroup-driver.js';
 import { childCgroups, pollUntil, readControl, readPids, removeCgroupDir, signalPids, writeControl } from './cgroup-files.js';
 import { V1_CONTROLLERS, type V1Controller } from './detect.js';
@@ -90,6 +91,15 @@ export class CgroupV1 implements CgroupDriver {
 
   list(): string[] {
     return childCgroups(path.join(this.own.freezer, this.hierarchy));
+  }
+
+  oom(id: string): OomNotice | null {
+    const memory = this.dir('memory', id);
+    const control = parseKeyValues(readControl(memory, 'memory.oom_control'));
+    const peak = readControl(memory, 'memory.max_usage_in_bytes');
+    const limit = readControl(memory, 'memory.limit_in_bytes');
+    if (!control.has('oom_kill') || peak === null || limit === null) return null;
+    return { kills: control.get('oom_kill')!, peakBytes: Number(peak), limitBytes: Number(limit) };
   }
 
   stats(id: string): CgroupStats | null {

@@ -18,6 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { OomNotice } from '../../state-machines/containers-monitor.js';
 import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats } from './cgroup-driver.js';
 import { childCgroups, pollUntil, readControl, readPids, removeCgroupDir, signalPids, writeControl } from './cgroup-files.js';
 import { V2_CONTROLLERS } from './detect.js';
@@ -103,6 +104,16 @@ export class CgroupV2 implements CgroupDriver {
 
   list(): string[] {
     return childCgroups(path.join(this.own, this.hierarchy));
+  }
+
+  oom(id: string): OomNotice | null {
+    const dir = this.dir(id);
+    const events = parseKeyValues(readControl(dir, 'memory.events'));
+    // memory.peak is there from Linux 5.19; before it, the current usage is the best known.
+    const peak = readControl(dir, 'memory.peak') ?? readControl(dir, 'memory.current');
+    const max = readControl(dir, 'memory.max')?.trim();
+    if (!events.has('oom_kill') || peak === null || max === undefined) return null;
+    return { kills: events.get('oom_kill')!, peakBytes: Number(peak), limitBytes: max === 'max' ? Number.MAX_SAFE_INTEGER : Number(max) };
   }
 
   stats(id: string): CgroupStats | null {

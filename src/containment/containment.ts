@@ -5,6 +5,7 @@
  * directly, so the kill, pause and "is anything left" rules are the same for
  * both (Mesos puts each isolator behind one interface the same way).
  */
+import type { OomNotice } from '../../state-machines/containers-monitor.js';
 import type { CgroupLimits, CgroupStats } from './cgroup-driver.js';
 import type { ContainmentMode } from './detect.js';
 
@@ -29,6 +30,8 @@ export interface Containment {
   release(id: string): boolean;
   /** What its cgroup accounts for it (Mesos's statistics sources); null for process groups, or a cgroup gone. */
   stats(id: string): CgroupStats | null;
+  /** The kernel's OOM kills at its cgroup limit; null for process groups, or a cgroup gone. */
+  oom(id: string): OomNotice | null;
   /** The ids of every container something is held for now (cgroups under the hierarchy; none for process groups). */
   list(): string[];
   /** Its live members (zombies are not: they have exited). */

@@ -34,6 +34,9 @@ export class ProcessGroupContainment implements Containment {
   stats(): null {
     return null;
   }
+  oom(): null {
+    return null;
+  }
 
   constructor(
     private readonly procfs: ProcfsReader,

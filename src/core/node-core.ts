@@ -256,7 +256,7 @@ export abstract class NodeCore {
     // A tick with nothing tracked decides nothing: it is not worth a record.
     const idle = this.monitorActor.context.tracking.size === 0;
     if (event.type === 'TICK') {
-      if (!idle) this.input(() => ({ ts: event.ts, type: 'tick', samples: encodeSamples(event.samples) }));
+      if (!idle) this.input(() => ({ ts: event.ts, type: 'tick', samples: encodeSamples(event.samples), ...(event.oom ? { oom: { ...event.oom } } : {}) }));
     } else if (event.type === 'LOG_TICK') {
       if (!idle) this.input(() => ({ ts: event.ts, type: 'log-tick', logDirs: event.logDirs as Record<string, Array<{ dir: string; bytes: number }>> }));
     } else this.input(() => ({ ts: event.ts, type: 'monitor', event }));

@@ -13,7 +13,7 @@
  *          containers dropped after their retention).
  * Outputs: transition, kill.
  */
-import type { HostFacts, MonitorContext, MonitorEvent, MonitorSettings, NodeUtilization, TrackedContainer } from '../../state-machines/containers-monitor.js';
+import type { HostFacts, MonitorContext, MonitorEvent, MonitorSettings, NodeUtilization, OomNotice, TrackedContainer } from '../../state-machines/containers-monitor.js';
 import { containerLimits } from '../../state-machines/limits.js';
 import type { ProcessSample } from '../../state-machines/process-tree.js';
 import type { FoundProcess } from '../../state-machines/recovery.js';
@@ -54,7 +54,8 @@ export type LaunchRecord = At & { type: 'launch'; container: string; spec: Conta
 export type EventRecord = At & { type: 'event'; container: string; event: ContainerEvent };
 export type MonitorInput = Exclude<MonitorEvent, { type: 'TICK' } | { type: 'LOG_TICK' }>;
 export type MonitorRecord = At & { type: 'monitor'; event: MonitorInput };
-export type TickRecord = At & { type: 'tick'; samples: Record<string, EncodedProcess[]> };
+/** A monitor tick: the trees sampled, and the kernel's OOM kills of containers in cgroups (absent: none). */
+export type TickRecord = At & { type: 'tick'; samples: Record<string, EncodedProcess[]>; oom?: Record<string, OomNotice> };
 export type LogTickRecord = At & { type: 'log-tick'; logDirs: Record<string, Array<{ dir: string; bytes: number }>> };
 /** Finished containers whose retention is over: forgotten, so their ids may be used again. */
 export type ForgetRecord = At & { type: 'forget'; containers: string[] };

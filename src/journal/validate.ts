@@ -112,6 +112,12 @@ const samples: Check = (r) => {
   for (const [id, tree] of Object.entries(r.samples)) {
     if (!Array.isArray(tree) || !tree.every(isProcess)) return `samples.${id}: expected a list of processes [pid, ppid, pgrp, session, comm, state, utime, stime, threads, starttime, vsize, rss pages, …]`;
   }
+  if (r.oom !== undefined) {
+    if (!isObject(r.oom)) return 'oom: expected container id → {kills, peakBytes, limitBytes}';
+    for (const [id, n] of Object.entries(r.oom)) {
+      if (!isObject(n) || !isInt(n.kills) || !isNum(n.peakBytes) || !isNum(n.limitBytes)) return `oom.${id}: expected {kills, peakBytes, limitBytes}`;
+    }
+  }
   return null;
 };
 

@@ -17,6 +17,7 @@ import {
   type MonitorKill,
   type MonitorSettings,
   type NodeUtilization,
+  type OomNotice,
   type RecordedUsage,
   type TreeMeasure,
 } from '../../state-machines/containers-monitor.js';
@@ -77,7 +78,7 @@ export interface ContainersMonitorOptions {
   log: Logger;
   workDir: string;
   /** Who a container's processes are (its cgroup's members); default: its process tree. */
-  containment?: Pick<Containment, 'monitoredMembers' | 'stats'>;
+  containment?: Pick<Containment, 'monitoredMembers' | 'stats' | 'oom'>;
 }
 
 export class ContainersMonitor {
@@ -131,15 +132,31 @@ export class ContainersMonitor {
     const roots = new Map<string, number>();
     for (const [id, t] of tracking) roots.set(id, t.pid);
     const samples = this.sampler.sample(roots);
-    // Only a tree over a limit can be killed, and only a kill shows command lines.
+    const oom = this.oomNotices(roots.keys());
+    // Only a tree over a limit (or stopped by the kernel) can be killed, and only a kill shows command lines.
     for (const [id, tree] of Object.entries(samples)) {
-      if (mayExceedLimit(this.settings, tracking.get(id)!.limits, tree)) this.sampler.addCommandLines(tree);
+      if (oom?.[id] !== undefined || mayExceedLimit(this.settings, tracking.get(id)!.limits, tree)) this.sampler.addCommandLines(tree);
     }
-    const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples });
+    const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples, ...(oom ? { oom } : {}) });
     this.refreshFigures();
     this.ticks++;
     this.opts.bus.emit('monitorTick', { durationMs: performance.now() - started, containers: roots.size });
     return kills;
+  }
+
+  /** The containers the kernel stopped at their cgroup's memory limit (undefined: none). */
+  private oomNotices(ids: Iterable<string>): Record<string, OomNotice> | undefined {
+    let out: Record<string, OomNotice> | undefined;
+    for (const id of ids) {
+      const n = this.opts.containment?.oom(id) ?? null;
+      if (n !== null && n.kills > 0) (out ??= {})[id] = n;
+    }
+    return out;
+  }
+
+  /** Whether the kernel has stopped this container at its cgroup's memory limit. */
+  oomKilled(id: string): boolean {
+    return (this.opts.containment?.oom(id)?.kills ?? 0) > 0;
   }
 
   /** One log-monitor interval: the size of each tracked container's log directory. */

@@ -32,7 +32,9 @@ export class EffectRunner {
     private readonly launcher: ProcessLauncher,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly config: Pick<Config, 'cgroups'>,
+    private readonly config: Pick<Config, 'cgroups' | 'monitor' | 'allowance'>,
+    /** Called with an exit before it is reported: the monitor's last word on it (the kernel's OOM kill becomes -104). */
+    private readonly beforeExit: (id: string) => void = () => undefined,
   ) {}
 
   run({ id, effect }: { id: string; effect: ContainerEffect }): void {
@@ -178,6 +180,7 @@ export class EffectRunner {
 
   private exited(id: string, notice: ExitNotice): void {
     failpoint('exit-noticed');
+    this.beforeExit(id);
     this.live.delete(id);
     const type = exitEventType(notice.exitCode);
     if (type === 'CONTAINER_EXITED_WITH_SUCCESS') this.send(id, { type, exitCode: notice.exitCode });

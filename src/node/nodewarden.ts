@@ -118,7 +118,11 @@ export class NodeWarden {
       containment,
       log: this.log,
     });
-    this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log, this.config);
+    // A container the kernel stopped at its cgroup limit: a tick first, so its kill (-104) comes before its exit.
+    const oomBeforeExit = (id: string) => {
+      if (this.monitor.oomKilled(id)) this.monitor.tick();
+    };
+    this.runner = new EffectRunner(this.core, this.launcher, this.clock, this.log, this.config, oomBeforeExit);
     this.bus.on('effect', (e) => this.runner.run(e));
     this.monitor = new ContainersMonitor({
       config: this.config,
