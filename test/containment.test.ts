@@ -41,8 +41,8 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     }
   });
 
-  /** A daemon with cgroups on, its monitor off: nothing here is about memory. Its log lines go to `logged`. */
-  function daemon(logged: string[] = []): TestDaemon {
+  /** A daemon with cgroups on, its monitor's timer off unless `settings` say otherwise. Its log lines go to `logged`. */
+  function daemon(settings: Record<string, string | number | boolean> = {}, logged: string[] = []): TestDaemon {
     cgroups = new TestCgroups(own!);
     const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
     d = startDaemon(
@@ -51,11 +51,19 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
         'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
         'yarn.nodemanager.container-monitor.enabled': false,
         'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000,
+        ...settings,
       },
       { log },
     );
     return d;
   }
+
+  /** The monitor on, every `intervalMs`, physical memory only (Node reserves far more address space than it uses). */
+  const monitored = (intervalMs: number) => ({
+    'yarn.nodemanager.container-monitor.enabled': true,
+    'yarn.nodemanager.container-monitor.interval-ms': intervalMs,
+    'yarn.nodemanager.vmem-check-enabled': false,
+  });
 
   const request = (id: string, command: string[], extra: Record<string, unknown> = {}) => ({ id, command, resources: { memoryMb: 128, vcores: 2 }, ...extra });
   const file = (d: TestDaemon, id: string, name: string) => path.join(d.node.view(id).workDir, name);
@@ -63,7 +71,7 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
 
   it('the start log and the node report say cgroup-v1, and where container cgroups go: beneath its own cgroup, in the hierarchy', () => {
     const logged: string[] = [];
-    const node = daemon(logged).node.nodeReport();
+    const node = daemon({}, logged).node.nodeReport();
     const where = V1_CONTROLLERS.map((c) => path.join(own![c], cgroups!.hierarchy)).sort();
     expect(node.containment).toEqual({ mode: 'cgroup-v1', cgroups: expect.any(Array), missing: [] });
     expect(node.containment.cgroups.sort()).toEqual(where);
@@ -121,15 +129,7 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
   });
 
   it('an escapee\'s memory is the container\'s: the monitor counts its cgroup\'s members, kills it -104 and names the escapee in the dump', async () => {
-    cgroups = new TestCgroups(own!);
-    d = startDaemon({
-      'nodewarden.cgroups.enabled': 'true',
-      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
-      'yarn.nodemanager.container-monitor.interval-ms': 100,
-      // Node reserves far more address space than it uses: only physical memory is in question here.
-      'yarn.nodemanager.vmem-check-enabled': false,
-      'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000,
-    });
+    const d = daemon(monitored(100));
     const ready = path.join(d.dir, 'hog.ready'); // the hog is killed before it is ready: only its memory matters
     // The hog leaves the wrapper's session and group at once; 200 MB against a 128 + 32 MB limit: over
     // it for the monitor's aged rule, and under the kernel's backstop at twice it, so the monitor decides.
@@ -181,15 +181,8 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
   });
 
   it('the kernel holds a fast allocator to twice its limit between ticks; the container ends -104 with YARN\'s PHYSICAL message, journaled and replayed', async () => {
-    cgroups = new TestCgroups(own!);
-    d = startDaemon({
-      'nodewarden.cgroups.enabled': 'true',
-      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
-      // A tick a minute: whatever stops the allocator in this test is the kernel, not the monitor's polling.
-      'yarn.nodemanager.container-monitor.interval-ms': 60_000,
-      'yarn.nodemanager.vmem-check-enabled': false,
-      'yarn.nodemanager.sleep-delay-before-sigkill.ms': 10_000,
-    });
+    // A tick a minute: whatever stops the allocator in this test is the kernel, not the monitor's polling.
+    const d = daemon(monitored(60_000));
     const limit = (128 + 32) * 2 ** 20; // request + allowance
     // 1.5 GB in 8 MB steps, each touched, as fast as it can.
     const allocate = 'const h = []; for (let i = 0; i < 192; i++) h.push(Buffer.alloc(8 << 20, 1)); setInterval(() => h.length, 1 << 30);';
