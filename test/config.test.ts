@@ -57,6 +57,10 @@ const CGROUP_DEFAULTS = {
   'nodewarden.cgroups.enabled': 'false',
   'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': '/nodewarden',
   'nodewarden.cgroups.pids-max': 4096,
+  'yarn.nodemanager.resource.memory.enabled': false,
+  'yarn.nodemanager.resource.memory.enforced': true,
+  'yarn.nodemanager.resource.memory.cgroups.soft-limit-percentage': 90,
+  'yarn.nodemanager.resource.memory.cgroups.swappiness': 0,
 };
 const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS, ...CGROUP_DEFAULTS };
 
@@ -106,7 +110,7 @@ describe('defaults', () => {
       recovery: { enabled: true, supervised: true, exitCodeFileTimeoutMs: 2000 },
       journal: { retentionHours: 24 },
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
-      cgroups: { enabled: 'false', hierarchy: 'nodewarden', pidsMax: 4096 },
+      cgroups: { enabled: 'false', hierarchy: 'nodewarden', pidsMax: 4096, memory: { enabled: false, enforced: true, softLimitPercent: 90, swappiness: 0 } },
       runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },
       effective: ALL_DEFAULTS,
     });
@@ -229,6 +233,8 @@ describe('bad values', () => {
     ['nodewarden.cgroups.enabled', 'yes', /expected auto, true or false/],
     ['yarn.nodemanager.linux-container-executor.cgroups.hierarchy', '../up', /expected one cgroup name/],
     ['yarn.nodemanager.linux-container-executor.cgroups.hierarchy', 'a/b', /expected one cgroup name/],
+    ['yarn.nodemanager.resource.memory.cgroups.soft-limit-percentage', '101', /expected a number from 0 to 100/],
+    ['yarn.nodemanager.resource.memory.cgroups.swappiness', '-1', /expected an integer from 0 to 100/],
     ['nodewarden.procfs.root', '', /expected a non-empty path/],
   ];
 

@@ -58,6 +58,30 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     return d;
   }
 
+  /** The highest anonymous memory (RssAnon, what the cgroup charges) of any member, from /proc every 2 ms, until the container is DONE. */
+  async function anonPeakUntilDone(d: TestDaemon, id: string): Promise<number> {
+    let peak = 0;
+    const sampling = setInterval(() => {
+      for (const pid of cgroups!.driver.members(id)) {
+        try {
+          const m = /^RssAnon:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+          if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+        } catch {
+          // gone
+        }
+      }
+    }, 2);
+    try {
+      await d.until(id, 'DONE', 30_000);
+    } finally {
+      clearInterval(sampling);
+    }
+    return peak;
+  }
+
+  /** A Node program allocating 1.5 GB in 8 MB steps, each touched, as fast as it can. */
+  const ALLOCATE = 'const h = []; for (let i = 0; i < 192; i++) h.push(Buffer.alloc(8 << 20, 1)); setInterval(() => h.length, 1 << 30);';
+
   /** The monitor on, every `intervalMs`, physical memory only (Node reserves far more address space than it uses). */
   const monitored = (intervalMs: number) => ({
     'yarn.nodemanager.container-monitor.enabled': true,
@@ -184,26 +208,8 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     // A tick a minute: whatever stops the allocator in this test is the kernel, not the monitor's polling.
     const d = daemon(monitored(60_000));
     const limit = (128 + 32) * 2 ** 20; // request + allowance
-    // 1.5 GB in 8 MB steps, each touched, as fast as it can.
-    const allocate = 'const h = []; for (let i = 0; i < 192; i++) h.push(Buffer.alloc(8 << 20, 1)); setInterval(() => h.length, 1 << 30);';
-    await d.node.launch(request('runaway', [process.execPath, '-e', allocate], { resources: { memoryMb: 128, vcores: 1 } }));
-    // Its anonymous memory, from /proc, every few ms until it ends.
-    let peak = 0;
-    const sampling = setInterval(() => {
-      for (const pid of cgroups!.driver.members('runaway')) {
-        try {
-          const m = /^RssAnon:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-          if (m) peak = Math.max(peak, Number(m[1]) * 1024);
-        } catch {
-          // gone
-        }
-      }
-    }, 2);
-    try {
-      await d.until('runaway', 'DONE', 30_000);
-    } finally {
-      clearInterval(sampling);
-    }
+    await d.node.launch(request('runaway', [process.execPath, '-e', ALLOCATE], { resources: { memoryMb: 128, vcores: 1 } }));
+    const peak = await anonPeakUntilDone(d, 'runaway');
     expect(peak).toBeGreaterThan(limit); // it did run past its limit…
     expect(peak).toBeLessThanOrEqual(2 * limit); // …and the kernel stopped it at twice that
     const done = d.node.view('runaway');
@@ -221,6 +227,32 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     const replayed = replayLines(lines, { check: true });
     expect(replayed.divergence).toBeNull();
     expect(replayed.kills).toBe(1);
+  }, 60_000);
+
+  it('YARN strict memory: the hard limit is the limit itself, soft limit and swappiness by execution type; an allocator stops at 1x, -104', async () => {
+    // Cgroups required: only then are the polling checks skipped, and the kernel alone decides.
+    const d = daemon({ ...monitored(60_000), 'yarn.nodemanager.resource.memory.enabled': true });
+    expect(d.node.monitor.settings).toMatchObject({ pmemCheckEnabled: false, vmemCheckEnabled: false });
+    const limit = (128 + 32) * 2 ** 20;
+    const memoryFile = (id: string, file: string) => Number(fs.readFileSync(path.join(cgroups!.dir('memory', id), file), 'utf8'));
+    await d.node.launch(request('best-effort', ['sleep', '1000'], { resources: { memoryMb: 128, vcores: 1 }, executionType: 'OPPORTUNISTIC' }));
+    await d.until('best-effort', 'RUNNING');
+    expect([memoryFile('best-effort', 'memory.limit_in_bytes'), memoryFile('best-effort', 'memory.soft_limit_in_bytes'), memoryFile('best-effort', 'memory.swappiness')]).toEqual([limit, 0, 100]);
+    expect(fs.readFileSync(path.join(cgroups!.dir('cpu', 'best-effort'), 'cpu.shares'), 'utf8').trim()).toBe('2');
+
+    await d.node.launch(request('strict', [process.execPath, '-e', ALLOCATE], { resources: { memoryMb: 128, vcores: 1 } }));
+    await d.until('strict', 'RUNNING');
+    // Page-aligned by the kernel: 90 % of 160 MB rounds down to a page.
+    const page = 4096;
+    expect(memoryFile('strict', 'memory.limit_in_bytes')).toBe(limit);
+    expect(memoryFile('strict', 'memory.soft_limit_in_bytes')).toBe(Math.floor((limit * 0.9) / page) * page);
+    expect(memoryFile('strict', 'memory.swappiness')).toBe(0);
+    const peak = await anonPeakUntilDone(d, 'strict');
+    expect(peak).toBeLessThanOrEqual(limit);
+    const done = d.node.view('strict');
+    expect(done.exitStatus).toBe(-104);
+    expect(done.diagnostics).toMatch(/is running -?\d+B beyond the 'PHYSICAL' memory limit\. Current usage: [\d.]+ MB of 160 MB physical memory used/);
+    expect(done.diagnostics).toContain(`The kernel's OOM killer stopped it once at its cgroup memory limit of ${limit}B.`);
   }, 60_000);
 
   it('a container that ends by itself: its cgroup goes once it is DONE', async () => {

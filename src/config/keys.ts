@@ -148,6 +148,23 @@ export const KEYS: readonly KeySpec[] = [
     valid: (v) => /^\/?[A-Za-z0-9._-]+$/.test(v) && v.replace(/^\//, '') !== '.' && v.replace(/^\//, '') !== '..',
   },
   nonNegativeInt('nodewarden.cgroups.pids-max', 4096),
+  // YARN's CGroupsMemoryResourceHandlerImpl (strict memory in the kernel).
+  bool('yarn.nodemanager.resource.memory.enabled', false),
+  bool('yarn.nodemanager.resource.memory.enforced', true),
+  {
+    name: 'yarn.nodemanager.resource.memory.cgroups.soft-limit-percentage',
+    kind: 'number',
+    default: 90,
+    expected: 'a number from 0 to 100',
+    valid: (v) => v >= 0 && v <= 100,
+  },
+  {
+    name: 'yarn.nodemanager.resource.memory.cgroups.swappiness',
+    kind: 'integer',
+    default: 0,
+    expected: 'an integer from 0 to 100',
+    valid: (v) => v >= 0 && v <= 100,
+  },
   // Bounds that keep a long-running daemon's memory and disk in check.
   positiveInt('nodewarden.containers.max-known', 10000),
   positiveInt('nodewarden.containers.max-queued', 1000),

@@ -270,6 +270,12 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       enabled: str('nodewarden.cgroups.enabled') as CgroupsSetting,
       hierarchy: str('yarn.nodemanager.linux-container-executor.cgroups.hierarchy').replace(/^\//, ''),
       pidsMax: num('nodewarden.cgroups.pids-max'),
+      memory: {
+        enabled: bool('yarn.nodemanager.resource.memory.enabled'),
+        enforced: bool('yarn.nodemanager.resource.memory.enforced'),
+        softLimitPercent: num('yarn.nodemanager.resource.memory.cgroups.soft-limit-percentage'),
+        swappiness: num('yarn.nodemanager.resource.memory.cgroups.swappiness'),
+      },
     },
     runAs: {
       minUserId: num('nodewarden.container-executor.min-user-id'),

@@ -85,6 +85,17 @@ export interface Config {
     hierarchy: string;
     /** nodewarden.cgroups.pids-max: pids.max per container; 0 for none */
     pidsMax: number;
+    /** YARN's strict memory in the kernel (CGroupsMemoryResourceHandlerImpl). */
+    memory: {
+      /** yarn.nodemanager.resource.memory.enabled: the hard limit is the container's limit, not the 2× backstop */
+      enabled: boolean;
+      /** yarn.nodemanager.resource.memory.enforced: false writes no memory limit at all */
+      enforced: boolean;
+      /** yarn.nodemanager.resource.memory.cgroups.soft-limit-percentage (GUARANTEED) */
+      softLimitPercent: number;
+      /** yarn.nodemanager.resource.memory.cgroups.swappiness (GUARANTEED; OPPORTUNISTIC gets 100) */
+      swappiness: number;
+    };
   };
   /** Who a container may run as (YARN container-executor.cfg). */
   runAs: {
