@@ -57,6 +57,7 @@ const CGROUP_DEFAULTS = {
   'nodewarden.cgroups.enabled': 'false',
   'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': '/nodewarden',
   'nodewarden.cgroups.pids-max': 4096,
+  'yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage': false,
   'yarn.nodemanager.resource.memory.enabled': false,
   'yarn.nodemanager.resource.memory.enforced': true,
   'yarn.nodemanager.resource.memory.cgroups.soft-limit-percentage': 90,
@@ -110,7 +111,7 @@ describe('defaults', () => {
       recovery: { enabled: true, supervised: true, exitCodeFileTimeoutMs: 2000 },
       journal: { retentionHours: 24 },
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
-      cgroups: { enabled: 'false', hierarchy: 'nodewarden', pidsMax: 4096, memory: { enabled: false, enforced: true, softLimitPercent: 90, swappiness: 0 } },
+      cgroups: { enabled: 'false', hierarchy: 'nodewarden', pidsMax: 4096, strictCpu: false, memory: { enabled: false, enforced: true, softLimitPercent: 90, swappiness: 0 } },
       runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },
       effective: ALL_DEFAULTS,
     });

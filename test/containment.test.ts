@@ -11,6 +11,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CgroupLimits } from '../src/containment/cgroup-driver.js';
+import { cgroupLimits, overallCpuLimits } from '../src/containment/cgroup-limits.js';
+import { resolveConfig } from '../src/config/load.js';
 import type { Containment } from '../src/containment/containment.js';
 import { V1_CONTROLLERS } from '../src/containment/detect.js';
 import { collectMembers } from '../state-machines/process-tree.js';
@@ -255,6 +257,22 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     expect(done.diagnostics).toContain(`The kernel's OOM killer stopped it once at its cgroup memory limit of ${limit}B.`);
   }, 60_000);
 
+  it('strict-resource-usage: a busy loop gets its CFS quota and is throttled; the statistics say so from cpu.stat', async () => {
+    const d = daemon({ 'yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage': true, 'yarn.nodemanager.resource.cpu-vcores': 8 });
+    await d.node.launch(request('busy', ['sh', '-c', 'while :; do :; done'], { resources: { memoryMb: 128, vcores: 1 } }));
+    await d.until('busy', 'RUNNING');
+    const cpu = (file: string) => fs.readFileSync(path.join(cgroups!.dir('cpu', 'busy'), file), 'utf8').trim();
+    const expected = overallCpuLimits((1 * os.cpus().length) / 8)!;
+    expect([Number(cpu('cpu.cfs_quota_us')), Number(cpu('cpu.cfs_period_us'))]).toEqual([expected.quotaUs, expected.periodUs]);
+    // Held to its share: the kernel throttles it, period after period.
+    await waitFor(() => /^nr_throttled [1-9]/m.test(cpu('cpu.stat')), 15_000, 'the loop to be throttled');
+    d.node.monitor.tick();
+    const [entry] = d.node.statistics();
+    expect(entry!.statistics.cpus_nr_throttled).toBeGreaterThan(0);
+    expect(entry!.statistics.cpus_nr_periods).toBeGreaterThanOrEqual(entry!.statistics.cpus_nr_throttled!);
+    expect(entry!.statistics.cpus_throttled_time_secs).toBeGreaterThan(0);
+  });
+
   it('a container that ends by itself: its cgroup goes once it is DONE', async () => {
     const d = daemon();
     await d.node.launch(request('brief', ['sh', '-c', 'exit 3']));
@@ -376,6 +394,28 @@ describe('the monitor\'s tree from a member list', () => {
     expect(collectMembers(10, [40, 12, 10, 99], all).map((x) => x.pid)).toEqual([10, 12, 40]);
     expect(collectMembers(10, [40, 11, 40], all).map((x) => x.pid)).toEqual([11, 40]);
     expect(collectMembers(10, [], all)).toEqual([]);
+  });
+});
+
+describe('CPU limits as YARN computes them', () => {
+  it('getOverallLimits: 1 s of quota per 1/cpus s; under one cpu a 1 s period and its share (at least 1 ms); no limit where the period would be under 1 ms', () => {
+    expect(overallCpuLimits(2)).toEqual({ quotaUs: 1_000_000, periodUs: 500_000 });
+    expect(overallCpuLimits(1)).toEqual({ quotaUs: 1_000_000, periodUs: 1_000_000 });
+    expect(overallCpuLimits(0.5)).toEqual({ quotaUs: 500_000, periodUs: 1_000_000 });
+    expect(overallCpuLimits(0.0001)).toEqual({ quotaUs: 1000, periodUs: 1_000_000 });
+    expect(overallCpuLimits(3000)).toBeNull();
+  });
+
+  it('a container\'s shares from its vcores (OPPORTUNISTIC 2), and with strict-resource-usage its vcores\' share of YARN\'s processors', () => {
+    const config = resolveConfig([{ 'yarn.nodemanager.resource.cpu-vcores': 8, 'yarn.nodemanager.resource.percentage-physical-cpu-limit': 50 }]);
+    const spec = (vcores: number, executionType: 'GUARANTEED' | 'OPPORTUNISTIC' = 'GUARANTEED') => ({ resources: { memoryMb: 128, vcores }, executionType });
+    expect(cgroupLimits(spec(3), config, 4)).toMatchObject({ cpuShares: 3072, cpuQuota: null, pidsMax: 4096 });
+    expect(cgroupLimits(spec(3, 'OPPORTUNISTIC'), config, 4).cpuShares).toBe(2);
+    const strict = { ...config, cgroups: { ...config.cgroups, strictCpu: true } };
+    // 4 vcores of 8, on 50 % of 4 processors = 1 cpu.
+    expect(cgroupLimits(spec(4), strict, 4).cpuQuota).toEqual({ quotaUs: 1_000_000, periodUs: 1_000_000 });
+    // 1 of 8 on 2 processors = 0.25 cpu.
+    expect(cgroupLimits(spec(1), strict, 4).cpuQuota).toEqual({ quotaUs: 250_000, periodUs: 1_000_000 });
   });
 });
 

@@ -148,6 +148,8 @@ export const KEYS: readonly KeySpec[] = [
     valid: (v) => /^\/?[A-Za-z0-9._-]+$/.test(v) && v.replace(/^\//, '') !== '.' && v.replace(/^\//, '') !== '..',
   },
   nonNegativeInt('nodewarden.cgroups.pids-max', 4096),
+  // YARN's CGroupsCpuResourceHandlerImpl: a CFS quota per container from its vcores.
+  bool('yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage', false),
   // YARN's CGroupsMemoryResourceHandlerImpl (strict memory in the kernel).
   bool('yarn.nodemanager.resource.memory.enabled', false),
   bool('yarn.nodemanager.resource.memory.enforced', true),

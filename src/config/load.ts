@@ -270,6 +270,7 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       enabled: str('nodewarden.cgroups.enabled') as CgroupsSetting,
       hierarchy: str('yarn.nodemanager.linux-container-executor.cgroups.hierarchy').replace(/^\//, ''),
       pidsMax: num('nodewarden.cgroups.pids-max'),
+      strictCpu: bool('yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage'),
       memory: {
         enabled: bool('yarn.nodemanager.resource.memory.enabled'),
         enforced: bool('yarn.nodemanager.resource.memory.enforced'),

@@ -85,6 +85,8 @@ export interface Config {
     hierarchy: string;
     /** nodewarden.cgroups.pids-max: pids.max per container; 0 for none */
     pidsMax: number;
+    /** yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage: a CFS quota per container from its vcores */
+    strictCpu: boolean;
     /** YARN's strict memory in the kernel (CGroupsMemoryResourceHandlerImpl). */
     memory: {
       /** yarn.nodemanager.resource.memory.enabled: the hard limit is the container's limit, not the 2× backstop */

@@ -42,12 +42,44 @@ function memoryLimits(spec: Pick<ContainerSpec, 'executionType'>, pmemBytes: num
   return { memoryLimitBytes: backstop, memorySoftLimitBytes: null, swappiness: null };
 }
 
-export function cgroupLimits(spec: Pick<ContainerSpec, 'resources' | 'executionType'>, config: Pick<Config, 'cgroups' | 'monitor' | 'allowance'>): CgroupLimits {
+/** The CFS period's ceiling, and the most quota YARN gives (µs). */
+const MAX_QUOTA_US = 1_000_000;
+/** The kernel's smallest CFS period and quota (µs). */
+const MIN_PERIOD_US = 1000;
+
+/**
+ * YARN CGroupsCpuResourceHandlerImpl.getOverallLimits: a quota and period for
+ * `cpus` processors. At least one: 1 s of quota per 1/cpus s; under one: a
+ * 1 s period and that share of it. Null where the period would be too short
+ * for the kernel (so many cpus that it is no limit).
+ */
+export function overallCpuLimits(cpus: number): { quotaUs: number; periodUs: number } | null {
+  if (cpus < 1) return { quotaUs: Math.max(MIN_PERIOD_US, Math.floor(MAX_QUOTA_US * cpus)), periodUs: MAX_QUOTA_US };
+  const periodUs = Math.floor(MAX_QUOTA_US / cpus);
+  return periodUs < MIN_PERIOD_US ? null : { quotaUs: MAX_QUOTA_US, periodUs };
+}
+
+/**
+ * With `…cgroups.strict-resource-usage`, YARN's CPUs for a container: its
+ * share of the node's vcores applied to the processors YARN may use
+ * (percentage-physical-cpu-limit of them).
+ */
+function cpuQuota(spec: Pick<ContainerSpec, 'resources'>, config: Pick<Config, 'cgroups' | 'node'>, processors: number): CgroupLimits['cpuQuota'] {
+  if (!config.cgroups.strictCpu) return null;
+  const yarnProcessors = (config.node.cpuLimitPercent * processors) / 100;
+  return overallCpuLimits((spec.resources.vcores * yarnProcessors) / config.node.vcores);
+}
+
+export function cgroupLimits(
+  spec: Pick<ContainerSpec, 'resources' | 'executionType'>,
+  config: Pick<Config, 'cgroups' | 'monitor' | 'allowance' | 'node'>,
+  processors: number,
+): CgroupLimits {
   const { pmemBytes } = containerLimits(spec.resources, { vmemPmemRatio: config.monitor.vmemPmemRatio, allowance: config.allowance });
   return {
     ...memoryLimits(spec, pmemBytes, config),
     cpuShares: spec.executionType === 'OPPORTUNISTIC' ? OPPORTUNISTIC_SHARES : Math.max(OPPORTUNISTIC_SHARES, SHARES_PER_VCORE * spec.resources.vcores),
-    cpuQuota: null,
+    cpuQuota: cpuQuota(spec, config, processors),
     pidsMax: config.cgroups.pidsMax > 0 ? config.cgroups.pidsMax : null,
   };
 }

@@ -12,6 +12,7 @@ import type { ContainerEffect } from '../../state-machines/types.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import { cgroupLimits } from '../containment/cgroup-limits.js';
+import { hostFacts } from '../procfs/host-facts.js';
 import type { ContainerEntry, Dispatcher } from '../core/dispatcher.js';
 import { failpoint } from '../failpoints.js';
 import { localizeResource } from '../localizer/localizer.js';
@@ -32,7 +33,7 @@ export class EffectRunner {
     private readonly launcher: ProcessLauncher,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly config: Pick<Config, 'cgroups' | 'monitor' | 'allowance'>,
+    private readonly config: Pick<Config, 'cgroups' | 'monitor' | 'allowance' | 'node'>,
     /** Called with an exit before it is reported: the monitor's last word on it (the kernel's OOM kill becomes -104). */
     private readonly beforeExit: (id: string) => void = () => undefined,
   ) {}
@@ -126,7 +127,7 @@ export class EffectRunner {
     };
     if (!stillToLaunch()) return;
     failpoint('launch-committed');
-    const limits = cgroupLimits(entry.spec, this.config);
+    const limits = cgroupLimits(entry.spec, this.config, hostFacts().processors);
     const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), { shouldLaunch: stillToLaunch, user, limits }).then(
       (launched) => {
         if (launched === null) return;
