@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import './cleanup.js'; // first: whatever happens, nothing started here outlives the run
 import { apiBench } from './api.js';
+import { containmentBench } from './containment.js';
 import { enforcementBench } from './enforcement.js';
 import { journalBench } from './journal.js';
 import { launchesBench } from './launches.js';
@@ -142,6 +143,16 @@ async function enforcementSection(): Promise<Record<string, unknown>> {
   return r as unknown as Record<string, unknown>;
 }
 
+async function containmentSection(): Promise<Record<string, unknown>> {
+  const r = await containmentBench({ intervalMs: 1000 });
+  console.log(`containment: ${r.description}`);
+  for (const run of r.runs) {
+    const goal = run.tool === 'nodewarden, cgroups' ? `goal ≤ ${r.goals.defaultMax}×: ${met(r.met.default)}` : run.tool.endsWith('strict memory') ? `goal ≤ ${r.goals.strictMax}×: ${met(r.met.strict)}` : '';
+    line(`runaway peak, ${run.tool}`, run.peakMultiple === null ? 'n/a' : `${run.peakMultiple.toFixed(2)} x`, `${run.ended}  ${goal}`);
+  }
+  return r as unknown as Record<string, unknown>;
+}
+
 async function apiSection(): Promise<Record<string, unknown> | undefined> {
   if (quick) {
     console.log('socket API with 1,000 containers known: full run only (launches and status against pm2 below cover the quick run)');
@@ -209,6 +220,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown> | undefined>
   transitions: transitionsSection,
   sampling: samplingSection,
   enforcement: enforcementSection,
+  containment: containmentSection,
   api: apiSection,
   launches: launchesSection,
   recovery: recoverySection,

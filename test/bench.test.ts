@@ -102,7 +102,7 @@ describe('npm run bench -- --quick', () => {
     };
     expect(report.quick).toBe(true);
     expect(report.machine).toMatchObject({ cpus: os.cpus().length, kernel: os.release(), node: process.version });
-    expect(Object.keys(report.results).sort()).toEqual(['enforcement', 'journal', 'launches', 'recovery', 'sampling', 'transitions']);
+    expect(Object.keys(report.results).sort()).toEqual(['containment', 'enforcement', 'journal', 'launches', 'recovery', 'sampling', 'transitions']);
     expect(report.summary.length).toBeGreaterThanOrEqual(10);
     const enforcement = report.results.enforcement as unknown as {
       nodewarden: { exitStatus: number };
@@ -112,6 +112,10 @@ describe('npm run bench -- --quick', () => {
     expect(enforcement.childMemory.nodewarden.seen).toBe(true);
     expect(enforcement.childMemory.pm2.seen).toBe(false);
     expect(enforcement.childMemory.pm2.reportedBytes).toBeLessThan(enforcement.childMemory.pm2.treeBytes / 2);
+    // Every tool stopped the runaway; where cgroups are there (root, v1), the kernel did it with -104.
+    const containment = report.results.containment as unknown as { runs: Array<{ tool: string; peakMultiple: number | null; ended: string }> };
+    expect(containment.runs.map((r) => r.tool)).toEqual(['nodewarden, cgroups', 'nodewarden, cgroups, YARN strict memory', 'nodewarden, process groups', 'pm2 max_memory_restart']);
+    for (const r of containment.runs.filter((r) => r.peakMultiple !== null && r.tool.startsWith('nodewarden'))) expect(r.ended, r.tool).toBe('exit status -104');
 
     await until('everything the bench started to be gone', () => startedUnder(dir).length === 0, 10_000);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('nw-'))).toEqual([]);
