@@ -318,7 +318,7 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     await waitFor(() => !cgroups!.driver.list().includes('stray'), 15_000, 'the stray cgroup to be emptied and removed');
     await waitFor(() => !isLive(stray.pid!), 15_000, 'the stray process to be killed');
     expect((await dd.until('keeper', 'RUNNING')).pid).toBe(running.pid);
-    expect(cgroups.driver.members('keeper')).toHaveLength(3);
+    expect(cgroups.driver.members('keeper'), `${JSON.stringify(await dd.view('keeper'))}\n${dd.current!.output()}`).toHaveLength(3);
 
     await dd.current!.client.post('/v1/containers/keeper/kill');
     await dd.until('keeper', 'DONE');

@@ -38,10 +38,12 @@ import type { FoundProcess } from '../../state-machines/recovery.js';
 import type { CgroupLimits } from '../containment/cgroup-driver.js';
 import type { Containment } from '../containment/containment.js';
 import { ProcessGroupContainment } from '../containment/process-group.js';
+import { releaseWithRetry, sweepUnowned } from '../containment/release.js';
 import { failpoint } from '../failpoints.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { containerPaths, type ContainerPaths } from './container-paths.js';
 import { launchScript } from './launch-script.js';
+import { placeWrapper } from './placement.js';
 import { lookupUser, type RunAs } from './run-as.js';
 import { readWrapperFile } from './wrapper-file.js';
 
@@ -113,9 +115,6 @@ const STDERR_TAIL_BYTES = 4096;
 const FAST_POLL_MS = 20;
 /** Poll period while waiting for a watched container's exit-code file. */
 const EXIT_CODE_FILE_POLL_MS = 50;
-/** YARN's …cgroups.delete-delay-ms and …delete-timeout-ms. */
-const RELEASE_RETRY_MS = 20;
-const RELEASE_TIMEOUT_MS = 1000;
 /** After SIGKILL, how long the notice waits for the kernel to tear the group down. */
 const POST_SIGKILL_DRAIN_MS = 2000;
 
@@ -365,10 +364,10 @@ export class ProcessLauncher {
     child.unref();
     if (placing) {
       try {
-        this.placeWrapper(id, pid, child);
+        placeWrapper(this.containment, id, child as ChildProcess & { pid: number }, this.log);
       } catch (e) {
-        this.releaseContainment(id);
-        throw e;
+        releaseWithRetry(this.containment, id, this.sigkillDelayMs, this.log);
+        throw new LaunchError(`cannot launch container ${id}: ${(e as Error).message}`, { cause: e });
       }
     }
 
@@ -521,22 +520,9 @@ export class ProcessLauncher {
     this.containById(id, 'resume');
   }
 
-  /**
-   * At start, after recovery: what is held for containers nobody owns (a
-   * cgroup left by a crash between its creation and the wrapper's placement,
-   * or by a container forgotten meanwhile) is emptied, escaped processes
-   * included, and removed. `owned` says which ids are still the node's.
-   */
+  /** At start, after recovery: empty and remove what is held for containers nobody owns (`owned` says who is). */
   sweepContainment(owned: (id: string) => boolean): void {
-    for (const id of this.containment.list()) {
-      if (this.recs.has(id) || owned(id)) continue;
-      const members = this.containment.members({ id, pid: 0 });
-      this.log.info({ container: id, members }, 'removing what is held for a container nobody owns');
-      this.containment
-        .kill({ id, pid: 0 })
-        .then(() => this.releaseContainment(id))
-        .catch((err: unknown) => this.log.error({ container: id, err }, 'cannot empty a cgroup nobody owns'));
-    }
+    sweepUnowned(this.containment, (id) => this.recs.has(id) || owned(id), this.sigkillDelayMs, this.log);
   }
 
   /**
@@ -612,54 +598,6 @@ export class ProcessLauncher {
   /** The process's stat, or undefined when it is gone or unreadable (a corrupt line counts as unreadable). */
   private readStat(pid: number): ProcessStat | undefined {
     return this.procfs.readStat(pid) ?? undefined;
-  }
-
-  /**
-   * Move the just-spawned wrapper into the container's cgroup, then give it
-   * the word to run the command. A wrapper that cannot be placed is killed
-   * before it ran anything (it is still waiting for the word) and the launch
-   * fails: nothing may run outside its cgroup.
-   */
-  private placeWrapper(id: string, pid: number, child: ChildProcess): void {
-    child.stdin!.on('error', (e) => this.log.debug({ container: id, err: e }, 'wrapper stdin closed early'));
-    try {
-      this.containment.place({ id, pid });
-    } catch (e) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      child.stdin!.destroy();
-      throw new LaunchError(`cannot launch container ${id}: cannot place pid ${pid} in its cgroup (${errno(e) ?? (e as Error).message})`, { cause: e });
-    }
-    child.stdin!.end('placed\n');
-  }
-
-  /**
-   * Remove what held a finished container, retrying while it still has
-   * members (YARN's cgroup delete: every …delete-delay-ms, 20, for up to
-   * …delete-timeout-ms, 1000, plus the SIGKILL delay and a second).
-   */
-  private releaseContainment(id: string): void {
-    const deadline = Date.now() + RELEASE_TIMEOUT_MS + this.sigkillDelayMs + 1000;
-    const attempt = (): void => {
-      let released: boolean;
-      try {
-        released = this.containment.release(id);
-      } catch (e) {
-        this.log.error({ container: id, err: e }, 'cannot remove the container\'s cgroup');
-        return;
-      }
-      if (released) return;
-      if (Date.now() >= deadline) {
-        this.log.warn({ container: id }, `Unable to delete the cgroup of ${id}, tried to delete for ${RELEASE_TIMEOUT_MS + this.sigkillDelayMs + 1000} ms`);
-        return;
-      }
-      // Ref'd: like a kill's SIGKILL, the cleanup completes even while the daemon stops.
-      setTimeout(attempt, RELEASE_RETRY_MS);
-    };
-    attempt();
   }
 
   /** Does the container still hold a live process? Loses ownership when not: an empty group is never signalled again (its pgid may be reused). */
@@ -855,7 +793,7 @@ export class ProcessLauncher {
     } catch (e) {
       this.log.error({ container: rec.id, err: e }, 'onExit handler threw');
     }
-    if (this.containment.needsPlacement) this.releaseContainment(rec.id);
+    if (this.containment.needsPlacement) releaseWithRetry(this.containment, rec.id, this.sigkillDelayMs, this.log);
   }
 
   /** Terminate what a finished container left behind, SIGKILL after the delay. */

@@ -44,6 +44,8 @@ export interface StartOptions {
 
 export class DaemonDir {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-recovery-'));
+  /** The directory as /proc shows a working directory in it (TMPDIR may be a symlink). */
+  private readonly realDir = fs.realpathSync(this.dir);
   readonly socket = path.join(this.dir, 'nw.sock');
   readonly db = path.join(this.dir, 'db', 'nw.sqlite');
   readonly workDir = path.join(this.dir, 'var');
@@ -150,9 +152,9 @@ export class DaemonDir {
     return path.join(this.workDir, 'containers', id);
   }
 
-  /** Live (not zombie) processes of this directory's containers. */
+  /** Live (not zombie) processes of this directory's containers (not those of another test's containers with the same ids). */
   containerProcesses(): Array<{ pid: number; pgrp: number; id: string }> {
-    return containerProcesses(this.ids);
+    return containerProcesses(this.ids, this.realDir);
   }
 
   /** Stop the daemon and every container process, then remove the directory. */

@@ -75,8 +75,13 @@ export async function killGroups(pgids: Iterable<number>): Promise<void> {
   await waitFor(() => groups.every((g) => liveMembers(g).length === 0), 10_000, 'test process groups to die');
 }
 
-/** Live (not zombie) processes whose environment holds CONTAINER_ID of one of `ids`: every container process inherits it. */
-export function containerProcesses(ids: ReadonlySet<string>): Array<{ pid: number; pgrp: number; id: string }> {
+/**
+ * Live (not zombie) processes whose environment holds CONTAINER_ID of one of
+ * `ids`: every container process inherits it. With `underDir`, only those
+ * working under it (a container works in its directory): another test file,
+ * running at the same time, may use the same ids for containers of its own.
+ */
+export function containerProcesses(ids: ReadonlySet<string>, underDir?: string): Array<{ pid: number; pgrp: number; id: string }> {
   const out: Array<{ pid: number; pgrp: number; id: string }> = [];
   if (ids.size === 0) return out;
   for (const name of fs.readdirSync('/proc')) {
@@ -91,9 +96,18 @@ export function containerProcesses(ids: ReadonlySet<string>): Array<{ pid: numbe
     }
     const m = /(?:^|\0)CONTAINER_ID=([^\0]*)/.exec(environ);
     if (!m || !ids.has(m[1]!)) continue;
+    if (underDir !== undefined && !cwdUnder(name, underDir)) continue;
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (f[0] === 'Z' || f[0] === 'X') continue;
     out.push({ pid: Number(name), pgrp: Number(f[2]), id: m[1]! });
   }
   return out;
+}
+
+function cwdUnder(pid: string, dir: string): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(dir + '/');
+  } catch {
+    return false; // gone, or not ours to read
+  }
 }
