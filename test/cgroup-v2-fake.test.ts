@@ -130,4 +130,17 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     fs.writeFileSync(path.join(dir, 'memory.current'), 'garbage\n');
     expect(cg.stats('c1')).toBeNull();
   });
+
+  it('oom: null until memory.events counts an oom_kill; then the kills, memory.peak (else memory.current) and memory.max', () => {
+    cg.create('c1', { ...LIMITS, memoryLimitBytes: 335544320 });
+    const dir = path.join(own, 'nodewarden', 'c1');
+    expect(cg.oom('c1')).toBeNull();
+    fs.writeFileSync(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 12\noom 1\noom_kill 0\n');
+    fs.writeFileSync(path.join(dir, 'memory.current'), '1000\n');
+    expect(cg.oom('c1')).toBeNull();
+    fs.writeFileSync(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 12\noom 1\noom_kill 2\n');
+    expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 1000, limitBytes: 335544320 });
+    fs.writeFileSync(path.join(dir, 'memory.peak'), '335540000\n');
+    expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 335540000, limitBytes: 335544320 });
+  });
 });

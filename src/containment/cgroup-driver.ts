@@ -77,7 +77,7 @@ export interface CgroupDriver {
   list(): string[];
   /** Its own accounting, or null when it is gone or unreadable. */
   stats(id: string): CgroupStats | null;
-  /** OOM kills the kernel made in it at its memory limit, with its peak and that limit; null when it is gone or unreadable. */
+  /** The kernel's OOM kills in it at its memory limit, with its peak and that limit; null when there was none (or it is gone). */
   oom(id: string): OomNotice | null;
 }
 

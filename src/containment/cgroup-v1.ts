@@ -95,11 +95,13 @@ export class CgroupV1 implements CgroupDriver {
 
   oom(id: string): OomNotice | null {
     const memory = this.dir('memory', id);
-    const control = parseKeyValues(readControl(memory, 'memory.oom_control'));
+    // One read per container and tick; the peak and limit only once there was a kill.
+    const kills = parseKeyValues(readControl(memory, 'memory.oom_control')).get('oom_kill') ?? 0;
+    if (kills === 0) return null;
     const peak = readControl(memory, 'memory.max_usage_in_bytes');
     const limit = readControl(memory, 'memory.limit_in_bytes');
-    if (!control.has('oom_kill') || peak === null || limit === null) return null;
-    return { kills: control.get('oom_kill')!, peakBytes: Number(peak), limitBytes: Number(limit) };
+    if (peak === null || limit === null) return null;
+    return { kills, peakBytes: Number(peak), limitBytes: Number(limit) };
   }
 
   stats(id: string): CgroupStats | null {

@@ -108,12 +108,14 @@ export class CgroupV2 implements CgroupDriver {
 
   oom(id: string): OomNotice | null {
     const dir = this.dir(id);
-    const events = parseKeyValues(readControl(dir, 'memory.events'));
+    // One read per container and tick; the peak and limit only once there was a kill.
+    const kills = parseKeyValues(readControl(dir, 'memory.events')).get('oom_kill') ?? 0;
+    if (kills === 0) return null;
     // memory.peak is there from Linux 5.19; before it, the current usage is the best known.
     const peak = readControl(dir, 'memory.peak') ?? readControl(dir, 'memory.current');
     const max = readControl(dir, 'memory.max')?.trim();
-    if (!events.has('oom_kill') || peak === null || max === undefined) return null;
-    return { kills: events.get('oom_kill')!, peakBytes: Number(peak), limitBytes: max === 'max' ? Number.MAX_SAFE_INTEGER : Number(max) };
+    if (peak === null || max === undefined) return null;
+    return { kills, peakBytes: Number(peak), limitBytes: max === 'max' ? Number.MAX_SAFE_INTEGER : Number(max) };
   }
 
   stats(id: string): CgroupStats | null {

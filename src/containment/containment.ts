@@ -30,7 +30,7 @@ export interface Containment {
   release(id: string): boolean;
   /** What its cgroup accounts for it (Mesos's statistics sources); null for process groups, or a cgroup gone. */
   stats(id: string): CgroupStats | null;
-  /** The kernel's OOM kills at its cgroup limit; null for process groups, or a cgroup gone. */
+  /** The kernel's OOM kills at its cgroup limit; null when there was none, for process groups, or a cgroup gone. */
   oom(id: string): OomNotice | null;
   /** The ids of every container something is held for now (cgroups under the hierarchy; none for process groups). */
   list(): string[];

@@ -149,14 +149,14 @@ export class ContainersMonitor {
     let out: Record<string, OomNotice> | undefined;
     for (const id of ids) {
       const n = this.opts.containment?.oom(id) ?? null;
-      if (n !== null && n.kills > 0) (out ??= {})[id] = n;
+      if (n !== null) (out ??= {})[id] = n;
     }
     return out;
   }
 
   /** Whether the kernel has stopped this container at its cgroup's memory limit. */
   oomKilled(id: string): boolean {
-    return (this.opts.containment?.oom(id)?.kills ?? 0) > 0;
+    return (this.opts.containment?.oom(id) ?? null) !== null;
   }
 
   /** One log-monitor interval: the size of each tracked container's log directory. */
