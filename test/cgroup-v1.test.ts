@@ -121,8 +121,9 @@ describe.runIf(v1 !== null)('cgroup v1 on the real kernel', () => {
   it('a SIGTERM through the freezer reaches a member forked a moment before, and a member that ignores it stays', async () => {
     cg.create('term', LIMITS);
     // A shell forking short-lived children all the time, and one that ignores TERM.
-    placed('term', 'sh -c "trap \\"\\" TERM; exec sleep 1000" & while :; do sleep 0.01; done');
-    await waitFor(() => cg.members('term').length >= 3, 15_000, 'the forking shell and the TERM-ignoring sleep');
+    // The TERM-ignoring member says so once its trap is set: a TERM before that would end it too.
+    placed('term', 'sh -c "trap \\"\\" TERM; touch ignoring; exec sleep 1000" & while :; do sleep 0.01; done');
+    await waitFor(() => fs.existsSync(path.join(tmp, 'ignoring')) && cg.members('term').length >= 3, 15_000, 'the forking shell and the TERM-ignoring sleep');
     await cg.signal('term', 'SIGTERM');
     // Only the TERM-ignoring sleep is left: the forking shell and whatever it had forked went with the TERM.
     await waitFor(() => cg.members('term').length === 1, 15_000, 'only the TERM-ignoring member to be left');
