@@ -33,6 +33,11 @@ export interface HostFacts {
   pageSize: number;
   /** Clock ticks per second (`getconf CLK_TCK`). */
   clockTicks: number;
+  /**
+   * Whether containers are in cgroups that the kernel limits (containment mode
+   * cgroup-v1 or cgroup-v2, detected at start). Absent: they are not.
+   */
+  cgroups?: boolean;
 }
 
 export interface MonitorSettings extends LimitSettings {

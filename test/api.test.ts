@@ -16,9 +16,10 @@ import { resolveConfig } from '../src/config/load.js';
 import { StartupError } from '../src/core/errors.js';
 import { StoreError } from '../src/store/database.js';
 import type { ContainerView } from '../src/node/container-view.js';
+import { cleanupHierarchy, HIERARCHY_KEY, ownV1Cgroups, testHierarchy } from './helpers/cgroups.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { curl } from './helpers/curl.js';
-import { isLive, procStat, waitFor, waitForAsync } from './helpers/proc.js';
+import { isLive, isPaused, procStat, waitFor, waitForAsync } from './helpers/proc.js';
 import { pino } from 'pino';
 
 const HOG = path.resolve(import.meta.dirname, 'fixtures/hog.mjs');
@@ -122,7 +123,7 @@ describe('socket API: the lifecycle over curl', () => {
     const pid = d.node.view('p').pid!;
     expect((await post('/v1/containers/p/pause')).status).toBe(202);
     await d.until('p', 'PAUSED');
-    await waitFor(() => procStat(pid)?.state === 'T', 15_000, 'the process to be stopped');
+    await waitFor(() => isPaused(pid), 15_000, 'the process to be stopped');
     expect((await post('/v1/containers/p/resume')).status).toBe(202);
     await d.until('p', 'RUNNING');
     await waitFor(() => procStat(pid)?.state === 'S', 15_000, 'the process to run again');
@@ -136,7 +137,9 @@ describe('socket API: shapes', () => {
     await d.until('n1', 'RUNNING');
     const { json } = await get('/v1/node');
     expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'containment', 'limits', 'monitor', 'queued', 'recovery', 'store', 'utilization']);
-    expect(json.containment).toEqual({ mode: 'process-group', cgroups: [], missing: ['nodewarden.cgroups.enabled is false'] });
+    // auto, the default: cgroups where the test runs as root with them, process groups elsewhere.
+    expect(json.containment).toEqual(d.node.containment);
+    expect(json.containment.mode).toBe(ownV1Cgroups() ? 'cgroup-v1' : 'process-group');
     expect(json.recovery).toMatchObject({ containers: 0, reacquired: 0, ended: 0, launched: 0, rebooted: false, killed: 0 });
     expect(json.capacity).toEqual({ memoryMb: 4096, vcores: 8 });
     expect(json.allocated).toEqual({ memoryMb: 64 + 32, vcores: 1.1 });
@@ -165,8 +168,10 @@ describe('socket API: shapes', () => {
     expect(entry).toMatchObject({ executor_id: 'm1', source: 'm1', framework_id: 'default' });
     expect(entry.executor_name).toContain(HOG);
     const s = entry.statistics;
+    // A cgroup says more of its memory than /proc does (Mesos's cgroups isolator fields).
+    const fromCgroup = d.node.containment.mode === 'process-group' ? [] : ['mem_cache_bytes', 'mem_mapped_file_bytes', 'mem_swap_bytes'];
     expect(Object.keys(s).sort()).toEqual(
-      ['cpus_limit', 'cpus_system_time_secs', 'cpus_user_time_secs', 'mem_limit_bytes', 'mem_rss_bytes', 'mem_total_bytes', 'processes', 'threads', 'timestamp'].sort(),
+      ['cpus_limit', 'cpus_system_time_secs', 'cpus_user_time_secs', 'mem_limit_bytes', 'mem_rss_bytes', 'mem_total_bytes', 'processes', 'threads', 'timestamp', ...fromCgroup].sort(),
     );
     expect(s.cpus_limit).toBeCloseTo(2.1, 6);
     expect(s.mem_limit_bytes).toBe((256 + 32) * 2 ** 20);
@@ -322,7 +327,12 @@ describe('socket API: the events stream', () => {
 });
 
 describe('socket API: the socket file', () => {
-  const settings = () => resolveConfig([{}]);
+  /** The defaults, but a cgroup hierarchy of the test's own (where cgroups are in force), removed after it. */
+  const settings = () => {
+    const hierarchy = testHierarchy();
+    cleanups.push(() => cleanupHierarchy(hierarchy));
+    return resolveConfig([{ [HIERARCHY_KEY]: hierarchy }]);
+  };
   const quiet = pino({ level: 'silent' });
   const tmp = () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-sock-'));

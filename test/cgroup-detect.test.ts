@@ -86,6 +86,21 @@ describe('detection over a fake procfs and cgroup tree', () => {
     expect(detectContainment({ setting: 'auto', procfsRoot, isRoot: true })).toEqual({ mode: 'cgroup-v2', own: path.join(root, 'cg', 'unified', 'nm') });
   });
 
+  it('v2 whose own cgroup holds processes (the daemon\'s) with controllers not yet enabled: not usable, saying how to start it; once enabled, usable', () => {
+    const procfsRoot = fake({ v2Controllers: 'cpu memory pids' });
+    const own = path.join(root, 'cg', 'unified', 'nm');
+    fs.writeFileSync(path.join(own, 'cgroup.procs'), '4242\n');
+    fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), 'cpu\n');
+    expect(() => detectContainment({ setting: 'true', procfsRoot, isRoot: true })).toThrow(
+      /cgroup v2: the daemon's own cgroup .*nm holds processes, so the kernel will not enable controllers for its children; start nodewarden in a cgroup of its own .*DelegateSubgroup=daemon/,
+    );
+    const auto = detectContainment({ setting: 'auto', procfsRoot, isRoot: true });
+    expect(auto.mode).toBe('process-group');
+    // A delegated cgroup whose controllers are already enabled for its children (the daemon in a leaf beside them).
+    fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), 'cpu memory pids\n');
+    expect(detectContainment({ setting: 'true', procfsRoot, isRoot: true })).toEqual({ mode: 'cgroup-v2', own });
+  });
+
   it('v2 without the memory controller (this machine\'s case): v1, one directory per controller', () => {
     const procfsRoot = fake({ v1: ALL_V1, v2Controllers: 'hugetlb' });
     const d = detectContainment({ setting: 'auto', procfsRoot, isRoot: true });

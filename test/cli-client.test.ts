@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './helpers/cgroups.js';
 import { isLive, killGroups, waitFor } from './helpers/proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
@@ -16,13 +17,18 @@ let socket: string;
 let daemon: ChildProcess;
 let log = '';
 const pids = new Set<number>();
+const hierarchies: string[] = [];
 
 // A long SIGKILL delay: nothing here ignores SIGTERM, and the wrapper must have the time it needs on a
 // busy machine to record the 143 the events test expects (a SIGKILL first would make it 137).
 const SETTINGS = ['yarn.nodemanager.container-monitor.interval-ms=100', 'yarn.nodemanager.sleep-delay-before-sigkill.ms=10000'];
 
 function startDaemon(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, 'start', ...SETTINGS.flatMap((s) => ['--set', s]), ...args], { cwd: dir });
+  // Each daemon a cgroup hierarchy of its own, where cgroups are in force: none takes another's containers for its own.
+  const hierarchy = testHierarchy();
+  hierarchies.push(hierarchy);
+  const settings = [...SETTINGS, `${HIERARCHY_KEY}=${hierarchy}`];
+  const child = spawn(process.execPath, [BIN, 'start', ...settings.flatMap((s) => ['--set', s]), ...args], { cwd: dir });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -46,6 +52,7 @@ afterAll(async () => {
   if (ps.status === 0) for (const c of JSON.parse(ps.stdout).containers) if (c.pid) pids.add(c.pid);
   daemon?.kill('SIGTERM');
   await waitFor(() => daemon.exitCode !== null || daemon.signalCode !== null, 20_000, 'the daemon to stop');
+  for (const h of hierarchies) await cleanupHierarchy(h);
   await killGroups(pids);
   fs.rmSync(dir, { recursive: true, force: true });
 }, 90_000);

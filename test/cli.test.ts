@@ -4,23 +4,30 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './helpers/cgroups.js';
 import { waitFor } from './helpers/proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
 let dir: string;
+/** This test's daemons' cgroup hierarchy (where cgroups are in force), apart from other tests' daemons. */
+let hierarchy: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-cli-'));
+  hierarchy = testHierarchy();
 });
-afterEach(() => {
+afterEach(async () => {
+  await cleanupHierarchy(hierarchy);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+/** `start` gets the test's own hierarchy; every other command runs as given. */
+const withHierarchy = (args: string[]) => (args[0] === 'start' ? [...args, '--set', `${HIERARCHY_KEY}=${hierarchy}`] : args);
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...withHierarchy(args)], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
 
 describe('nodewarden CLI', () => {
   it('start runs the daemon in the foreground and stops cleanly on SIGTERM', async () => {
     const db = path.join(dir, 'db', 'nw.sqlite');
-    const child = spawn(process.execPath, [BIN, 'start', '--db', db, '--work-dir', path.join(dir, 'var')], { cwd: dir });
+    const child = spawn(process.execPath, [BIN, ...withHierarchy(['start', '--db', db, '--work-dir', path.join(dir, 'var')])], { cwd: dir });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     // 'close', not 'exit': the last log line ('nodewarden stopped') may still be in the pipe at 'exit'.
@@ -41,7 +48,7 @@ describe('nodewarden CLI', () => {
 
   it('logs: JSON lines into a pipe, readable lines with --pretty, and --log-level sets how much', async () => {
     const startAndStop = async (...args: string[]) => {
-      const child = spawn(process.execPath, [BIN, 'start', '--db', path.join(dir, 'db', 'nw.sqlite'), '--work-dir', path.join(dir, 'var'), ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+      const child = spawn(process.execPath, [BIN, ...withHierarchy(['start', '--db', path.join(dir, 'db', 'nw.sqlite'), '--work-dir', path.join(dir, 'var'), ...args])], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
       // 'close', not 'exit': the output is returned once the process has ended, and 'exit' can come before the last of it.

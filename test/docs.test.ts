@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS } from '../src/config/keys.js';
 import { startApiDaemon } from './helpers/daemon.js';
+import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './helpers/cgroups.js';
 import { killGroups, waitFor } from './helpers/proc.js';
 
 const ROOT = process.cwd();
@@ -88,6 +89,7 @@ describe('the README walkthrough, as written', () => {
   });
   let daemon: ChildProcess | undefined;
   const pids = new Set<number>();
+  const hierarchy = testHierarchy();
 
   afterAll(async () => {
     try {
@@ -101,6 +103,7 @@ describe('the README walkthrough, as written', () => {
       }
       if (daemon) await stopChild(daemon);
     } finally {
+      await cleanupHierarchy(hierarchy);
       await killGroups(pids);
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -114,7 +117,11 @@ describe('the README walkthrough, as written', () => {
     expect(blocks[0]).toBe('npm install');
     expect(blocks[1]).toBe('npm start');
     // `npm start` is `nodewarden start` with the defaults, run in the walkthrough's directory; only the tick is shorter here.
-    daemon = spawn(process.execPath, [BIN, 'start', '--set', 'yarn.nodemanager.container-monitor.interval-ms=500'], { cwd: dir, stdio: 'ignore' });
+    // And its cgroup hierarchy is its own, apart from other tests' daemons.
+    daemon = spawn(process.execPath, [BIN, 'start', '--set', 'yarn.nodemanager.container-monitor.interval-ms=500', '--set', `${HIERARCHY_KEY}=${hierarchy}`], {
+      cwd: dir,
+      stdio: 'ignore',
+    });
     await waitFor(() => fs.existsSync(path.join(dir, 'var', 'nodewarden.sock')), 20_000, 'the daemon to listen');
 
     const [launch, top, show, events, replay] = blocks.slice(2);
@@ -194,7 +201,9 @@ describe('the examples', () => {
     const argv = execStart
       .split(/\s+/)
       .map((a) => a.replace('/usr/bin/node', process.execPath).replace('/opt/nodewarden/bin/nodewarden.js', BIN).replace('/etc/nodewarden', path.join(dir, 'etc')).replace('/run/nodewarden', path.join(dir, 'run')).replace('/var/lib/nodewarden', path.join(dir, 'lib')));
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The cgroup hierarchy the test's own: not one that other tests' daemons (or a real one) use.
+    const hierarchy = testHierarchy();
+    const child = spawn(argv[0]!, [...argv.slice(1), '--set', `${HIERARCHY_KEY}=${hierarchy}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -207,6 +216,7 @@ describe('the examples', () => {
       try {
         await stopChild(child);
       } finally {
+        await cleanupHierarchy(hierarchy);
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }

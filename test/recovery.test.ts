@@ -15,7 +15,7 @@ import { exportLines } from '../src/journal/export.js';
 import { replayLines } from '../src/journal/replay.js';
 import { loadMigrations, openDatabase } from '../src/store/database.js';
 import { DaemonDir, type ContainerJson } from './helpers/daemon-process.js';
-import { isLive, liveMembers, procStat, waitFor, waitForAsync } from './helpers/proc.js';
+import { isLive, isPaused, liveMembers, procStat, waitFor, waitForAsync } from './helpers/proc.js';
 
 /** Appends its pid to `runs` (one line per start of the command), then sleeps. */
 const SLEEPER = ['sh', '-c', 'echo $$ >> runs; exec sleep 600'];
@@ -110,11 +110,11 @@ describe('work-preserving restart', () => {
     // the new daemon would discard it and the wait would time out.
     await waitFor(() => {
       const members = liveMembers(running.pid!);
-      return members.length > 0 && members.every((pid) => procStat(pid)?.state === 'T');
+      return members.length > 0 && members.every((pid) => isPaused(pid));
     }, 15_000, 'the group to be stopped');
     await started.client.post('/v1/containers/napping/resume');
     await d.until('napping', 'RUNNING');
-    await waitFor(() => liveMembers(running.pid!).every((pid) => procStat(pid)?.state !== 'T'), 15_000, 'the group to continue');
+    await waitFor(() => liveMembers(running.pid!).every((pid) => !isPaused(pid)), 15_000, 'the group to continue');
   });
 
   it('a crash between the commit of the launch marker and the spawn: launched on restart, once', async () => {

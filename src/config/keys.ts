@@ -135,8 +135,8 @@ export const KEYS: readonly KeySpec[] = [
   {
     name: 'nodewarden.cgroups.enabled',
     kind: 'string',
-    // SPEC §2 says auto: it becomes the default once memory, the monitor's member set and recovery go through cgroups too.
-    default: 'false',
+    // auto: cgroups wherever the daemon can have them (root, controllers mounted), process groups elsewhere.
+    default: 'auto',
     expected: 'auto, true or false',
     valid: (v) => v === 'auto' || v === 'true' || v === 'false',
   },

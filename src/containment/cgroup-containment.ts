@@ -9,6 +9,7 @@ import type { OomNotice } from '../../state-machines/containers-monitor.js';
 import { isDeadState } from '../../state-machines/process-tree.js';
 import type { ProcfsReader } from '../procfs/procfs-reader.js';
 import type { CgroupDriver, CgroupLimits, CgroupStats } from './cgroup-driver.js';
+import { removeCgroupDir } from './cgroup-files.js';
 import type { ContainerRef, Containment } from './containment.js';
 
 export class CgroupContainment implements Containment {
@@ -80,5 +81,17 @@ export class CgroupContainment implements Containment {
 
   list(): string[] {
     return this.driver.list();
+  }
+
+  /** An empty hierarchy goes with the daemon; one still holding containers (kept running) stays for the next start. */
+  close(): void {
+    if (this.list().length > 0) return;
+    for (const dir of this.driver.hierarchyDirs) {
+      try {
+        removeCgroupDir(dir);
+      } catch {
+        // not ours to fight over: the next start finds it
+      }
+    }
   }
 }

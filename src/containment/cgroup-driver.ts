@@ -75,6 +75,8 @@ export interface CgroupDriver {
   remove(id: string): boolean;
   /** The ids of every container cgroup under the hierarchy (the GC's and recovery's view). */
   list(): string[];
+  /** `<own>/<hierarchy>`, per controller (v1) or once (v2). */
+  readonly hierarchyDirs: string[];
   /** Its own accounting, or null when it is gone or unreadable. */
   stats(id: string): CgroupStats | null;
   /** The kernel's OOM kills in it at its memory limit, with its peak and that limit; null when there was none (or it is gone). */

@@ -93,6 +93,10 @@ export class CgroupV1 implements CgroupDriver {
     return childCgroups(path.join(this.own.freezer, this.hierarchy));
   }
 
+  get hierarchyDirs(): string[] {
+    return V1_CONTROLLERS.map((c) => path.join(this.own[c], this.hierarchy));
+  }
+
   oom(id: string): OomNotice | null {
     const memory = this.dir('memory', id);
     // One read per container and tick; the peak and limit only once there was a kill.

@@ -106,6 +106,10 @@ export class CgroupV2 implements CgroupDriver {
     return childCgroups(path.join(this.own, this.hierarchy));
   }
 
+  get hierarchyDirs(): string[] {
+    return [path.join(this.own, this.hierarchy)];
+  }
+
   oom(id: string): OomNotice | null {
     const dir = this.dir(id);
     // One read per container and tick; the peak and limit only once there was a kill.

@@ -54,4 +54,6 @@ export interface Containment {
    * watched. They are still the container's, and die with it.
    */
   orphaned(c: ContainerRef): boolean;
+  /** The daemon stops: what holds no container any more is removed (the hierarchy, when empty). */
+  close(): void;
 }

@@ -3,11 +3,16 @@
  * (detect.ts), then the driver for it. What was chosen, and why not cgroups
  * when not, goes to the start log and GET /v1/node.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { hostFacts } from '../procfs/host-facts.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
+import { lockFile, type DbLock } from '../store/db-lock.js';
 import { CgroupContainment } from './cgroup-containment.js';
+import type { CgroupDriver } from './cgroup-driver.js';
 import { CgroupV1 } from './cgroup-v1.js';
 import { CgroupV2 } from './cgroup-v2.js';
 import type { Containment } from './containment.js';
@@ -23,22 +28,48 @@ export interface ContainmentReport {
   missing: string[];
 }
 
-export function createContainment(cfg: Config['cgroups'], log: Logger, opts: { procfsRoot?: string; isRoot?: boolean } = {}): { containment: Containment; report: ContainmentReport } {
+/** Where the daemons of this machine lock the cgroup hierarchies they use (root only, as cgroups are). */
+export const HIERARCHY_LOCK_DIR = '/run/nodewarden-cgroups';
+
+/**
+ * The lock of one hierarchy: two daemons in one cgroup with the same
+ * hierarchy would each take the other's containers for ones nobody owns, and
+ * sweep them at start.
+ */
+export function hierarchyLockFile(hierarchyDir: string): string {
+  return path.join(HIERARCHY_LOCK_DIR, `cgroups-${createHash('sha256').update(hierarchyDir).digest('hex').slice(0, 16)}.lock`);
+}
+
+function lockHierarchy(driver: CgroupDriver): DbLock {
+  const dir = driver.hierarchyDirs[0]!;
+  fs.mkdirSync(HIERARCHY_LOCK_DIR, { recursive: true, mode: 0o700 });
+  return lockFile(
+    hierarchyLockFile(dir),
+    (who) =>
+      `the cgroup hierarchy ${dir} is in use by ${who}; stop that daemon first, or give this one its own ` +
+      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy',
+  );
+}
+
+export interface ContainmentInForce {
+  containment: Containment;
+  report: ContainmentReport;
+  /** Held while the daemon runs (cgroups: its hierarchy); released at close. */
+  lock: DbLock | null;
+}
+
+export function createContainment(cfg: Config['cgroups'], log: Logger, opts: { procfsRoot?: string; isRoot?: boolean } = {}): ContainmentInForce {
   const procfsRoot = opts.procfsRoot ?? '/proc';
   const procfs = new ProcfsReader(procfsRoot);
   const d = detectContainment({ setting: cfg.enabled, procfsRoot, isRoot: opts.isRoot ?? process.getuid?.() === 0 });
-  switch (d.mode) {
-    case 'cgroup-v1':
-      return {
-        containment: new CgroupContainment(new CgroupV1(d.own, cfg.hierarchy, hostFacts().clockTicks), procfs),
-        report: { mode: d.mode, cgroups: Object.values(d.own).map((dir) => `${dir}/${cfg.hierarchy}`), missing: [] },
-      };
-    case 'cgroup-v2':
-      return {
-        containment: new CgroupContainment(new CgroupV2(d.own, cfg.hierarchy), procfs),
-        report: { mode: d.mode, cgroups: [`${d.own}/${cfg.hierarchy}`], missing: [] },
-      };
-    case 'process-group':
-      return { containment: new ProcessGroupContainment(procfs, log), report: { mode: d.mode, cgroups: [], missing: d.missing } };
+  if (d.mode === 'process-group') {
+    return { containment: new ProcessGroupContainment(procfs, log), report: { mode: d.mode, cgroups: [], missing: d.missing }, lock: null };
   }
+  const driver = d.mode === 'cgroup-v1' ? new CgroupV1(d.own, cfg.hierarchy, hostFacts().clockTicks) : new CgroupV2(d.own, cfg.hierarchy);
+  const lock = lockHierarchy(driver);
+  return {
+    containment: new CgroupContainment(driver, procfs),
+    report: { mode: d.mode, cgroups: driver.hierarchyDirs, missing: [] },
+    lock,
+  };
 }

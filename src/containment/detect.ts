@@ -55,6 +55,18 @@ function detectV2(mounts: CgroupMounts, own: OwnCgroups, missing: string[]): str
     missing.push(`cgroup v2: the controllers ${lacking.join(', ')} are not available in ${dir} (cgroup.controllers)`);
     return null;
   }
+  // No internal processes: the kernel enables controllers for a cgroup's children only while it holds no
+  // process itself. The daemon does not move itself (it never moves a process out of a cgroup it did not
+  // create); it asks to be started in a leaf of its own.
+  const enabled = new Set((readOrNull(path.join(dir, 'cgroup.subtree_control')) ?? '').trim().split(/\s+/));
+  const held = (readOrNull(path.join(dir, 'cgroup.procs')) ?? '').trim();
+  if (held !== '' && V2_CONTROLLERS.some((c) => !enabled.has(c))) {
+    missing.push(
+      `cgroup v2: the daemon's own cgroup ${dir} holds processes, so the kernel will not enable controllers for its children; ` +
+        'start nodewarden in a cgroup of its own that it may delegate (systemd: Delegate=yes with DelegateSubgroup=daemon)',
+    );
+    return null;
+  }
   return dir;
 }
 

@@ -110,4 +110,6 @@ export class ProcessGroupContainment implements Containment {
   orphaned(c: ContainerRef): boolean {
     return this.members(c).some((m) => this.procfs.readStat(m)?.session === c.pid);
   }
+
+  close(): void {}
 }

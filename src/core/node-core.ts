@@ -94,8 +94,8 @@ export function killable(state: ContainerState): boolean {
 /** The ContainersMonitor's settings: the configuration plus the facts of the host its numbers come from. */
 export function monitorSettings(config: Config, host: HostFacts): MonitorSettings {
   // YARN-8930: with strict memory in the kernel (and no elastic control) the polling checks are skipped, the
-  // OOM killer takes care of it. Only where cgroups are required: under `auto` they may not be in force.
-  const kernelEnforces = config.cgroups.enabled === 'true' && config.cgroups.memory.enabled && config.cgroups.memory.enforced;
+  // OOM killer takes care of it. Only where cgroups are in force (a host fact, journaled with the start).
+  const kernelEnforces = host.cgroups === true && config.cgroups.memory.enabled && config.cgroups.memory.enforced;
   return {
     pmemCheckEnabled: config.monitor.pmemCheckEnabled && !kernelEnforces,
     vmemCheckEnabled: config.monitor.vmemCheckEnabled && !kernelEnforces,

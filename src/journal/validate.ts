@@ -153,7 +153,7 @@ const row = (v: unknown): boolean =>
 const FOUND_KINDS: ReadonlySet<unknown> = new Set(['none', 'alive', 'ended']);
 
 const start: Check = all(
-  need('host', (h) => isObject(h) && isInt(h.processors) && isInt(h.pageSize) && isInt(h.clockTicks) && (h.clockTicks as number) > 0, '{processors, pageSize, clockTicks}'),
+  need('host', (h) => isObject(h) && isInt(h.processors) && isInt(h.pageSize) && isInt(h.clockTicks) && (h.clockTicks as number) > 0 && (h.cgroups === undefined || typeof h.cgroups === 'boolean'), '{processors, pageSize, clockTicks, cgroups?}'),
   need('config', isObject, 'the configuration the daemon started with'),
   need('containers', (c) => Array.isArray(c) && c.every(row), 'the unfinished containers as restored'),
   need('done', (n) => n === undefined || isInt(n), 'a count'),

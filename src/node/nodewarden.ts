@@ -23,8 +23,9 @@ import { JournalPruner } from '../journal/pruner.js';
 import type { OutputRecord } from '../journal/records.js';
 import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
-import { bootId } from '../procfs/host-facts.js';
+import { bootId, hostFacts } from '../procfs/host-facts.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
+import type { Containment } from '../containment/containment.js';
 import { createContainment, type ContainmentReport } from '../containment/create.js';
 import { ContainerGc } from './container-gc.js';
 import { EffectRunner } from './effect-runner.js';
@@ -74,7 +75,9 @@ export class NodeWarden {
   readonly bus: Bus;
   readonly log: Logger;
   private readonly clock: Clock;
-  private readonly dbLock: DbLock | null;
+  /** The database's, and the cgroup hierarchy's when cgroups are in force: one daemon each. */
+  private readonly locks: DbLock[] = [];
+  private readonly containmentHeld: Containment;
   private readonly store: Store;
   private readonly core: Dispatcher;
   private readonly launcher: ProcessLauncher;
@@ -97,19 +100,23 @@ export class NodeWarden {
     this.clock = opts.clock ?? systemClock;
     this.bus = createBus(this.log);
     // Before anything is opened: with nodewarden.cgroups.enabled=true and no cgroups, the start fails here.
-    const { containment, report } = createContainment(this.config.cgroups, this.log);
+    const { containment, report, lock } = createContainment(this.config.cgroups, this.log);
     this.containment = report;
-    // One daemon per database: refused here, naming the holder, before anything is read.
-    this.dbLock = opts.dbPath === ':memory:' ? null : lockDatabase(opts.dbPath);
+    this.containmentHeld = containment;
+    this.locks.push(...(lock ? [lock] : []));
     try {
+      // One daemon per database: refused here, naming the holder, before anything is read.
+      if (opts.dbPath !== ':memory:') this.locks.push(lockDatabase(opts.dbPath));
       this.store = new Store(opts.dbPath);
     } catch (err) {
-      this.dbLock?.release();
+      this.releaseLocks();
       throw err;
     }
     // Stamped on every pid recorded: a pid and start time name a process only within one boot.
     const boot = bootId();
-    this.core = new Dispatcher(this.store, this.bus, this.config, this.log, { bootId: boot, ...(opts.host ? { host: opts.host } : {}) });
+    // Whether the kernel holds containers to their memory is a fact of this start, like the page size.
+    const host: HostFacts = { ...(opts.host ?? hostFacts()), cgroups: report.mode !== 'process-group' };
+    this.core = new Dispatcher(this.store, this.bus, this.config, this.log, { bootId: boot, host });
     this.launcher = new ProcessLauncher({
       workDir: this.workDir,
       sigkillDelayMs: this.config.sigkillDelayMs,
@@ -156,7 +163,7 @@ export class NodeWarden {
       this.launcher.close();
       this.core.close();
       this.store.close();
-      this.dbLock?.release();
+      this.releaseLocks();
       throw err;
     }
     this.log.info(
@@ -356,8 +363,14 @@ export class NodeWarden {
     await this.runner.launchesSettled();
     this.core.close();
     this.store.close();
-    this.dbLock?.release();
+    this.containmentHeld.close();
+    this.releaseLocks();
     this.log.info('nodewarden stopped');
+  }
+
+  /** The database's and the cgroup hierarchy's: the next daemon may have them. */
+  private releaseLocks(): void {
+    for (const lock of this.locks.splice(0)) lock.release();
   }
 
   /** Kill every container that a kill can still stop, and wait (bounded) until all are DONE and committed. */

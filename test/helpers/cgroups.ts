@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CgroupV1 } from '../../src/containment/cgroup-v1.js';
+import { hierarchyLockFile } from '../../src/containment/create.js';
 import { detectContainment, V1_CONTROLLERS, type V1Controller } from '../../src/containment/detect.js';
 import { waitFor } from './proc.js';
 
@@ -18,10 +19,20 @@ export function ownV1Cgroups(): Record<V1Controller, string> | null {
 
 let serial = 0;
 
+/** The setting that gives a test daemon a hierarchy of its own: daemons of tests running at once never share one. */
+export const HIERARCHY_KEY = 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy';
+
+/** A hierarchy name no other test (of this run, or of another at once) uses. */
+export function testHierarchy(): string {
+  return `nodewarden-test-${process.pid}-${++serial}`;
+}
+
 export class TestCgroups {
-  readonly hierarchy = `nodewarden-test-${process.pid}-${++serial}`;
   readonly driver: CgroupV1;
-  constructor(readonly own: Record<V1Controller, string>) {
+  constructor(
+    readonly own: Record<V1Controller, string>,
+    readonly hierarchy = testHierarchy(),
+  ) {
     this.driver = new CgroupV1(own, this.hierarchy);
   }
 
@@ -30,8 +41,9 @@ export class TestCgroups {
     return path.join(this.own[controller], this.hierarchy, id);
   }
 
-  /** Kill every member of every container cgroup, remove them and the hierarchy. */
+  /** Kill every member of every container cgroup (a frozen one too), remove them, the hierarchy and its lock. */
   async cleanup(): Promise<void> {
+    fs.rmSync(hierarchyLockFile(this.driver.hierarchyDirs[0]!), { force: true });
     try {
       for (const id of this.driver.list()) {
         await this.driver.signal(id, 'SIGKILL');
@@ -48,4 +60,13 @@ export class TestCgroups {
       }
     }
   }
+}
+
+/**
+ * What a test daemon left in its hierarchy, cleaned up: nothing where cgroups
+ * are not in force (not root), and nothing but the lock file after a clean stop.
+ */
+export async function cleanupHierarchy(hierarchy: string): Promise<void> {
+  const own = ownV1Cgroups();
+  if (own) await new TestCgroups(own, hierarchy).cleanup();
 }

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NodewardenClient } from '../../src/client/client.js';
+import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './cgroups.js';
 import { containerProcesses, waitFor, waitForAsync } from './proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
@@ -52,10 +53,19 @@ export class DaemonDir {
   /** Every container id launched here: their processes are found by CONTAINER_ID at cleanup. */
   readonly ids = new Set<string>();
   current: RunningDaemon | null = null;
+  /** Its daemons' cgroup hierarchy (where cgroups are in force): this directory's alone, removed at cleanup. */
+  readonly hierarchy = testHierarchy();
+  private readonly hierarchies = new Set<string>();
 
   /** Start a daemon on this directory and wait until it serves its socket. */
   async start(opts: StartOptions = {}): Promise<RunningDaemon> {
-    const settings = { 'yarn.nodemanager.container-monitor.interval-ms': 100, 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...opts.set };
+    const settings = {
+      'yarn.nodemanager.container-monitor.interval-ms': 100,
+      'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200,
+      [HIERARCHY_KEY]: this.hierarchy,
+      ...opts.set,
+    };
+    this.hierarchies.add(String(settings[HIERARCHY_KEY]));
     const args = ['start', '--socket', this.socket, '--db', this.db, '--work-dir', this.workDir];
     for (const [k, v] of Object.entries(settings)) args.push('--set', `${k}=${v}`);
     const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
@@ -160,6 +170,8 @@ export class DaemonDir {
   /** Stop the daemon and every container process, then remove the directory. */
   async cleanup(): Promise<void> {
     await this.crash();
+    // What is in cgroups first (a frozen container is thawed to die), then what is left by process group.
+    for (const h of this.hierarchies) await cleanupHierarchy(h);
     for (let i = 0; i < 50; i++) {
       const procs = this.containerProcesses();
       if (procs.length === 0) break;

@@ -13,6 +13,7 @@ import { NodewardenClient } from '../../src/client/client.js';
 import { Daemon } from '../../src/daemon.js';
 import { NodeWarden } from '../../src/node/nodewarden.js';
 import type { ContainerState } from '../../state-machines/types.js';
+import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './cgroups.js';
 import { killGroups, waitFor } from './proc.js';
 
 export interface TestDaemon {
@@ -34,7 +35,7 @@ function daemonSetup(settings: Settings) {
     dir,
     dbPath: path.join(dir, 'db', 'nodewarden.sqlite'),
     workDir: path.join(dir, 'var'),
-    config: resolveConfig([{ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...settings }]),
+    config: resolveConfig([{ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, [HIERARCHY_KEY]: testHierarchy(), ...settings }]),
     log: pino({ level: process.env.NW_TEST_LOG ?? 'silent' }),
   };
 }
@@ -92,6 +93,8 @@ function testDaemon(node: NodeWarden, dir: string, dbPath: string, workDir: stri
       track();
       await closeFirst();
       await node.close();
+      // First what is in cgroups (frozen ones are thawed to die), then any process group.
+      await cleanupHierarchy(node.config.cgroups.hierarchy);
       await killGroups(pids);
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -43,6 +43,30 @@ export function procStat(pid: number): Stat | undefined {
 }
 
 /**
+ * Whether a process is paused as nodewarden pauses: stopped by SIGSTOP (state
+ * T, process groups), or in a frozen cgroup (the v1 freezer shows its tasks
+ * in D, so the freezer's own word is taken).
+ */
+export function isPaused(pid: number): boolean {
+  const stat = procStat(pid);
+  if (stat === undefined) return false;
+  if (stat.state === 'T') return true;
+  let cgroups: string;
+  try {
+    cgroups = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return false;
+  }
+  const freezer = /^\d+:(?:[^:]*,)?freezer(?:,[^:]*)?:(.*)$/m.exec(cgroups)?.[1];
+  if (freezer === undefined || freezer === '/') return false;
+  try {
+    return fs.readFileSync(`/sys/fs/cgroup/freezer${freezer}/freezer.state`, 'utf8').trim() === 'FROZEN';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Members of a process group that are not zombies. (Zombies are dead; in some
  * sandboxes pid 1 never reaps orphans, so they linger in /proc.)
  */
