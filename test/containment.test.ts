@@ -368,6 +368,7 @@ describe('placement before the command runs (any containment that needs it)', ()
       pause: async () => undefined,
       resume: async () => undefined,
       orphaned: () => false,
+      close: () => undefined,
     };
     const l = new ProcessLauncher({ workDir: tmp, sigkillDelayMs: 1000, exitCodeFileTimeoutMs: 1000, containment: refusing, log: pino({ level: 'silent' }) });
     try {
