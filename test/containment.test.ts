@@ -285,6 +285,7 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
 describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)', () => {
   let dd: DaemonDir | undefined;
   let cgroups: TestCgroups | undefined;
+  let elsewhere: TestCgroups | undefined;
   const strays: ChildProcess[] = [];
   afterEach(async () => {
     try {
@@ -292,8 +293,10 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     } finally {
       for (const p of strays.splice(0)) p.kill('SIGKILL');
       await cgroups?.cleanup();
+      await elsewhere?.cleanup();
       dd = undefined;
       cgroups = undefined;
+      elsewhere = undefined;
     }
   });
 
@@ -326,13 +329,64 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     await waitFor(() => !cgroups!.driver.list().includes('keeper'), 15_000, 'the keeper\'s cgroup to be removed');
     expect(dd.runs('keeper')).toBe(1);
   }, 60_000);
+
+  it('a container that ended while the daemon was down: what is left in its cgroup (an escapee) is killed, and the cgroup removed', async () => {
+    cgroups = new TestCgroups(own!);
+    dd = new DaemonDir();
+    const set = { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy };
+    await dd.start({ set });
+    await dd.launch('ended', ['sh', '-c', 'setsid -f sleep 1000; exec sleep 1001']);
+    await dd.until('ended', 'RUNNING');
+    const cmdline = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    const [escapee, command] = await waitFor(() => {
+      const members = cgroups!.driver.members('ended');
+      const e = members.find((p) => cmdline(p) === 'sleep 1000');
+      const c = members.find((p) => cmdline(p) === 'sleep 1001');
+      return e && c ? [e, c] : null;
+    }, 15_000, 'the escapee and the command');
+    await dd.durable('ended');
+    await dd.crash();
+    // The command ends while nobody watches: the wrapper records its 137 and exits; the escapee stays.
+    process.kill(command, 'SIGKILL');
+    await waitFor(() => cgroups!.driver.members('ended').length === 1, 15_000, 'only the escapee left');
+
+    await dd.start({ set });
+    const done = await dd.until('ended', 'DONE');
+    expect(done.exitCode).toBe(137);
+    await waitFor(() => !isLive(escapee), 15_000, 'the escapee to be killed');
+    await waitFor(() => !cgroups!.driver.list().includes('ended'), 15_000, 'its cgroup to be removed');
+  }, 60_000);
+
+  it('a reacquired container is confirmed by its cgroup membership too: a wrapper found outside its cgroup is not taken for the container', async () => {
+    cgroups = new TestCgroups(own!);
+    dd = new DaemonDir();
+    const set = { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy };
+    await dd.start({ set });
+    await dd.launch('moved', ['sleep', '1000']);
+    const running = await dd.until('moved', 'RUNNING');
+    await dd.durable('moved');
+    await dd.crash();
+    // The wrapper (pid and start time as recorded, still in the container directory) leaves the cgroup:
+    // moved to one of the test's own in another hierarchy (in this one the start's sweep would kill it).
+    elsewhere = new TestCgroups(own!);
+    elsewhere.driver.create('elsewhere', LIMITS);
+    elsewhere.driver.place('elsewhere', running.pid!);
+    expect(cgroups.driver.members('moved')).not.toContain(running.pid);
+
+    await dd.start({ set });
+    // Not reacquired: taken for ended (there is no exit code to read), and what its cgroup still holds is killed.
+    const done = await dd.until('moved', 'DONE');
+    expect(done.state).toBe('DONE');
+    expect(done.exitStatus).not.toBe(0);
+    await waitFor(() => cgroups!.driver.members('moved').length === 0, 15_000, 'its cgroup to be emptied');
+  }, 60_000);
 });
 
 describe('placement before the command runs (any containment that needs it)', () => {
   let tmp: string;
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it('the wrapper runs nothing until it is told it is placed; without the word (the daemon died first) it exits 125', () => {
+  it('the wrapper runs nothing until it is told it is placed; without the word (the daemon died first) it exits 125 and leaves no pid file', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-placement-'));
     fs.writeFileSync(path.join(tmp, 'launch_container.sh'), launchScript('c', { awaitPlacement: true }));
     const run = (input: string) => spawnSync('/bin/bash', ['launch_container.sh', 'sh', '-c', 'touch ran; read -r x; echo "stdin: [$x]"'], { cwd: tmp, input, encoding: 'utf8', timeout: 30_000 });
@@ -340,6 +394,8 @@ describe('placement before the command runs (any containment that needs it)', ()
     expect(early.status).toBe(125);
     expect(fs.existsSync(path.join(tmp, 'ran'))).toBe(false);
     expect(fs.existsSync(path.join(tmp, 'c.pid.exitcode'))).toBe(false);
+    // Recovery takes such a launch for never started, and starts it (a pid file would make it one that ended, LOST).
+    expect(fs.existsSync(path.join(tmp, 'c.pid'))).toBe(false);
     // Placed: the command runs, its stdin is /dev/null as without a cgroup (not the rest of the pipe).
     const placed = run('placed\nmore\n');
     expect(placed.status).toBe(0);
@@ -369,6 +425,7 @@ describe('placement before the command runs (any containment that needs it)', ()
       resume: async () => undefined,
       orphaned: () => false,
       close: () => undefined,
+      holds: () => false,
     };
     const l = new ProcessLauncher({ workDir: tmp, sigkillDelayMs: 1000, exitCodeFileTimeoutMs: 1000, containment: refusing, log: pino({ level: 'silent' }) });
     try {

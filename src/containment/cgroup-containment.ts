@@ -45,6 +45,10 @@ export class CgroupContainment implements Containment {
     });
   }
 
+  holds(id: string, pid: number): boolean {
+    return this.driver.members(id).includes(pid);
+  }
+
   /** cgroup.procs as it is: the monitor's scan drops what has exited. */
   monitoredMembers(id: string): readonly number[] {
     return this.driver.members(id);

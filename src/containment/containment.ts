@@ -37,6 +37,12 @@ export interface Containment {
   /** Its live members (zombies are not: they have exited). */
   members(c: ContainerRef): number[];
   /**
+   * Recovery: does what holds the container hold this process? A cgroup
+   * must have it as a member; a process group has no record to ask, so pid
+   * and start time alone decide.
+   */
+  holds(id: string, pid: number): boolean;
+  /**
    * What the monitor counts as the container's processes: the cgroup's
    * members, wherever they went; or null, to walk the process tree from the
    * wrapper (a process group: the tree also follows children that left it).

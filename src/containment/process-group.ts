@@ -111,5 +111,9 @@ export class ProcessGroupContainment implements Containment {
     return this.members(c).some((m) => this.procfs.readStat(m)?.session === c.pid);
   }
 
+  holds(): boolean {
+    return true;
+  }
+
   close(): void {}
 }

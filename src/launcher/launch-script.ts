@@ -41,7 +41,8 @@ export function shellQuote(s: string): string {
  * after the spawn, then writes `placed` on its stdin. The wrapper runs
  * nothing before that word, so nothing the command starts is ever outside
  * the cgroup (YARN's container-executor writes cgroup.procs before its exec).
- * No word (the daemon died first): it exits 125 and runs nothing.
+ * No word (the daemon died first): it exits 125, runs nothing and writes no
+ * pid file.
  */
 export function launchScript(id: string, opts: { awaitPlacement?: boolean } = {}): string {
   assertSafeContainerId(id);
@@ -58,8 +59,10 @@ export function launchScript(id: string, opts: { awaitPlacement?: boolean } = {}
     "trap 'term=1' TERM",
     `pid_file=${pidFile}`,
     `exit_code_file=${exitCodeFile}`,
-    'echo "$$" > "${pid_file}.tmp" && command -p mv -f -- "${pid_file}.tmp" "${pid_file}"',
+    // After the word: a pid file says the command may have run. A wrapper that never got it leaves none, so
+    // recovery takes the launch for never started (and starts it), not for one that ended with no exit code.
     ...placement,
+    'echo "$$" > "${pid_file}.tmp" && command -p mv -f -- "${pid_file}.tmp" "${pid_file}"',
     'if [ "$term" = 0 ]; then',
     '  ( [ "$term" = 0 ] || exit 143; exec "$@" )',
     '  rc=$?',

@@ -446,13 +446,13 @@ export class ProcessLauncher {
         continue;
       }
       const pid = this.readPidFile(id);
-      const alive = pid === undefined ? undefined : this.wrapperIn(pid, dir);
+      const alive = pid === undefined ? undefined : this.wrapperIn(pid, dir, id);
       if (alive) found.set(id, { kind: 'alive', ...alive });
       else if (pid !== undefined && pid !== previousPid) found.set(id, { kind: 'ended', pid, startTime: -1 });
       else {
         wrappers ??= this.wrappersByDir();
         const w = wrappers.get(dir);
-        found.set(id, w ? { kind: 'alive', ...w } : { kind: 'none' });
+        found.set(id, w && this.containment.holds(id, w.pid) ? { kind: 'alive', ...w } : { kind: 'none' });
       }
     }
     return found;
@@ -465,7 +465,7 @@ export class ProcessLauncher {
    */
   isWrapperOf(id: string, pid: number, startTime: number): boolean {
     const dir = realpathOrNull(containerPaths(this.workDir, id).dir);
-    return dir !== null && this.wrapperIn(pid, dir)?.startTime === startTime;
+    return dir !== null && this.wrapperIn(pid, dir, id)?.startTime === startTime;
   }
 
   /** Is this exact process (pid and start time) alive? Zombies are not. */
@@ -685,9 +685,11 @@ export class ProcessLauncher {
   }
 
   /** The live wrapper `pid` — a session leader running launch_container.sh in `dir` — or undefined. */
-  private wrapperIn(pid: number, dir: string): Launched | undefined {
+  private wrapperIn(pid: number, dir: string, id: string): Launched | undefined {
     const stat = this.readStat(pid);
     if (!isLiveSessionLeader(stat) || cwdOf(this.procfsRoot, pid) !== dir || !runsWrapper(this.procfsRoot, pid)) return undefined;
+    // With cgroups, a member of its cgroup too: a wrapper never placed (the daemon died first) ran nothing.
+    if (!this.containment.holds(id, pid)) return undefined;
     return { pid, startTime: stat.startTime };
   }
 
