@@ -60,6 +60,16 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     expect(file('nodewarden', 'cgroup.subtree_control')).toBe('cpu memory pids io\n');
   });
 
+  it('the node-level CPU quota is cpu.max on the hierarchy; none lifts one left before, and leaves "max" alone', () => {
+    cg.limitHierarchyCpu({ quotaUs: 1_000_000, periodUs: 500_000 });
+    expect(file('nodewarden', 'cpu.max')).toBe('1000000 500000');
+    cg.limitHierarchyCpu(null);
+    expect(file('nodewarden', 'cpu.max')).toBe('max');
+    fs.writeFileSync(path.join(own, 'nodewarden', 'cpu.max'), 'max 100000\n');
+    cg.limitHierarchyCpu(null);
+    expect(file('nodewarden', 'cpu.max')).toBe('max 100000\n');
+  });
+
   it('cpu.weight: 100 per vcore as YARN writes it, within 1–10000', () => {
     expect([cpuWeightOf(1024), cpuWeightOf(4096), cpuWeightOf(2), cpuWeightOf(1024 * 200)]).toEqual([100, 400, 1, 10_000]);
   });

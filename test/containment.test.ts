@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CgroupLimits } from '../src/containment/cgroup-driver.js';
-import { cgroupLimits, overallCpuLimits } from '../src/containment/cgroup-limits.js';
+import { cgroupLimits, hierarchyCpuQuota, overallCpuLimits } from '../src/containment/cgroup-limits.js';
 import { resolveConfig } from '../src/config/load.js';
 import type { Containment } from '../src/containment/containment.js';
 import { V1_CONTROLLERS } from '../src/containment/detect.js';
@@ -273,6 +273,22 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     expect(entry!.statistics.cpus_throttled_time_secs).toBeGreaterThan(0);
   });
 
+  it('percentage-physical-cpu-limit under 100: the hierarchy gets YARN\'s node-level quota above every container; at 100 one left before is lifted', async () => {
+    const hierarchyCpu = () => path.join(own!.cpu, cgroups!.hierarchy);
+    const quota = () => [fs.readFileSync(path.join(hierarchyCpu(), 'cpu.cfs_quota_us'), 'utf8').trim(), fs.readFileSync(path.join(hierarchyCpu(), 'cpu.cfs_period_us'), 'utf8').trim()];
+    daemon({ 'yarn.nodemanager.resource.percentage-physical-cpu-limit': 50 });
+    const expected = overallCpuLimits(os.cpus().length / 2)!;
+    expect(quota()).toEqual([String(expected.quotaUs), String(expected.periodUs)]);
+    await d!.stop();
+    d = undefined;
+    // A quota from an earlier configuration, on the hierarchy (ours) while no daemon runs.
+    fs.mkdirSync(hierarchyCpu(), { recursive: true });
+    fs.writeFileSync(path.join(hierarchyCpu(), 'cpu.cfs_quota_us'), '50000');
+    const hierarchy = cgroups!.hierarchy;
+    d = startDaemon({ 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': hierarchy });
+    expect(quota()[0]).toBe('-1');
+  });
+
   it('a container that ends by itself: its cgroup goes once it is DONE', async () => {
     const d = daemon();
     await d.node.launch(request('brief', ['sh', '-c', 'exit 3']));
@@ -462,6 +478,13 @@ describe('CPU limits as YARN computes them', () => {
     expect(overallCpuLimits(0.5)).toEqual({ quotaUs: 500_000, periodUs: 1_000_000 });
     expect(overallCpuLimits(0.0001)).toEqual({ quotaUs: 1000, periodUs: 1_000_000 });
     expect(overallCpuLimits(3000)).toBeNull();
+  });
+
+  it('the node-level quota: percentage-physical-cpu-limit of the processors for every container together; none at 100', () => {
+    const at = (percent: number) => resolveConfig([{ 'yarn.nodemanager.resource.percentage-physical-cpu-limit': percent }]);
+    expect(hierarchyCpuQuota(at(100), 4)).toBeNull();
+    expect(hierarchyCpuQuota(at(50), 4)).toEqual({ quotaUs: 1_000_000, periodUs: 500_000 });
+    expect(hierarchyCpuQuota(at(25), 2)).toEqual({ quotaUs: 500_000, periodUs: 1_000_000 });
   });
 
   it('a container\'s shares from its vcores (OPPORTUNISTIC 2), and with strict-resource-usage its vcores\' share of YARN\'s processors', () => {

@@ -77,6 +77,11 @@ export interface CgroupDriver {
   list(): string[];
   /** `<own>/<hierarchy>`, per controller (v1) or once (v2). */
   readonly hierarchyDirs: string[];
+  /**
+   * The node-level CPU limit on the hierarchy, above every container (YARN
+   * CGroupsCpuResourceHandlerImpl's bootstrap); null lifts one left before.
+   */
+  limitHierarchyCpu(quota: CgroupLimits['cpuQuota']): void;
   /** Its own accounting, or null when it is gone or unreadable. */
   stats(id: string): CgroupStats | null;
   /** The kernel's OOM kills in it at its memory limit, with its peak and that limit; null when there was none (or it is gone). */

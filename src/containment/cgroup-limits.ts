@@ -60,6 +60,16 @@ export function overallCpuLimits(cpus: number): { quotaUs: number; periodUs: num
 }
 
 /**
+ * YARN's node-level CPU limit: with percentage-physical-cpu-limit under 100,
+ * every container together gets that share of the processors, as a quota on
+ * the hierarchy (strict or not). Null: no limit.
+ */
+export function hierarchyCpuQuota(config: Pick<Config, 'node'>, processors: number): CgroupLimits['cpuQuota'] {
+  if (config.node.cpuLimitPercent >= 100) return null;
+  return overallCpuLimits((config.node.cpuLimitPercent * processors) / 100);
+}
+
+/**
  * With `…cgroups.strict-resource-usage`, YARN's CPUs for a container: its
  * share of the node's vcores applied to the processors YARN may use
  * (percentage-physical-cpu-limit of them).

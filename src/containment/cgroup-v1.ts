@@ -93,6 +93,17 @@ export class CgroupV1 implements CgroupDriver {
     return childCgroups(path.join(this.own.freezer, this.hierarchy));
   }
 
+  limitHierarchyCpu(quota: CgroupLimits['cpuQuota']): void {
+    const cpu = path.join(this.own.cpu, this.hierarchy);
+    fs.mkdirSync(cpu, { recursive: true });
+    if (quota) {
+      writeControl(cpu, 'cpu.cfs_period_us', quota.periodUs);
+      writeControl(cpu, 'cpu.cfs_quota_us', quota.quotaUs);
+    } else if (readControl(cpu, 'cpu.cfs_quota_us')?.trim() !== '-1') {
+      writeControl(cpu, 'cpu.cfs_quota_us', -1);
+    }
+  }
+
   get hierarchyDirs(): string[] {
     return V1_CONTROLLERS.map((c) => path.join(this.own[c], this.hierarchy));
   }

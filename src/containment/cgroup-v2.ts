@@ -106,6 +106,13 @@ export class CgroupV2 implements CgroupDriver {
     return childCgroups(path.join(this.own, this.hierarchy));
   }
 
+  limitHierarchyCpu(quota: CgroupLimits['cpuQuota']): void {
+    this.enableControllers();
+    const top = path.join(this.own, this.hierarchy);
+    if (quota) writeControl(top, 'cpu.max', `${quota.quotaUs} ${quota.periodUs}`);
+    else if (!(readControl(top, 'cpu.max') ?? 'max').startsWith('max')) writeControl(top, 'cpu.max', 'max');
+  }
+
   get hierarchyDirs(): string[] {
     return [path.join(this.own, this.hierarchy)];
   }

@@ -12,6 +12,7 @@ import { hostFacts } from '../procfs/host-facts.js';
 import { ProcfsReader } from '../procfs/procfs-reader.js';
 import { lockFile, type DbLock } from '../store/db-lock.js';
 import { CgroupContainment } from './cgroup-containment.js';
+import { hierarchyCpuQuota } from './cgroup-limits.js';
 import type { CgroupDriver } from './cgroup-driver.js';
 import { CgroupV1 } from './cgroup-v1.js';
 import { CgroupV2 } from './cgroup-v2.js';
@@ -58,7 +59,8 @@ export interface ContainmentInForce {
   lock: DbLock | null;
 }
 
-export function createContainment(cfg: Config['cgroups'], log: Logger, opts: { procfsRoot?: string; isRoot?: boolean } = {}): ContainmentInForce {
+export function createContainment(config: Pick<Config, 'cgroups' | 'node'>, log: Logger, opts: { procfsRoot?: string; isRoot?: boolean } = {}): ContainmentInForce {
+  const cfg = config.cgroups;
   const procfsRoot = opts.procfsRoot ?? '/proc';
   const procfs = new ProcfsReader(procfsRoot);
   const d = detectContainment({ setting: cfg.enabled, procfsRoot, isRoot: opts.isRoot ?? process.getuid?.() === 0 });
@@ -67,6 +69,13 @@ export function createContainment(cfg: Config['cgroups'], log: Logger, opts: { p
   }
   const driver = d.mode === 'cgroup-v1' ? new CgroupV1(d.own, cfg.hierarchy, hostFacts().clockTicks) : new CgroupV2(d.own, cfg.hierarchy);
   const lock = lockHierarchy(driver);
+  try {
+    // YARN's node-level quota (percentage-physical-cpu-limit), or one left by an earlier configuration lifted.
+    driver.limitHierarchyCpu(hierarchyCpuQuota(config, hostFacts().processors));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   return {
     containment: new CgroupContainment(driver, procfs),
     report: { mode: d.mode, cgroups: driver.hierarchyDirs, missing: [] },

@@ -100,7 +100,7 @@ export class NodeWarden {
     this.clock = opts.clock ?? systemClock;
     this.bus = createBus(this.log);
     // Before anything is opened: with nodewarden.cgroups.enabled=true and no cgroups, the start fails here.
-    const { containment, report, lock } = createContainment(this.config.cgroups, this.log);
+    const { containment, report, lock } = createContainment(this.config, this.log);
     this.containment = report;
     this.containmentHeld = containment;
     this.locks.push(...(lock ? [lock] : []));
