@@ -23,8 +23,9 @@ import { launchScript } from '../src/launcher/launch-script.js';
 import { LaunchError, ProcessLauncher } from '../src/launcher/process-launcher.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { DaemonDir } from './helpers/daemon-process.js';
+import { ApiMetrics } from '../src/server/metrics.js';
 import { ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
-import { isLive, procStat, waitFor } from './helpers/proc.js';
+import { isLive, procStat, waitFor, waitForAsync } from './helpers/proc.js';
 
 const own = ownV1Cgroups();
 const HOG = path.resolve(import.meta.dirname, 'fixtures/hog.mjs');
@@ -181,17 +182,34 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     await d.node.launch(request('stats', ['sh', '-c', `"${process.execPath}" "${HOG}" 40 "${ready}"; exit 0`], { resources: { memoryMb: 512, vcores: 1 } }));
     await waitFor(() => fs.existsSync(ready), 15_000, 'the hog to hold its memory');
     d.node.monitor.tick();
+    // A usage is recorded once a later tick has measured CPU against the first.
+    await waitFor(() => (d.node.monitor.tick(), d.node.view('stats').usage), 15_000, 'a recorded usage');
     const memory = (file: string) => fs.readFileSync(path.join(cgroups!.dir('memory', 'stats'), file), 'utf8');
     const stat = (text: string, key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(text)![1]);
     // A moment when the cgroup's files did not change around the request: then they must agree exactly.
-    const { entry, files } = await waitFor(() => {
+    const { entry, view, files } = await waitFor(() => {
       const before = memory('memory.stat') + memory('memory.usage_in_bytes');
       const cpuBefore = fs.readFileSync(path.join(cgroups!.dir('cpuacct', 'stats'), 'cpuacct.stat'), 'utf8');
       const [e] = d.node.statistics();
+      const v = d.node.view('stats');
       const after = memory('memory.stat') + memory('memory.usage_in_bytes');
       const cpuAfter = fs.readFileSync(path.join(cgroups!.dir('cpuacct', 'stats'), 'cpuacct.stat'), 'utf8');
-      return before === after && cpuBefore === cpuAfter ? { entry: e!, files: { memoryStat: memory('memory.stat'), usage: Number(memory('memory.usage_in_bytes')), cpu: cpuAfter } } : null;
+      return before === after && cpuBefore === cpuAfter ? { entry: e!, view: v, files: { memoryStat: memory('memory.stat'), usage: Number(memory('memory.usage_in_bytes')), cpu: cpuAfter } } : null;
     }, 15_000, 'a stable moment of the cgroup');
+    // The view (API, show) gives the same figures as the statistics.
+    expect(view.usage!.cgroup).toEqual({ rssBytes: entry.statistics.mem_rss_bytes, cacheBytes: entry.statistics.mem_cache_bytes, totalBytes: entry.statistics.mem_total_bytes, swapBytes: entry.statistics.mem_swap_bytes });
+    // And /metrics, at a moment of its own.
+    const metrics = new ApiMetrics(d.node);
+    await waitForAsync(async () => {
+      const before = memory('memory.usage_in_bytes') + memory('memory.stat');
+      const text = await metrics.text();
+      const after = memory('memory.usage_in_bytes') + memory('memory.stat');
+      if (before !== after) return null;
+      expect(text).toContain(`nodewarden_container_memory_usage_bytes{container="stats"} ${Number(memory('memory.usage_in_bytes'))}\n`);
+      expect(text).toContain(`nodewarden_container_memory_rss_bytes{container="stats"} ${stat(memory('memory.stat'), 'total_rss')}\n`);
+      expect(text).toContain(`nodewarden_container_memory_cache_bytes{container="stats"} ${stat(memory('memory.stat'), 'total_cache')}\n`);
+      return true;
+    }, 15_000, 'a stable moment for /metrics');
     const s = entry.statistics;
     expect(s.mem_rss_bytes).toBe(stat(files.memoryStat, 'total_rss'));
     expect(s.mem_rss_bytes).toBeGreaterThan(40 * 2 ** 20);

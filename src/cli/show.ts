@@ -66,6 +66,9 @@ export function renderStory(story: ContainerStory): string {
         ? `pmem ${bytes(u.pmemBytes)}${pct(u.pmemBytes, view.limits.pmemBytes)}, vmem ${bytes(u.vmemBytes)}, cpu ${known(u.cpuPercent, (n) => `${n.toFixed(1)}%`)} (at ${time(u.timestamp)})`
         : '- (not sampled: the monitor measures running containers)',
     ],
+    ...(u?.cgroup
+      ? [['cgroup', `rss ${bytes(u.cgroup.rssBytes)}, cache ${bytes(u.cgroup.cacheBytes)}, total ${bytes(u.cgroup.totalBytes)}, swap ${bytes(u.cgroup.swapBytes)}`] as [string, string]]
+      : []),
     ['work dir', view.workDir],
   ]);
   out += 'request:\n';

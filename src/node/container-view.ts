@@ -7,8 +7,22 @@ import type { Config } from '../config/types.js';
 import type { ContainerEntry } from '../core/dispatcher.js';
 import { containerPaths } from '../launcher/container-paths.js';
 
-/** The monitor's last recorded usage (YARN recordUsage); null until a tick has measured CPU. */
-export type ContainerUsage = RecordedUsage;
+/** What a container's cgroup charges it for, read when asked (Mesos's memory figures; SPEC §10). */
+export interface CgroupMemory {
+  /** memory.stat total_rss (v2: anon), Mesos mem_rss_bytes. */
+  rssBytes: number;
+  /** total_cache (v2: file). */
+  cacheBytes: number;
+  /** memory.usage_in_bytes (v2: memory.current), Mesos mem_total_bytes: what the kernel's limit is held against. */
+  totalBytes: number;
+  swapBytes: number;
+}
+
+/**
+ * The monitor's last recorded usage (YARN recordUsage); null until a tick has
+ * measured CPU. With cgroups, `cgroup` adds the cgroup's own memory figures.
+ */
+export type ContainerUsage = RecordedUsage & { cgroup?: CgroupMemory };
 
 /** Containers that name no user run as the daemon's. */
 const DAEMON_USER = os.userInfo().username;
@@ -60,7 +74,17 @@ export function containerView(entry: ContainerEntry, config: Config, workDir: st
     resources: entry.spec.resources,
     limits: containerLimits(entry.spec.resources, config),
     executionType: entry.spec.executionType,
-    usage: usage === null ? null : { pmemBytes: usage.pmemBytes, vmemBytes: usage.vmemBytes, cpuPercent: usage.cpuPercent, milliVcores: usage.milliVcores, timestamp: usage.timestamp },
+    usage:
+      usage === null
+        ? null
+        : {
+            pmemBytes: usage.pmemBytes,
+            vmemBytes: usage.vmemBytes,
+            cpuPercent: usage.cpuPercent,
+            milliVcores: usage.milliVcores,
+            timestamp: usage.timestamp,
+            ...(usage.cgroup ? { cgroup: usage.cgroup } : {}),
+          },
     createdAt: entry.createdAt,
     updatedAt: entry.updatedAt,
     workDir: paths.dir,

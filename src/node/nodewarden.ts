@@ -321,9 +321,18 @@ export class NodeWarden {
   /** The monitor's last usage of each container it has figures for (while running, and for unregister-delay-ms after). */
   *usages(): Generator<{ id: string; usage: ContainerUsage }> {
     for (const e of this.core.all()) {
-      const usage = this.monitor.figuresOf(e.spec.id)?.usage;
+      const usage = this.usageOf(e.spec.id);
       if (usage) yield { id: e.spec.id, usage };
     }
+  }
+
+  /** The monitor's figures, and with cgroups the cgroup's own memory figures, the same as /monitor/statistics reads. */
+  private usageOf(id: string): ContainerUsage | null {
+    const usage = this.monitor.figuresOf(id)?.usage;
+    if (!usage) return null;
+    const cg = this.containmentHeld.stats(id);
+    if (cg === null) return usage;
+    return { ...usage, cgroup: { rssBytes: cg.memRssBytes, cacheBytes: cg.memCacheBytes, totalBytes: cg.memTotalBytes, swapBytes: cg.memSwapBytes } };
   }
 
   /** Resolves once no launch is under way and what the launches decided is committed. */
@@ -401,7 +410,7 @@ export class NodeWarden {
   }
 
   private viewOf(entry: ContainerEntry): ContainerView {
-    return containerView(entry, this.config, this.workDir, this.monitor.figuresOf(entry.spec.id)?.usage ?? null);
+    return containerView(entry, this.config, this.workDir, this.usageOf(entry.spec.id));
   }
 
   private entry(id: string): ContainerEntry {

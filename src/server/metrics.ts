@@ -27,7 +27,8 @@ export class ApiMetrics {
 
     // Per container (YARN ContainerMetrics): the monitor's last figures, kept
     // for unregister-delay-ms after the container stops, none when disabled.
-    const perContainer = (name: string, help: string, pick: (u: ContainerUsage) => number) =>
+    // Undefined: not known for that container (a cgroup figure in process-group mode).
+    const perContainer = (name: string, help: string, pick: (u: ContainerUsage) => number | undefined) =>
       new Gauge({
         name,
         help,
@@ -35,13 +36,21 @@ export class ApiMetrics {
         registers,
         collect() {
           this.reset();
-          for (const { id, usage } of node.usages()) this.set({ container: id }, pick(usage));
+          for (const { id, usage } of node.usages()) {
+            const v = pick(usage);
+            if (v !== undefined) this.set({ container: id }, v);
+          }
         },
       });
     perContainer('nodewarden_container_pmem_bytes', 'Physical memory (RSS) of the container process tree', (u) => u.pmemBytes);
     perContainer('nodewarden_container_vmem_bytes', 'Virtual memory of the container process tree', (u) => u.vmemBytes);
     perContainer('nodewarden_container_cpu_percent', 'CPU used by the container tree, percent of one core', (u) => Math.max(u.cpuPercent, 0));
     perContainer('nodewarden_container_milli_vcores', 'CPU used by the container tree in milli-vcores', (u) => Math.max(u.milliVcores, 0));
+    // With cgroups, the cgroup's own figures, as /monitor/statistics gives them.
+    perContainer('nodewarden_container_memory_rss_bytes', 'Anonymous memory the container\'s cgroup is charged (memory.stat total_rss; v2 anon)', (u) => u.cgroup?.rssBytes);
+    perContainer('nodewarden_container_memory_cache_bytes', 'Page cache the container\'s cgroup is charged (total_cache; v2 file)', (u) => u.cgroup?.cacheBytes);
+    perContainer('nodewarden_container_memory_usage_bytes', 'Memory the container\'s cgroup is charged, cache included (usage_in_bytes; v2 memory.current)', (u) => u.cgroup?.totalBytes);
+    perContainer('nodewarden_container_memory_swap_bytes', 'Swap the container\'s cgroup uses', (u) => u.cgroup?.swapBytes);
 
     const kills = new Counter({
       name: 'nodewarden_container_kills_total',
