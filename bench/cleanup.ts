@@ -7,6 +7,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CgroupV1 } from '../src/containment/cgroup-v1.js';
+import { hierarchyLockFile } from '../src/containment/create.js';
+import { detectContainment } from '../src/containment/detect.js';
 
 const cleanups = new Set<() => void>();
 
@@ -110,4 +113,44 @@ export function benchDir(prefix: string): { dir: string; remove: () => void } {
       forget();
     },
   };
+}
+
+let hierarchies = 0;
+
+/** A cgroup hierarchy name for one bench daemon: never one a real daemon, or another bench daemon, uses. */
+export function benchHierarchy(): string {
+  return `nodewarden-bench-${process.pid}-${++hierarchies}`;
+}
+
+/**
+ * Empty and remove a bench daemon's cgroups (v1, as root; nothing elsewhere):
+ * every member of every container cgroup is thawed and SIGKILLed, each
+ * cgroup removed once empty, then the hierarchy and its lock file. Cgroups
+ * the bench did not make are never touched: only this hierarchy's.
+ */
+export function removeBenchHierarchy(hierarchy: string): void {
+  if (process.getuid?.() !== 0) return;
+  const d = detectContainment({ setting: 'auto', procfsRoot: '/proc', isRoot: true });
+  if (d.mode !== 'cgroup-v1') return;
+  const driver = new CgroupV1(d.own, hierarchy);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const id of driver.list()) {
+    try {
+      driver.thaw(id);
+    } catch {
+      // no freezer file: gone
+    }
+    for (let i = 0; i < 200 && !driver.remove(id); i++) {
+      for (const pid of driver.members(id)) killQuietly(pid);
+      Atomics.wait(pause, 0, 0, 10); // synchronous: this also runs at exit
+    }
+  }
+  for (const dir of driver.hierarchyDirs) {
+    try {
+      fs.rmdirSync(dir); // a cgroup: rmdir, never a recursive rm
+    } catch {
+      // gone, or still busy
+    }
+  }
+  fs.rmSync(hierarchyLockFile(driver.hierarchyDirs[0]!), { force: true });
 }

@@ -12,15 +12,23 @@
  * from /proc every 2 ms until it is gone. Every tool checks every
  * `intervalMs`. The cgroup rows need root and cgroup v1 or v2 with the
  * controllers; elsewhere they are n/a.
+ *
+ * Then, per tool, an escapee: `setsid -f` a Node process holding 100 MB, the
+ * command sleeping on. Is its memory counted (the tool's own figure for the
+ * container reaches 100 MB)? Is it killed with the container?
+ *
+ * And the cost of a cgroup per container: launches/s of `sleep 3600` with
+ * cgroups against process groups, fresh daemons, runs interleaved.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ContainerView } from '../src/node/container-view.js';
-import { CgroupV1 } from '../src/containment/cgroup-v1.js';
 import { detectContainment } from '../src/containment/detect.js';
+import { launchRun } from './api.js';
 import { atExit, benchDir, killByCommandLine } from './cleanup.js';
 import { BenchDaemon, waitUntil } from './daemon.js';
 import { Pm2Daemon } from './pm2-daemon.js';
+import { figure, type Figure } from './stats.js';
 
 const LIMIT_MB = 128;
 const LIMIT_BYTES = LIMIT_MB * 2 ** 20;
@@ -35,13 +43,35 @@ export interface RunawayPeak {
   ended: string;
 }
 
+export interface EscapeeResult {
+  tool: string;
+  /** The tool's figure for the container reached the escapee's 100 MB; null: n/a here. */
+  counted: boolean | null;
+  /** The escapee was gone once the tool said the container was stopped; null: n/a here. */
+  killed: boolean | null;
+  /** The tool's highest memory figure for the container while the escapee held its memory. */
+  seenBytes: number | null;
+}
+
+export interface LaunchCost {
+  containers: number;
+  /** Launches/s, per run. */
+  withCgroups: Figure;
+  withoutCgroups: Figure;
+  /** Per run: 1 − with ÷ without, the share of launch throughput a cgroup per container costs. */
+  cost: Figure;
+}
+
 export interface ContainmentBenchResult {
   description: string;
   intervalMs: number;
   limitBytes: number;
   runs: RunawayPeak[];
-  goals: { defaultMax: number; strictMax: number };
-  met: { default: boolean | null; strict: boolean | null };
+  escapees: EscapeeResult[];
+  /** Null where cgroups cannot be used here. */
+  launches: LaunchCost | null;
+  goals: { defaultMax: number; strictMax: number; launchCostMax: number };
+  met: { default: boolean | null; strict: boolean | null; launchCost: boolean | null };
 }
 
 /** RssAnon of every process whose command line holds `marker`, summed. */
@@ -109,44 +139,108 @@ async function underPm2(dir: string, intervalMs: number): Promise<RunawayPeak> {
   }
 }
 
-/** Cgroups this run made (a hierarchy of its own), emptied and removed whatever happened. */
-function ownHierarchy(): { hierarchy: string; cleanup: () => void } | null {
-  if (process.getuid?.() !== 0) return null;
-  const d = detectContainment({ setting: 'auto', procfsRoot: '/proc', isRoot: true });
-  if (d.mode !== 'cgroup-v1') return null; // the v2 rows need a v2 machine with memory delegated: n/a here
-  const hierarchy = `nodewarden-bench-${process.pid}`;
-  const driver = new CgroupV1(d.own, hierarchy);
-  const cleanup = () => {
-    for (const id of driver.list()) {
-      for (const pid of driver.members(id)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      driver.remove(id);
-    }
-    for (const dir of Object.values(d.own)) {
-      try {
-        fs.rmdirSync(path.join(dir, hierarchy));
-      } catch {
-        // gone, or still busy
-      }
-    }
-  };
-  return { hierarchy, cleanup };
+/** Whether this run can have cgroups: root, cgroup v1 (the v2 rows need a v2 machine with memory delegated: n/a here). */
+function cgroupsHere(): boolean {
+  return process.getuid?.() === 0 && detectContainment({ setting: 'auto', procfsRoot: '/proc', isRoot: true }).mode === 'cgroup-v1';
 }
 
-export async function containmentBench({ intervalMs }: { intervalMs: number }): Promise<ContainmentBenchResult> {
+const ESCAPEE_BYTES = 100 * 2 ** 20;
+/** Holds 100 MB, touched. */
+const HOLD = `const b = Buffer.alloc(${ESCAPEE_BYTES}, 1); setInterval(() => b.length, 1 << 30);`;
+/** The command: an escapee in a session of its own (setsid -f), then a sleep. $0 node, $1 the program, $2 the marker. */
+const ESCAPE = ['sh', '-c', 'setsid -f "$0" -e "$1" "$2"; exec sleep 1000', process.execPath, HOLD];
+
+/** Whether `fn` comes true within `ms`, polled every 50 ms. */
+async function within(ms: number, fn: () => Promise<boolean> | boolean): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function escapeeUnderNodewarden(tool: string, sets: Record<string, string | number | boolean>, dir: string, intervalMs: number): Promise<EscapeeResult> {
+  const marker = path.join(dir, `escapee-${tool.replace(/\W+/g, '-')}`);
+  const d = await BenchDaemon.start({ 'yarn.nodemanager.container-monitor.interval-ms': intervalMs, 'yarn.nodemanager.vmem-check-enabled': false, ...sets });
+  try {
+    await d.client.post('/v1/containers', { id: 'escaper', command: [...ESCAPE, marker], resources: { memoryMb: 1024, vcores: 1 } });
+    await waitUntil('the escapee to hold its memory', async () => anonBytesOf(marker) >= ESCAPEE_BYTES, 30_000, 20);
+    let seen = 0;
+    const counted = await within(5 * intervalMs + 2000, async () => {
+      const v = await d.client.get<ContainerView>('/v1/containers/escaper');
+      seen = Math.max(seen, v.usage?.pmemBytes ?? 0);
+      return seen >= ESCAPEE_BYTES;
+    });
+    await d.client.post('/v1/containers/escaper/kill');
+    await waitUntil('the container to be DONE', async () => (await d.client.get<ContainerView>('/v1/containers/escaper')).state === 'DONE', 60_000, 20);
+    const killed = await within(1000, () => anonBytesOf(marker) === 0);
+    return { tool, counted, killed, seenBytes: seen };
+  } finally {
+    await d.stop();
+    killByCommandLine(marker);
+  }
+}
+
+async function escapeeUnderPm2(dir: string, intervalMs: number): Promise<EscapeeResult> {
+  const marker = path.join(dir, 'escapee-pm2');
+  const pm2 = await Pm2Daemon.start({ workerIntervalMs: intervalMs });
+  try {
+    await pm2.start({ name: 'escaper', script: ESCAPE[0]!, args: [...ESCAPE.slice(1), marker], interpreter: 'none', autorestart: false });
+    await waitUntil('the escapee to hold its memory', async () => anonBytesOf(marker) >= ESCAPEE_BYTES, 30_000, 20);
+    let seen = 0;
+    const counted = await within(5 * intervalMs + 2000, async () => {
+      const [p] = await pm2.describe('escaper');
+      seen = Math.max(seen, p?.monit.memory ?? 0);
+      return seen >= ESCAPEE_BYTES;
+    });
+    await pm2.delete('escaper');
+    const killed = await within(1000, () => anonBytesOf(marker) === 0);
+    return { tool: 'pm2', counted, killed, seenBytes: seen };
+  } finally {
+    await pm2.delete('escaper').catch(() => undefined);
+    await pm2.stop();
+    killByCommandLine(marker);
+  }
+}
+
+/** Launches/s of `count` `sleep 3600` with cgroups and with process groups, fresh daemons each run, which goes first alternating. */
+async function launchCost(runs: number, count: number): Promise<LaunchCost> {
+  const withC: number[] = [];
+  const without: number[] = [];
+  const cost: number[] = [];
+  for (let r = -1; r < runs; r++) {
+    const once = async (enabled: 'true' | 'false') => {
+      const d = await BenchDaemon.start({ 'nodewarden.cgroups.enabled': enabled });
+      try {
+        return (await launchRun(d, 'c', count, ['sleep', '3600'])).perSecond;
+      } finally {
+        await d.stop();
+      }
+    };
+    const cgroupsFirst = r % 2 === 0;
+    const b0 = cgroupsFirst ? undefined : await once('false');
+    const a = await once('true');
+    const b = b0 ?? (await once('false'));
+    if (r < 0) continue; // warm-up
+    withC.push(a);
+    without.push(b);
+    cost.push(1 - a / b);
+  }
+  return { containers: count, withCgroups: figure(withC), withoutCgroups: figure(without), cost: figure(cost) };
+}
+
+export async function containmentBench({ intervalMs, launchRuns, launches }: { intervalMs: number; launchRuns: number; launches: number }): Promise<ContainmentBenchResult> {
   const { dir, remove } = benchDir('nw-bench-containment-');
   const forget = atExit(() => killByCommandLine(dir));
-  const cgroups = ownHierarchy();
-  const forgetCgroups = cgroups ? atExit(cgroups.cleanup) : () => undefined;
+  const cgroups = cgroupsHere();
   const runs: RunawayPeak[] = [];
+  const escapees: EscapeeResult[] = [];
+  let launchFigures: LaunchCost | null = null;
   try {
     if (cgroups) {
-      const sets = { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy };
+      // Each BenchDaemon has a cgroup hierarchy of its own, emptied and removed at its stop.
+      const sets = { 'nodewarden.cgroups.enabled': 'true' };
       runs.push(await underNodewarden('nodewarden, cgroups', sets, dir, intervalMs));
       runs.push(await underNodewarden('nodewarden, cgroups, YARN strict memory', { ...sets, 'yarn.nodemanager.resource.memory.enabled': true }, dir, intervalMs));
     } else {
@@ -155,24 +249,35 @@ export async function containmentBench({ intervalMs }: { intervalMs: number }): 
     }
     runs.push(await underNodewarden('nodewarden, process groups', { 'nodewarden.cgroups.enabled': 'false' }, dir, intervalMs));
     runs.push(await underPm2(dir, intervalMs));
+
+    const escapeeInterval = Math.min(intervalMs, 500);
+    escapees.push(
+      cgroups
+        ? await escapeeUnderNodewarden('nodewarden, cgroups', { 'nodewarden.cgroups.enabled': 'true' }, dir, escapeeInterval)
+        : { tool: 'nodewarden, cgroups', counted: null, killed: null, seenBytes: null },
+    );
+    escapees.push(await escapeeUnderNodewarden('nodewarden, process groups', { 'nodewarden.cgroups.enabled': 'false' }, dir, escapeeInterval));
+    escapees.push(await escapeeUnderPm2(dir, escapeeInterval));
+    if (cgroups) launchFigures = await launchCost(launchRuns, launches);
   } finally {
     killByCommandLine(dir);
-    cgroups?.cleanup();
-    forgetCgroups();
     forget();
     remove();
   }
-  const goals = { defaultMax: 2.0, strictMax: 1.05 };
+  const goals = { defaultMax: 2.0, strictMax: 1.05, launchCostMax: 0.2 };
   const [withCgroups, strict] = runs;
   return {
     description: `a Node program allocating 1.5 GB as fast as it can against a ${LIMIT_MB} MB limit, every tool checking every ${intervalMs} ms: its peak anonymous memory as a multiple of the limit`,
     intervalMs,
     limitBytes: LIMIT_BYTES,
     runs,
+    escapees,
+    launches: launchFigures,
     goals,
     met: {
       default: withCgroups!.peakMultiple === null ? null : withCgroups!.peakMultiple <= goals.defaultMax,
       strict: strict!.peakMultiple === null ? null : strict!.peakMultiple <= goals.strictMax,
+      launchCost: launchFigures === null ? null : launchFigures.cost.median < goals.launchCostMax,
     },
   };
 }

@@ -10,7 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodewardenClient } from '../src/client/client.js';
-import { atExit, killContainerGroups, killQuietly } from './cleanup.js';
+import { atExit, benchHierarchy, killContainerGroups, killQuietly, removeBenchHierarchy } from './cleanup.js';
+
+const HIERARCHY_KEY = 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'nodewarden.js');
 
@@ -18,6 +20,8 @@ export class BenchDaemon {
   readonly socket: string;
   readonly db: string;
   client!: NodewardenClient;
+  /** Its cgroup hierarchy (with cgroups): its own, removed at stop. */
+  readonly hierarchy: string;
   private child!: ChildProcess;
   /** Stops everything at exit if stop() is never reached. */
   private readonly forget: () => void;
@@ -28,9 +32,11 @@ export class BenchDaemon {
   ) {
     this.socket = path.join(dir, 'var', 'nw.sock');
     this.db = path.join(dir, 'db', 'nw.sqlite');
+    this.hierarchy = String(sets[HIERARCHY_KEY] ?? benchHierarchy());
     this.forget = atExit(() => {
       killQuietly(this.child?.pid);
       killContainerGroups(this.workDir);
+      removeBenchHierarchy(this.hierarchy);
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }
@@ -58,6 +64,7 @@ export class BenchDaemon {
       [BIN, 'start', '--socket', this.socket, '--db', this.db, '--work-dir', this.workDir, '--log-level', 'warn',
         // Room for every container: the benches measure the daemon, not the scheduler.
         '--set', 'yarn.nodemanager.resource.memory-mb=1048576', '--set', 'yarn.nodemanager.resource.cpu-vcores=65536',
+        '--set', `${HIERARCHY_KEY}=${this.hierarchy}`,
         ...Object.entries(this.sets).flatMap(([k, v]) => ['--set', `${k}=${v}`])],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
@@ -92,8 +99,9 @@ export class BenchDaemon {
     const stuck = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await this.exited();
     clearTimeout(stuck);
-    // Supervised shutdown leaves containers running: kill their groups too.
+    // Supervised shutdown leaves containers running: kill their groups too, and empty their cgroups.
     killContainerGroups(this.workDir);
+    removeBenchHierarchy(this.hierarchy);
     fs.rmSync(this.dir, { recursive: true, force: true });
     this.forget();
   }

@@ -144,11 +144,22 @@ async function enforcementSection(): Promise<Record<string, unknown>> {
 }
 
 async function containmentSection(): Promise<Record<string, unknown>> {
-  const r = await containmentBench({ intervalMs: 1000 });
+  const r = await containmentBench({ intervalMs: 1000, launchRuns: quick ? 2 : RUNS, launches: quick ? 30 : 100 });
   console.log(`containment: ${r.description}`);
   for (const run of r.runs) {
     const goal = run.tool === 'nodewarden, cgroups' ? `goal ≤ ${r.goals.defaultMax}×: ${met(r.met.default)}` : run.tool.endsWith('strict memory') ? `goal ≤ ${r.goals.strictMax}×: ${met(r.met.strict)}` : '';
     line(`runaway peak, ${run.tool}`, run.peakMultiple === null ? 'n/a' : `${run.peakMultiple.toFixed(2)} x`, `${run.ended}  ${goal}`);
+  }
+  const yes = (b: boolean | null) => (b === null ? 'n/a' : b ? 'yes' : 'no');
+  for (const e of r.escapees) {
+    line(`setsid escapee, ${e.tool}`, `counted ${yes(e.counted)}, killed ${yes(e.killed)}`, e.seenBytes === null ? '' : `its figure for the container reached ${(e.seenBytes / 2 ** 20).toFixed(1)} MB of the escapee's 100 MB`);
+  }
+  if (r.launches) {
+    const l = r.launches;
+    line(`launches/s, ${l.containers} \`sleep 3600\`, cgroups / process groups`, `${l.withCgroups.median.toFixed(1)} / ${l.withoutCgroups.median.toFixed(1)} /s`);
+    line('launch cost of a cgroup per container', `${(l.cost.median * 100).toFixed(1)} %`, `${range(l.cost, (x) => `${(x * 100).toFixed(1)}`)}  goal < ${r.goals.launchCostMax * 100} %: ${met(r.met.launchCost)}`);
+  } else {
+    line('launch cost of a cgroup per container', 'n/a', 'needs root and cgroup v1 here');
   }
   return r as unknown as Record<string, unknown>;
 }

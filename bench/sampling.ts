@@ -39,7 +39,7 @@ import { ProcfsProcessTree } from '../src/procfs/procfs-process-tree.js';
 import { heldFilesCap, ProcfsReader } from '../src/procfs/procfs-reader.js';
 import { Store } from '../src/store/store.js';
 import { collectTree, indexChildren } from '../state-machines/process-tree.js';
-import { atExit, benchDir, killContainerGroups } from './cleanup.js';
+import { atExit, benchDir, benchHierarchy, killContainerGroups, removeBenchHierarchy } from './cleanup.js';
 import { figure, type Figure } from './stats.js';
 
 const SLEEPERS = 8; // + the wrapper and its bash: 10 processes a container
@@ -363,9 +363,13 @@ async function realSizes(sizes: number[], runs: number, sampleAbove: number, rep
   const pidusageWorker = new PidusageWorker();
   const { dir, remove } = benchDir('nw-bench-sampling-');
   const workDir = path.join(dir, 'var');
-  const forget = atExit(() => killContainerGroups(workDir)); // registered after the dir: runs before its removal
+  // The default containment (cgroups as root where the controllers are): the tick reads each container's
+  // member list and OOM count from its cgroup. A hierarchy of the bench's own, emptied and removed after.
+  const hierarchy = benchHierarchy();
+  const forget = atExit(() => (killContainerGroups(workDir), removeBenchHierarchy(hierarchy))); // registered after the dir: runs before its removal
   const config = resolveConfig([
     {
+      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': hierarchy,
       'yarn.nodemanager.resource.memory-mb': 1 << 20,
       'yarn.nodemanager.resource.cpu-vcores': 1 << 16,
       // Ticks only when the bench calls one: no timer tick inside a timed window.
@@ -390,7 +394,7 @@ async function realSizes(sizes: number[], runs: number, sampleAbove: number, rep
         return views.every((v) => collectTree(v.pid!, processes, children).length >= PER_TREE);
       });
       const roots = node.list().map((v) => v.pid!);
-      const r = await measure({ label: `${size} container${size === 1 ? '' : 's'}`, procfs: 'real', root: '/proc', roots, ticker: { tick: () => node.monitor.tick(), durable: () => node.durable() } }, runs, sampleAbove, pidusageWorker);
+      const r = await measure({ label: `${size} container${size === 1 ? '' : 's'}${node.containment.mode === 'process-group' ? '' : ', cgroups'}`, procfs: 'real', root: '/proc', roots, ticker: { tick: () => node.monitor.tick(), durable: () => node.durable() } }, runs, sampleAbove, pidusageWorker);
       report(r);
       results.push(r);
     }
@@ -398,6 +402,7 @@ async function realSizes(sizes: number[], runs: number, sampleAbove: number, rep
     pidusageWorker.stop();
     await node.close();
     killContainerGroups(workDir);
+    removeBenchHierarchy(hierarchy);
     forget();
     remove();
   }

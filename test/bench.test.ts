@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { V1_CONTROLLERS } from '../src/containment/detect.js';
+import { ownV1Cgroups } from './helpers/cgroups.js';
 
 const RUN = path.join(process.cwd(), 'dist', 'bench', 'run.js');
 
@@ -116,9 +118,18 @@ describe('npm run bench -- --quick', () => {
     const containment = report.results.containment as unknown as { runs: Array<{ tool: string; peakMultiple: number | null; ended: string }> };
     expect(containment.runs.map((r) => r.tool)).toEqual(['nodewarden, cgroups', 'nodewarden, cgroups, YARN strict memory', 'nodewarden, process groups', 'pm2 max_memory_restart']);
     for (const r of containment.runs.filter((r) => r.peakMultiple !== null && r.tool.startsWith('nodewarden'))) expect(r.ended, r.tool).toBe('exit status -104');
+    // A setsid escapee: with cgroups counted and killed; with process groups and pm2, neither is it killed.
+    const { escapees } = report.results.containment as unknown as { escapees: Array<{ tool: string; counted: boolean | null; killed: boolean | null }> };
+    expect(escapees.map((e) => e.tool)).toEqual(['nodewarden, cgroups', 'nodewarden, process groups', 'pm2']);
+    if (ownV1Cgroups()) expect(escapees[0]).toMatchObject({ counted: true, killed: true });
+    expect(escapees[1]).toMatchObject({ killed: false });
+    expect(escapees[2]).toMatchObject({ counted: false, killed: false });
 
     await until('everything the bench started to be gone', () => startedUnder(dir).length === 0, 10_000);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('nw-'))).toEqual([]);
+    // And no cgroup: each bench daemon's hierarchy is emptied and removed.
+    const own = ownV1Cgroups();
+    if (own) for (const c of V1_CONTROLLERS) expect(fs.readdirSync(own[c]).filter((f) => f.startsWith('nodewarden-bench-')), c).toEqual([]);
   });
 
   it('interrupted half-way (SIGINT) with pm2 and containers running, it still stops them all', { timeout: 120_000 }, async () => {
