@@ -86,19 +86,16 @@ describe('detection over a fake procfs and cgroup tree', () => {
     expect(detectContainment({ setting: 'auto', procfsRoot, isRoot: true })).toEqual({ mode: 'cgroup-v2', own: path.join(root, 'cg', 'unified', 'nm') });
   });
 
-  it('v2 whose own cgroup holds processes (the daemon\'s) with controllers not yet enabled: not usable, saying how to start it; once enabled, usable', () => {
+  it('v2 whose own cgroup holds other processes than the daemon: not usable, saying why; the daemon alone there: usable (it moves itself into a leaf)', () => {
     const procfsRoot = fake({ v2Controllers: 'cpu memory pids' });
     const own = path.join(root, 'cg', 'unified', 'nm');
-    fs.writeFileSync(path.join(own, 'cgroup.procs'), '4242\n');
-    fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), 'cpu\n');
-    expect(() => detectContainment({ setting: 'true', procfsRoot, isRoot: true })).toThrow(
-      /cgroup v2: the daemon's own cgroup .*nm holds processes, so the kernel will not enable controllers for its children; start nodewarden in a cgroup of its own .*DelegateSubgroup=daemon/,
+    fs.writeFileSync(path.join(own, 'cgroup.procs'), '4242\n777\n');
+    expect(() => detectContainment({ setting: 'true', procfsRoot, isRoot: true, selfPid: 4242 })).toThrow(
+      /cgroup v2: the daemon's own cgroup .*nm holds other processes \(777\), so the kernel will not enable controllers for its children; start nodewarden in a cgroup of its own/,
     );
-    const auto = detectContainment({ setting: 'auto', procfsRoot, isRoot: true });
-    expect(auto.mode).toBe('process-group');
-    // A delegated cgroup whose controllers are already enabled for its children (the daemon in a leaf beside them).
-    fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), 'cpu memory pids\n');
-    expect(detectContainment({ setting: 'true', procfsRoot, isRoot: true })).toEqual({ mode: 'cgroup-v2', own });
+    expect(detectContainment({ setting: 'auto', procfsRoot, isRoot: true, selfPid: 4242 }).mode).toBe('process-group');
+    fs.writeFileSync(path.join(own, 'cgroup.procs'), '4242\n');
+    expect(detectContainment({ setting: 'true', procfsRoot, isRoot: true, selfPid: 4242 })).toEqual({ mode: 'cgroup-v2', own });
   });
 
   it('v2 without the memory controller (this machine\'s case): v1, one directory per controller', () => {

@@ -70,6 +70,18 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     expect(file('nodewarden', 'cpu.max')).toBe('max 100000\n');
   });
 
+  it('the daemon alone in its own cgroup moves itself into a leaf before the controllers are enabled; another process there is refused, and nothing is moved', () => {
+    fs.writeFileSync(path.join(own, 'cgroup.procs'), '4242\n');
+    const alone = new CgroupV2(own, 'nodewarden', 4242);
+    alone.create('c1', LIMITS);
+    expect(file('nodewarden.daemon', 'cgroup.procs')).toBe('4242');
+    expect(alone.list()).toEqual(['c1']); // the leaf is beside the hierarchy, never taken for a container
+    fs.rmSync(path.join(own, 'nodewarden.daemon'), { recursive: true });
+    fs.writeFileSync(path.join(own, 'cgroup.procs'), '4242\n777\n');
+    expect(() => new CgroupV2(own, 'nodewarden', 4242).create('c2', LIMITS)).toThrow(/holds processes other than the daemon \(4242 777\)/);
+    expect(fs.existsSync(path.join(own, 'nodewarden.daemon'))).toBe(false);
+  });
+
   it('cpu.weight: 100 per vcore as YARN writes it, within 1–10000', () => {
     expect([cpuWeightOf(1024), cpuWeightOf(4096), cpuWeightOf(2), cpuWeightOf(1024 * 200)]).toEqual([100, 400, 1, 10_000]);
   });

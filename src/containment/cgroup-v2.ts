@@ -13,8 +13,11 @@
  *
  * The kernel keeps processes out of a cgroup whose subtree_control is set
  * (no internal processes), so the daemon itself must not sit in `<own>`
- * when the hierarchy is enabled there: under systemd's Delegate=yes it runs
- * in a leaf of its own.
+ * when the hierarchy is enabled there. When it is the only process there
+ * (systemd's Delegate=yes gives a service its cgroup), it moves itself into
+ * a leaf of its own, `<own>/<hierarchy>.daemon`, as systemd asks delegated
+ * services to; it never moves any other process (detect.ts refuses v2 when
+ * there are others).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,6 +39,8 @@ export class CgroupV2 implements CgroupDriver {
   constructor(
     private readonly own: string,
     private readonly hierarchy: string,
+    /** The daemon's pid: the one process it may move (itself). */
+    private readonly selfPid = process.pid,
   ) {
     assertCgroupName(hierarchy);
   }
@@ -49,11 +54,24 @@ export class CgroupV2 implements CgroupDriver {
   private enableControllers(): void {
     const enable = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
     const top = path.join(this.own, this.hierarchy);
+    this.leaveOwnCgroup();
     fs.mkdirSync(top, { recursive: true });
     for (const dir of [this.own, top]) {
       const enabled = new Set((readControl(dir, 'cgroup.subtree_control') ?? '').trim().split(/\s+/));
       if (V2_CONTROLLERS.some((c) => !enabled.has(c))) writeControl(dir, 'cgroup.subtree_control', enable);
     }
+  }
+
+  /** The daemon, alone in `<own>`, moves into `<own>/<hierarchy>.daemon`: `<own>` may then enable controllers. */
+  private leaveOwnCgroup(): void {
+    const held = readPids(this.own);
+    if (held.length === 0) return;
+    if (held.some((pid) => pid !== this.selfPid)) {
+      throw new Error(`cgroup v2: ${this.own} holds processes other than the daemon (${held.join(' ')}), so it cannot enable controllers for its children`);
+    }
+    const leaf = path.join(this.own, `${this.hierarchy}.daemon`);
+    fs.mkdirSync(leaf, { recursive: true });
+    writeControl(leaf, 'cgroup.procs', this.selfPid);
   }
 
   create(id: string, limits: CgroupLimits): void {

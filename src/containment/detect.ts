@@ -38,7 +38,7 @@ function readOrNull(file: string): string | null {
   }
 }
 
-function detectV2(mounts: CgroupMounts, own: OwnCgroups, missing: string[]): string | null {
+function detectV2(mounts: CgroupMounts, own: OwnCgroups, missing: string[], opts: { selfPid: number }): string | null {
   if (!mounts.v2 || own.v2 === null) {
     missing.push('cgroup v2: not mounted');
     return null;
@@ -56,14 +56,16 @@ function detectV2(mounts: CgroupMounts, own: OwnCgroups, missing: string[]): str
     return null;
   }
   // No internal processes: the kernel enables controllers for a cgroup's children only while it holds no
-  // process itself. The daemon does not move itself (it never moves a process out of a cgroup it did not
-  // create); it asks to be started in a leaf of its own.
-  const enabled = new Set((readOrNull(path.join(dir, 'cgroup.subtree_control')) ?? '').trim().split(/\s+/));
-  const held = (readOrNull(path.join(dir, 'cgroup.procs')) ?? '').trim();
-  if (held !== '' && V2_CONTROLLERS.some((c) => !enabled.has(c))) {
+  // process itself. The daemon moves itself into a leaf (cgroup-v2.ts) when it is alone there; it never
+  // moves another process out of a cgroup it did not create.
+  const others = (readOrNull(path.join(dir, 'cgroup.procs')) ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && l !== String(opts.selfPid));
+  if (others.length > 0) {
     missing.push(
-      `cgroup v2: the daemon's own cgroup ${dir} holds processes, so the kernel will not enable controllers for its children; ` +
-        'start nodewarden in a cgroup of its own that it may delegate (systemd: Delegate=yes with DelegateSubgroup=daemon)',
+      `cgroup v2: the daemon's own cgroup ${dir} holds other processes (${others.slice(0, 5).join(' ')}), so the kernel will not enable ` +
+        'controllers for its children; start nodewarden in a cgroup of its own (systemd: a service with Delegate=yes)',
     );
     return null;
   }
@@ -89,7 +91,7 @@ function detectV1(mounts: CgroupMounts, own: OwnCgroups, missing: string[]): Rec
 }
 
 /** The containment in force for `setting`; throws ContainmentUnavailable for `true` without cgroups. */
-export function detectContainment(opts: { setting: CgroupsSetting; procfsRoot: string; isRoot: boolean }): Detection {
+export function detectContainment(opts: { setting: CgroupsSetting; procfsRoot: string; isRoot: boolean; selfPid?: number }): Detection {
   if (opts.setting === 'false') return { mode: 'process-group', missing: ['nodewarden.cgroups.enabled is false'] };
   const missing: string[] = [];
   if (!opts.isRoot) {
@@ -102,7 +104,7 @@ export function detectContainment(opts: { setting: CgroupsSetting; procfsRoot: s
     } else {
       const mounts = parseMountinfo(mountinfo);
       const own = parseProcCgroup(self);
-      const v2 = detectV2(mounts, own, missing);
+      const v2 = detectV2(mounts, own, missing, { selfPid: opts.selfPid ?? process.pid });
       if (v2 !== null) return { mode: 'cgroup-v2', own: v2 };
       const v1 = detectV1(mounts, own, missing);
       if (v1 !== null) return { mode: 'cgroup-v1', own: v1 };
