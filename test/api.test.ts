@@ -16,7 +16,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { StartupError } from '../src/core/errors.js';
 import { StoreError } from '../src/store/database.js';
 import type { ContainerView } from '../src/node/container-view.js';
-import { cleanupHierarchy, HIERARCHY_KEY, ownV1Cgroups, testHierarchy } from './helpers/cgroups.js';
+import { cleanupHierarchy, containmentSettings, expectedMode, testHierarchy } from './helpers/cgroups.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { curl } from './helpers/curl.js';
 import { isLive, isPaused, procStat, waitFor, waitForAsync } from './helpers/proc.js';
@@ -139,7 +139,7 @@ describe('socket API: shapes', () => {
     expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'containment', 'limits', 'monitor', 'queued', 'recovery', 'store', 'utilization']);
     // auto, the default: cgroups where the test runs as root with them, process groups elsewhere.
     expect(json.containment).toEqual(d.node.containment);
-    expect(json.containment.mode).toBe(ownV1Cgroups() ? 'cgroup-v1' : 'process-group');
+    expect(json.containment.mode).toBe(expectedMode());
     expect(json.recovery).toMatchObject({ containers: 0, reacquired: 0, ended: 0, launched: 0, rebooted: false, killed: 0 });
     expect(json.capacity).toEqual({ memoryMb: 4096, vcores: 8 });
     expect(json.allocated).toEqual({ memoryMb: 64 + 32, vcores: 1.1 });
@@ -331,7 +331,7 @@ describe('socket API: the socket file', () => {
   const settings = () => {
     const hierarchy = testHierarchy();
     cleanups.push(() => cleanupHierarchy(hierarchy));
-    return resolveConfig([{ [HIERARCHY_KEY]: hierarchy }]);
+    return resolveConfig([containmentSettings(hierarchy)]);
   };
   const quiet = pino({ level: 'silent' });
   const tmp = () => {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './helpers/cgroups.js';
+import { asSetArgs, cleanupHierarchy, containmentSettings, testHierarchy } from './helpers/cgroups.js';
 import { isLive, killGroups, waitFor } from './helpers/proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
@@ -27,8 +27,7 @@ function startDaemon(args: string[]): { child: ChildProcess; output: () => strin
   // Each daemon a cgroup hierarchy of its own, where cgroups are in force: none takes another's containers for its own.
   const hierarchy = testHierarchy();
   hierarchies.push(hierarchy);
-  const settings = [...SETTINGS, `${HIERARCHY_KEY}=${hierarchy}`];
-  const child = spawn(process.execPath, [BIN, 'start', ...settings.flatMap((s) => ['--set', s]), ...args], { cwd: dir });
+  const child = spawn(process.execPath, [BIN, 'start', ...SETTINGS.flatMap((s) => ['--set', s]), ...asSetArgs(containmentSettings(hierarchy)), ...args], { cwd: dir });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './helpers/cgroups.js';
+import { asSetArgs, cleanupHierarchy, containmentSettings, testHierarchy } from './helpers/cgroups.js';
 import { waitFor } from './helpers/proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 /** `start` gets the test's own hierarchy; every other command runs as given. */
-const withHierarchy = (args: string[]) => (args[0] === 'start' ? [...args, '--set', `${HIERARCHY_KEY}=${hierarchy}`] : args);
+const withHierarchy = (args: string[]) => (args[0] === 'start' ? [...args, ...asSetArgs(containmentSettings(hierarchy))] : args);
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...withHierarchy(args)], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
 
 describe('nodewarden CLI', () => {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS } from '../src/config/keys.js';
 import { startApiDaemon } from './helpers/daemon.js';
-import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './helpers/cgroups.js';
+import { asSetArgs, cleanupHierarchy, containmentSettings, testHierarchy } from './helpers/cgroups.js';
 import { killGroups, waitFor } from './helpers/proc.js';
 
 const ROOT = process.cwd();
@@ -118,7 +118,7 @@ describe('the README walkthrough, as written', () => {
     expect(blocks[1]).toBe('npm start');
     // `npm start` is `nodewarden start` with the defaults, run in the walkthrough's directory; only the tick is shorter here.
     // And its cgroup hierarchy is its own, apart from other tests' daemons.
-    daemon = spawn(process.execPath, [BIN, 'start', '--set', 'yarn.nodemanager.container-monitor.interval-ms=500', '--set', `${HIERARCHY_KEY}=${hierarchy}`], {
+    daemon = spawn(process.execPath, [BIN, 'start', '--set', 'yarn.nodemanager.container-monitor.interval-ms=500', ...asSetArgs(containmentSettings(hierarchy))], {
       cwd: dir,
       stdio: 'ignore',
     });
@@ -203,7 +203,7 @@ describe('the examples', () => {
       .map((a) => a.replace('/usr/bin/node', process.execPath).replace('/opt/nodewarden/bin/nodewarden.js', BIN).replace('/etc/nodewarden', path.join(dir, 'etc')).replace('/run/nodewarden', path.join(dir, 'run')).replace('/var/lib/nodewarden', path.join(dir, 'lib')));
     // The cgroup hierarchy the test's own: not one that other tests' daemons (or a real one) use.
     const hierarchy = testHierarchy();
-    const child = spawn(argv[0]!, [...argv.slice(1), '--set', `${HIERARCHY_KEY}=${hierarchy}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, [...argv.slice(1), ...asSetArgs(containmentSettings(hierarchy))], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));

@@ -10,7 +10,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { containerPaths } from '../src/launcher/container-paths.js';
 import { NodeWarden } from '../src/node/nodewarden.js';
 import type { ContainerEffectType, ContainerState } from '../state-machines/types.js';
-import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './helpers/cgroups.js';
+import { cleanupHierarchy, containmentSettings, testHierarchy } from './helpers/cgroups.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { containerProcesses } from './helpers/proc.js';
 
@@ -91,7 +91,7 @@ describe('persist before acting', () => {
       expect(fs.existsSync(path.join(paths.dir, 'ran'))).toBe(false);
       // A new daemon on the same database finds the container as it was committed.
       const hierarchy = testHierarchy();
-      const node = new NodeWarden({ config: resolveConfig([{ [HIERARCHY_KEY]: hierarchy }]), dbPath, workDir, log: pino({ level: 'silent' }) });
+      const node = new NodeWarden({ config: resolveConfig([containmentSettings(hierarchy)]), dbPath, workDir, log: pino({ level: 'silent' }) });
       try {
         expect(node.view('crash')).toMatchObject({ state: 'SCHEDULED', pid: null, command: ['sh', '-c', 'echo ran > ran'] });
       } finally {

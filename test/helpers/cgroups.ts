@@ -22,6 +22,27 @@ let serial = 0;
 /** The setting that gives a test daemon a hierarchy of its own: daemons of tests running at once never share one. */
 export const HIERARCHY_KEY = 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy';
 
+/** `NW_TEST_CONTAINMENT=process-group` (npm run test:process-groups) runs every test daemon without cgroups. */
+export const TEST_CONTAINMENT: 'auto' | 'process-group' = process.env.NW_TEST_CONTAINMENT === 'process-group' ? 'process-group' : 'auto';
+
+/**
+ * What every test daemon starts with: a hierarchy of its own, and process
+ * groups when the run says so. A test's own settings come after, and win.
+ */
+export function containmentSettings(hierarchy: string): Record<string, string> {
+  return { [HIERARCHY_KEY]: hierarchy, ...(TEST_CONTAINMENT === 'process-group' ? { 'nodewarden.cgroups.enabled': 'false' } : {}) };
+}
+
+/** The same as `--set KEY=VALUE` arguments. */
+export function asSetArgs(settings: Record<string, string>): string[] {
+  return Object.entries(settings).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+}
+
+/** The containment a test daemon with the default settings has here. */
+export function expectedMode(): 'cgroup-v1' | 'process-group' {
+  return TEST_CONTAINMENT === 'auto' && ownV1Cgroups() ? 'cgroup-v1' : 'process-group';
+}
+
 /** A hierarchy name no other test (of this run, or of another at once) uses. */
 export function testHierarchy(): string {
   return `nodewarden-test-${process.pid}-${++serial}`;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NodewardenClient } from '../../src/client/client.js';
-import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './cgroups.js';
+import { cleanupHierarchy, containmentSettings, HIERARCHY_KEY, testHierarchy } from './cgroups.js';
 import { containerProcesses, waitFor, waitForAsync } from './proc.js';
 
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
@@ -59,10 +59,10 @@ export class DaemonDir {
 
   /** Start a daemon on this directory and wait until it serves its socket. */
   async start(opts: StartOptions = {}): Promise<RunningDaemon> {
-    const settings = {
+    const settings: Record<string, string | number | boolean> = {
       'yarn.nodemanager.container-monitor.interval-ms': 100,
       'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200,
-      [HIERARCHY_KEY]: this.hierarchy,
+      ...containmentSettings(this.hierarchy),
       ...opts.set,
     };
     this.hierarchies.add(String(settings[HIERARCHY_KEY]));

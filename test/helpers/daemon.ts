@@ -13,7 +13,7 @@ import { NodewardenClient } from '../../src/client/client.js';
 import { Daemon } from '../../src/daemon.js';
 import { NodeWarden } from '../../src/node/nodewarden.js';
 import type { ContainerState } from '../../state-machines/types.js';
-import { cleanupHierarchy, HIERARCHY_KEY, testHierarchy } from './cgroups.js';
+import { cleanupHierarchy, containmentSettings, testHierarchy } from './cgroups.js';
 import { killGroups, waitFor } from './proc.js';
 
 export interface TestDaemon {
@@ -35,7 +35,7 @@ function daemonSetup(settings: Settings) {
     dir,
     dbPath: path.join(dir, 'db', 'nodewarden.sqlite'),
     workDir: path.join(dir, 'var'),
-    config: resolveConfig([{ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, [HIERARCHY_KEY]: testHierarchy(), ...settings }]),
+    config: resolveConfig([{ 'yarn.nodemanager.sleep-delay-before-sigkill.ms': 200, ...containmentSettings(testHierarchy()), ...settings }]),
     log: pino({ level: process.env.NW_TEST_LOG ?? 'silent' }),
   };
 }
