@@ -364,6 +364,38 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     expect(dd.runs('keeper')).toBe(1);
   }, 60_000);
 
+  it('no cgroup is left after a crash and restart, whatever state its containers were in: an escapee, a fork bomb at pids.max, one holding memory, one paused', async () => {
+    cgroups = new TestCgroups(own!);
+    dd = new DaemonDir();
+    const set = {
+      'nodewarden.cgroups.enabled': 'true',
+      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
+      'nodewarden.cgroups.pids-max': 16,
+      'yarn.nodemanager.vmem-check-enabled': false,
+    };
+    await dd.start({ set });
+    const hold = `"${process.execPath}" -e 'const b = Buffer.alloc(40 << 20, 1); setInterval(() => b.length, 1 << 30)'`;
+    const cases: Record<string, string[]> = {
+      escapee: ['sh', '-c', 'setsid -f sleep 1000; exec sleep 1000'],
+      bomb: ['bash', '-c', 'while :; do sleep 1000 & done 2>/dev/null; sleep 1000'],
+      holder: ['sh', '-c', hold],
+      paused: ['sh', '-c', 'while :; do :; done'],
+    };
+    for (const [id, command] of Object.entries(cases)) await dd.launch(id, command, { resources: { memoryMb: 256, vcores: 1 } });
+    for (const id of Object.keys(cases)) await dd.until(id, 'RUNNING');
+    await waitFor(() => cgroups!.driver.members('bomb').length === 16 && cgroups!.driver.members('escapee').length === 3, 15_000, 'the bomb at pids.max and the escapee out');
+    await dd.current!.client.post('/v1/containers/paused/pause');
+    await dd.until('paused', 'PAUSED');
+    await dd.durable('paused');
+    await dd.crash();
+
+    await dd.start({ set });
+    for (const id of Object.keys(cases)) expect((await dd.view(id)).state, id).toBe(id === 'paused' ? 'PAUSED' : 'RUNNING');
+    for (const id of Object.keys(cases)) await dd.current!.client.post(`/v1/containers/${id}/kill`);
+    for (const id of Object.keys(cases)) await dd.until(id, 'DONE', 30_000);
+    await waitFor(() => cgroups!.driver.list().length === 0, 15_000, 'every container cgroup to be removed');
+  }, 90_000);
+
   it('a container that ended while the daemon was down: what is left in its cgroup (an escapee) is killed, and the cgroup removed', async () => {
     cgroups = new TestCgroups(own!);
     dd = new DaemonDir();
