@@ -54,6 +54,7 @@ const HARDENING_DEFAULTS = {
 };
 /** Containment (issue 20): off until memory is enforced through cgroups too. */
 const CGROUP_DEFAULTS = {
+  'nodewarden.oom-score-adj': -999,
   'nodewarden.cgroups.enabled': 'auto',
   'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': '/nodewarden',
   'nodewarden.cgroups.pids-max': 4096,
@@ -111,6 +112,7 @@ describe('defaults', () => {
       recovery: { enabled: true, supervised: true, exitCodeFileTimeoutMs: 2000 },
       journal: { retentionHours: 24 },
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
+      oomScoreAdj: -999,
       cgroups: { enabled: 'auto', hierarchy: 'nodewarden', pidsMax: 4096, strictCpu: false, memory: { enabled: false, enforced: true, softLimitPercent: 90, swappiness: 0 } },
       runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },
       effective: ALL_DEFAULTS,

@@ -49,6 +49,7 @@ const NODE: NodeReport = {
   monitor: { running: true, intervalMs: 1000, ticks: 10 },
   recovery: {} as NodeReport['recovery'],
   containment: { mode: 'process-group', cgroups: [], missing: ['nodewarden.cgroups.enabled is false'] },
+  pressure: { memory: null },
   store: { writable: true, fault: null },
   limits: { known: 2, maxKnown: 10000, waiting: 0, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
   config: {},
@@ -157,6 +158,12 @@ describe('the screen', () => {
       'containers  1: 2 RUNNING · rows 1–1 of 1',
     ]);
     expect(lines[7]).toBe('▶ web RUNNING    1234 █████      64 MB/128 MB    128 MB    0.0     5s' + ' '.repeat(50) + '▅'); // 64 MB of 128: half height
+  });
+
+  it('the memory line ends with the node\'s memory pressure (PSI, last 10 s) where the kernel has it', () => {
+    const psi = { some: { avg10: 1.5, avg60: 0.7, avg300: 0.2, total: 123 }, full: { avg10: 0.25, avg60: 0, avg300: 0, total: 45 } };
+    const s = polled(initialState(), [view('web', { pmem: 64 * MB })], { ...NODE, pressure: { memory: psi } });
+    expect(renderScreen(s, screenInfo)[1]).toBe('memory  capacity 8 GB · allocated 256 MB · used 30 MB physical, 60 MB virtual · pressure some 1.50% full 0.25% (10 s)');
   });
 
   it('a database that cannot commit is said on the message line', () => {

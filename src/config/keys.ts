@@ -167,6 +167,14 @@ export const KEYS: readonly KeySpec[] = [
     expected: 'an integer from 0 to 100',
     valid: (v) => v >= 0 && v <= 100,
   },
+  // The kernel's OOM order (kubelet's --oom-score-adj): the daemon's own oom_score_adj, so it goes last.
+  {
+    name: 'nodewarden.oom-score-adj',
+    kind: 'integer',
+    default: -999,
+    expected: 'an integer from -1000 to 1000',
+    valid: (v) => v >= -1000 && v <= 1000,
+  },
   // Bounds that keep a long-running daemon's memory and disk in check.
   positiveInt('nodewarden.containers.max-known', 10000),
   positiveInt('nodewarden.containers.max-queued', 1000),

@@ -266,6 +266,7 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       maxQueued: num('nodewarden.containers.max-queued'),
       finishedRetentionMs: num('nodewarden.containers.finished-retention-ms'),
     },
+    oomScoreAdj: num('nodewarden.oom-score-adj'),
     cgroups: {
       enabled: str('nodewarden.cgroups.enabled') as CgroupsSetting,
       hierarchy: str('yarn.nodemanager.linux-container-executor.cgroups.hierarchy').replace(/^\//, ''),

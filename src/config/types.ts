@@ -77,6 +77,8 @@ export interface Config {
     /** nodewarden.containers.finished-retention-ms: a DONE container is forgotten, directory and all, this long after it finished. */
     finishedRetentionMs: number;
   };
+  /** nodewarden.oom-score-adj: the daemon's own oom_score_adj (containers get theirs by execution type). */
+  oomScoreAdj: number;
   /** Containment: cgroups or process groups (SPEC §10). */
   cgroups: {
     /** nodewarden.cgroups.enabled: auto (when root and the controllers are there), true (required), false */

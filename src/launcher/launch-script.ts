@@ -44,8 +44,11 @@ export function shellQuote(s: string): string {
  * No word (the daemon died first): it exits 125, runs nothing and writes no
  * pid file.
  */
-export function launchScript(id: string, opts: { awaitPlacement?: boolean } = {}): string {
+export function launchScript(id: string, opts: { awaitPlacement?: boolean; oomScoreAdj?: number } = {}): string {
   assertSafeContainerId(id);
+  // First thing, before anything is forked: the command inherits it. Raising it needs no privilege (the wrapper
+  // starts at the daemon's -999); where /proc does not let it, the container runs at what it inherited.
+  const oomScore = opts.oomScoreAdj === undefined ? [] : [`echo ${Math.trunc(opts.oomScoreAdj)} > /proc/self/oom_score_adj 2>/dev/null`];
   const pidFile = shellQuote(`${id}.pid`);
   const exitCodeFile = shellQuote(`${id}.pid.exitcode`);
   const placement = opts.awaitPlacement
@@ -55,6 +58,7 @@ export function launchScript(id: string, opts: { awaitPlacement?: boolean } = {}
     '#!/bin/bash',
     '# nodewarden launch wrapper. The command is this script\'s arguments ("$@"),',
     '# never part of its text. Do not edit: recovery reads the files it writes.',
+    ...oomScore,
     'term=0',
     "trap 'term=1' TERM",
     `pid_file=${pidFile}`,

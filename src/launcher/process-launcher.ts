@@ -69,6 +69,8 @@ export interface WatchOptions {
 }
 
 export interface LaunchOptions {
+  /** The kernel's OOM order for it (oom-score.ts), set by the wrapper before the command runs; absent: inherited. */
+  oomScoreAdj?: number;
   /** Asked again once the files are ready (YARN's shouldLaunchContainer): false skips the spawn. */
   shouldLaunch?: () => boolean;
   /** The user it runs as (run-as.ts); the daemon's own when absent. */
@@ -267,7 +269,7 @@ export class ProcessLauncher {
    * File-system calls stall behind the database's fsyncs on a journaling file
    * system, so they run in the thread pool, never on the event loop.
    */
-  private async prepareFiles(id: string, runAs: RunAs | null): Promise<{ paths: ContainerPaths; out: fsp.FileHandle; err: fsp.FileHandle }> {
+  private async prepareFiles(id: string, runAs: RunAs | null, oomScoreAdj: number | undefined): Promise<{ paths: ContainerPaths; out: fsp.FileHandle; err: fsp.FileHandle }> {
     const paths = await this.prepareDir(id, runAs);
     let out: fsp.FileHandle | undefined;
     try {
@@ -278,7 +280,7 @@ export class ProcessLauncher {
       // New inode each time: a bash still reading an old copy is not disturbed.
       // Exclusive create: a name a run-as container made in the meantime (a symlink) is refused, never followed.
       const tmp = `${paths.script}.tmp`;
-      await fsp.writeFile(tmp, launchScript(id, { awaitPlacement: this.containment.needsPlacement }), { mode: FILE_MODE, flag: 'wx' });
+      await fsp.writeFile(tmp, launchScript(id, { awaitPlacement: this.containment.needsPlacement, ...(oomScoreAdj === undefined ? {} : { oomScoreAdj }) }), { mode: FILE_MODE, flag: 'wx' });
       await fsp.chmod(tmp, FILE_MODE);
       if (runAs) await fsp.chown(tmp, -1, runAs.gid);
       await fsp.rename(tmp, paths.script);
@@ -319,7 +321,7 @@ export class ProcessLauncher {
     try {
       runAs = user === undefined ? null : await this.runAs(id, user);
       childEnv = this.buildEnv(id, env, runAs);
-      files = await this.prepareFiles(id, runAs);
+      files = await this.prepareFiles(id, runAs, opts.oomScoreAdj);
     } finally {
       this.preparing.delete(id);
     }

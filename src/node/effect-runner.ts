@@ -6,8 +6,10 @@
  * ContainerLaunch.shouldLaunchContainer: a container killed before its launch
  * ran is never spawned.
  */
+import os from 'node:os';
 import type { Logger } from 'pino';
 import { exitEventType, ExitCode } from '../../state-machines/exit-status.js';
+import { containerOomScoreAdj } from '../../state-machines/oom-score.js';
 import type { ContainerEffect } from '../../state-machines/types.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
@@ -128,7 +130,8 @@ export class EffectRunner {
     if (!stillToLaunch()) return;
     failpoint('launch-committed');
     const limits = cgroupLimits(entry.spec, this.config, hostFacts().processors);
-    const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), { shouldLaunch: stillToLaunch, user, limits }).then(
+    const oomScoreAdj = containerOomScoreAdj(entry.spec.executionType, entry.spec.resources.memoryMb * 2 ** 20, os.totalmem());
+    const launching = this.launcher.launch(id, command, env, (notice) => this.exited(id, notice), { shouldLaunch: stillToLaunch, user, limits, oomScoreAdj }).then(
       (launched) => {
         if (launched === null) return;
         failpoint('spawned');

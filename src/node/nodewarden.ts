@@ -24,6 +24,8 @@ import type { OutputRecord } from '../journal/records.js';
 import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
 import { bootId, hostFacts } from '../procfs/host-facts.js';
+import { readOomScoreAdj, setOwnOomScoreAdj } from '../procfs/oom-score-adj.js';
+import { readMemoryPressure, type Pressure } from '../procfs/pressure.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
 import type { Containment } from '../containment/containment.js';
 import { createContainment, type ContainmentReport } from '../containment/create.js';
@@ -48,6 +50,8 @@ export interface NodeReport {
   limits: { known: number; maxKnown: number; waiting: number; maxQueued: number; finishedRetentionMs: number };
   /** What holds each container's processes: its cgroup, or its process group. */
   containment: ContainmentReport;
+  /** The node's memory pressure (PSI, `/proc/pressure/memory` under the procfs root); null where the kernel has none. */
+  pressure: { memory: Pressure | null };
   config: Config['effective'];
 }
 
@@ -166,10 +170,13 @@ export class NodeWarden {
       this.releaseLocks();
       throw err;
     }
+    // Last in the kernel's OOM order (kubelet's -999); containers get theirs at launch (oom-score.ts).
+    const oom = setOwnOomScoreAdj(this.config.oomScoreAdj);
     this.log.info(
       {
         db: opts.dbPath,
         workDir: this.workDir,
+        oomScoreAdj: readOomScoreAdj('self'),
         containers: rows.length,
         capacity: { memoryMb: this.config.node.memoryMb, vcores: this.config.node.vcores },
         containment: report.mode,
@@ -177,6 +184,12 @@ export class NodeWarden {
       },
       'nodewarden started',
     );
+    if (!oom.ok) {
+      this.log.warn(
+        `cannot set the daemon's oom_score_adj to ${this.config.oomScoreAdj} (nodewarden.oom-score-adj): ${oom.reason}; ` +
+          'under memory pressure the kernel may kill the daemon before the containers',
+      );
+    }
     this.pruner = new JournalPruner({ store: this.store, core: this.core, clock: this.clock, log: this.log, retentionHours: this.config.journal.retentionHours });
     this.gc = new ContainerGc({ core: this.core, workDir: this.workDir, retentionMs: this.config.limits.finishedRetentionMs, clock: this.clock, log: this.log });
     this.monitor.start();
@@ -307,6 +320,7 @@ export class NodeWarden {
       store: { writable: this.core.storeFault === null, fault: this.core.storeFault },
       limits: { known: this.core.size, maxKnown: this.config.limits.maxKnown, waiting: this.waitingToRun(), maxQueued: this.config.limits.maxQueued, finishedRetentionMs: this.config.limits.finishedRetentionMs },
       containment: this.containment,
+      pressure: { memory: readMemoryPressure(this.config.monitor.procfsRoot) },
       config: this.config.effective,
     };
   }

@@ -7,6 +7,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ContainerUsage } from '../node/container-view.js';
 import type { NodeWarden } from '../node/nodewarden.js';
+import { readMemoryPressure } from '../procfs/pressure.js';
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -51,6 +52,41 @@ export class ApiMetrics {
     perContainer('nodewarden_container_memory_cache_bytes', 'Page cache the container\'s cgroup is charged (total_cache; v2 file)', (u) => u.cgroup?.cacheBytes);
     perContainer('nodewarden_container_memory_usage_bytes', 'Memory the container\'s cgroup is charged, cache included (usage_in_bytes; v2 memory.current)', (u) => u.cgroup?.totalBytes);
     perContainer('nodewarden_container_memory_swap_bytes', 'Swap the container\'s cgroup uses', (u) => u.cgroup?.swapBytes);
+
+    // The node's memory pressure (PSI), read at the scrape: the averages, and the stall as a counter (cAdvisor's
+    // container_pressure_memory_stalled_seconds_total, for the node).
+    const pressure = () => readMemoryPressure(node.config.monitor.procfsRoot);
+    new Gauge({
+      name: 'nodewarden_node_memory_pressure_percent',
+      help: 'Share of time tasks waited for memory (PSI /proc/pressure/memory), by kind (some, full) and window (10s, 60s, 300s)',
+      labelNames: ['kind', 'window'],
+      registers,
+      collect() {
+        this.reset();
+        const p = pressure();
+        for (const kind of ['some', 'full'] as const) {
+          const line = p?.[kind];
+          if (!line) continue;
+          this.set({ kind, window: '10s' }, line.avg10);
+          this.set({ kind, window: '60s' }, line.avg60);
+          this.set({ kind, window: '300s' }, line.avg300);
+        }
+      },
+    });
+    new Counter({
+      name: 'nodewarden_node_memory_pressure_stalled_seconds_total',
+      help: 'Total time tasks waited for memory (PSI total), by kind (some, full)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        const p = pressure();
+        for (const kind of ['some', 'full'] as const) {
+          const line = p?.[kind];
+          if (line) this.inc({ kind }, line.total / 1e6);
+        }
+      },
+    });
 
     const kills = new Counter({
       name: 'nodewarden_container_kills_total',
