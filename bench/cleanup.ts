@@ -152,5 +152,5 @@ export function removeBenchHierarchy(hierarchy: string): void {
       // gone, or still busy
     }
   }
-  fs.rmSync(hierarchyLockFile(driver.hierarchyDirs[0]!), { force: true });
+  fs.rmSync(hierarchyLockFile(driver.listingDir), { force: true });
 }

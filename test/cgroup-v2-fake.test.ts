@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CgroupV2, cpuWeightOf } from '../src/containment/cgroup-v2.js';
+import { v2Base } from '../src/containment/create.js';
 import type { CgroupLimits } from '../src/containment/cgroup-driver.js';
 
 const LIMITS: CgroupLimits = { memoryLimitBytes: null, memorySoftLimitBytes: null, swappiness: null, cpuShares: 1024, cpuQuota: null, pidsMax: null };
@@ -80,6 +81,12 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     fs.writeFileSync(path.join(own, 'cgroup.procs'), '4242\n777\n');
     expect(() => new CgroupV2(own, 'nodewarden', 4242).create('c2', LIMITS)).toThrow(/holds processes other than the daemon \(4242 777\)/);
     expect(fs.existsSync(path.join(own, 'nodewarden.daemon'))).toBe(false);
+  });
+
+  it('a daemon started in the leaf it moves itself into (or systemd\'s DelegateSubgroup of that name) has its containers beside it, under the leaf\'s parent', () => {
+    expect(v2Base('/sys/fs/cgroup/system.slice/nw.service/nodewarden.daemon', 'nodewarden')).toBe('/sys/fs/cgroup/system.slice/nw.service');
+    expect(v2Base('/sys/fs/cgroup/system.slice/nw.service', 'nodewarden')).toBe('/sys/fs/cgroup/system.slice/nw.service');
+    expect(v2Base('/sys/fs/cgroup/x/other.daemon', 'nodewarden')).toBe('/sys/fs/cgroup/x/other.daemon');
   });
 
   it('cpu.weight: 100 per vcore as YARN writes it, within 1–10000', () => {

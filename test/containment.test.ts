@@ -25,7 +25,7 @@ import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { ApiMetrics } from '../src/server/metrics.js';
 import { ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
-import { isLive, procStat, waitFor, waitForAsync } from './helpers/proc.js';
+import { isLive, liveMembers, procStat, waitFor, waitForAsync } from './helpers/proc.js';
 
 const own = ownV1Cgroups();
 const HOG = path.resolve(import.meta.dirname, 'fixtures/hog.mjs');
@@ -395,6 +395,25 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     for (const id of Object.keys(cases)) await dd.until(id, 'DONE', 30_000);
     await waitFor(() => cgroups!.driver.list().length === 0, 15_000, 'every container cgroup to be removed');
   }, 90_000);
+
+  it('a container launched under process groups and reacquired once cgroups are in force (an upgrade) is still held by its group: kept running, then killed whole', async () => {
+    cgroups = new TestCgroups(own!);
+    dd = new DaemonDir();
+    await dd.start({ set: { 'nodewarden.cgroups.enabled': 'false' } });
+    await dd.launch('older', ['sh', '-c', 'sleep 1000 & exec sleep 1001']);
+    const running = await dd.until('older', 'RUNNING');
+    await waitFor(() => liveMembers(running.pid!).length === 3, 15_000, 'the wrapper and its two sleeps');
+    const members = liveMembers(running.pid!);
+    await dd.durable('older');
+    await dd.crash();
+
+    await dd.start({ set: { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy } });
+    expect((await dd.until('older', 'RUNNING')).pid).toBe(running.pid);
+    expect(cgroups.driver.list()).toEqual([]); // no cgroup made for it after the fact
+    await dd.current!.client.post('/v1/containers/older/kill');
+    await dd.until('older', 'DONE');
+    await waitFor(() => members.every((pid) => !isLive(pid)), 15_000, 'every process of its group to be gone');
+  }, 60_000);
 
   it('a container that ended while the daemon was down: what is left in its cgroup (an escapee) is killed, and the cgroup removed', async () => {
     cgroups = new TestCgroups(own!);

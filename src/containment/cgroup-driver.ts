@@ -77,6 +77,10 @@ export interface CgroupDriver {
   list(): string[];
   /** `<own>/<hierarchy>`, per controller (v1) or once (v2). */
   readonly hierarchyDirs: string[];
+  /** The one of them that lists the containers and their members (v1: the freezer's): what one daemon holds. */
+  readonly listingDir: string;
+  /** Whether the container has a cgroup at all (one launched before cgroups were in force has none). */
+  exists(id: string): boolean;
   /**
    * The node-level CPU limit on the hierarchy, above every container (YARN
    * CGroupsCpuResourceHandlerImpl's bootstrap); null lifts one left before.

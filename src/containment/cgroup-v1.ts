@@ -104,6 +104,14 @@ export class CgroupV1 implements CgroupDriver {
     }
   }
 
+  get listingDir(): string {
+    return path.join(this.own.freezer, this.hierarchy);
+  }
+
+  exists(id: string): boolean {
+    return fs.existsSync(this.dir('freezer', id));
+  }
+
   get hierarchyDirs(): string[] {
     return V1_CONTROLLERS.map((c) => path.join(this.own[c], this.hierarchy));
   }

@@ -131,6 +131,14 @@ export class CgroupV2 implements CgroupDriver {
     else if (!(readControl(top, 'cpu.max') ?? 'max').startsWith('max')) writeControl(top, 'cpu.max', 'max');
   }
 
+  get listingDir(): string {
+    return path.join(this.own, this.hierarchy);
+  }
+
+  exists(id: string): boolean {
+    return fs.existsSync(this.dir(id));
+  }
+
   get hierarchyDirs(): string[] {
     return [path.join(this.own, this.hierarchy)];
   }

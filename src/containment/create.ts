@@ -42,7 +42,8 @@ export function hierarchyLockFile(hierarchyDir: string): string {
 }
 
 function lockHierarchy(driver: CgroupDriver): DbLock {
-  const dir = driver.hierarchyDirs[0]!;
+  // The directory the sweep lists and kills in (v1: the freezer's), whatever the other controllers' paths.
+  const dir = driver.listingDir;
   fs.mkdirSync(HIERARCHY_LOCK_DIR, { recursive: true, mode: 0o700 });
   return lockFile(
     hierarchyLockFile(dir),
@@ -50,6 +51,16 @@ function lockHierarchy(driver: CgroupDriver): DbLock {
       `the cgroup hierarchy ${dir} is in use by ${who}; stop that daemon first, or give this one its own ` +
       'yarn.nodemanager.linux-container-executor.cgroups.hierarchy',
   );
+}
+
+/**
+ * v2: the cgroup the hierarchy goes under. A daemon started in the leaf it
+ * moves itself into (`<own>/<hierarchy>.daemon`, cgroup-v2.ts; or systemd's
+ * `DelegateSubgroup=` of that name) has its containers beside it, under the
+ * leaf's parent: a restart finds them where the last start put them.
+ */
+export function v2Base(own: string, hierarchy: string): string {
+  return path.basename(own) === `${hierarchy}.daemon` ? path.dirname(own) : own;
 }
 
 export interface ContainmentInForce {
@@ -67,17 +78,18 @@ export function createContainment(config: Pick<Config, 'cgroups' | 'node'>, log:
   if (d.mode === 'process-group') {
     return { containment: new ProcessGroupContainment(procfs, log), report: { mode: d.mode, cgroups: [], missing: d.missing }, lock: null };
   }
-  const driver = d.mode === 'cgroup-v1' ? new CgroupV1(d.own, cfg.hierarchy, hostFacts().clockTicks) : new CgroupV2(d.own, cfg.hierarchy);
+  const driver = d.mode === 'cgroup-v1' ? new CgroupV1(d.own, cfg.hierarchy, hostFacts().clockTicks) : new CgroupV2(v2Base(d.own, cfg.hierarchy), cfg.hierarchy);
   const lock = lockHierarchy(driver);
+  const quota = hierarchyCpuQuota(config, hostFacts().processors);
   try {
     // YARN's node-level quota (percentage-physical-cpu-limit), or one left by an earlier configuration lifted.
-    driver.limitHierarchyCpu(hierarchyCpuQuota(config, hostFacts().processors));
+    driver.limitHierarchyCpu(quota);
   } catch (err) {
-    lock.release();
-    throw err;
+    // v1 refuses a parent quota below a kept container's own: the containers run, without the node-level one.
+    log.warn({ err, quota }, 'cannot set the node-level CPU quota on the cgroup hierarchy; containers run without it');
   }
   return {
-    containment: new CgroupContainment(driver, procfs),
+    containment: new CgroupContainment(driver, procfs, new ProcessGroupContainment(procfs, log)),
     report: { mode: d.mode, cgroups: driver.hierarchyDirs, missing: [] },
     lock,
   };

@@ -95,7 +95,9 @@ export function killable(state: ContainerState): boolean {
 export function monitorSettings(config: Config, host: HostFacts): MonitorSettings {
   // YARN-8930: with strict memory in the kernel (and no elastic control) the polling checks are skipped, the
   // OOM killer takes care of it. Only where cgroups are in force (a host fact, journaled with the start).
-  const kernelEnforces = host.cgroups === true && config.cgroups.memory.enabled && config.cgroups.memory.enforced;
+  // A journal from before the fact was recorded: cgroups were in force then only where they were required.
+  const inForce = host.cgroups ?? config.cgroups.enabled === 'true';
+  const kernelEnforces = inForce && config.cgroups.memory.enabled && config.cgroups.memory.enforced;
   return {
     pmemCheckEnabled: config.monitor.pmemCheckEnabled && !kernelEnforces,
     vmemCheckEnabled: config.monitor.vmemCheckEnabled && !kernelEnforces,

@@ -144,8 +144,9 @@ export class NodeWarden {
       workDir: this.workDir,
       containment,
     });
-    const rows = this.store.loadContainers();
+    let rows: ReturnType<Store['loadContainers']> = [];
     try {
+      rows = this.store.loadContainers();
       for (const row of rows) this.core.restore(row);
       this.recovery = recoverContainers({
         core: this.core,

@@ -64,7 +64,7 @@ export class TestCgroups {
 
   /** Kill every member of every container cgroup (a frozen one too), remove them, the hierarchy and its lock. */
   async cleanup(): Promise<void> {
-    fs.rmSync(hierarchyLockFile(this.driver.hierarchyDirs[0]!), { force: true });
+    fs.rmSync(hierarchyLockFile(this.driver.listingDir), { force: true });
     try {
       for (const id of this.driver.list()) {
         await this.driver.signal(id, 'SIGKILL');
