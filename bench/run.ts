@@ -147,7 +147,7 @@ async function enforcementSection(): Promise<Record<string, unknown>> {
 }
 
 async function containmentSection(): Promise<Record<string, unknown>> {
-  const r = await containmentBench({ intervalMs: 1000, launchRuns: quick ? 2 : RUNS, launches: quick ? 30 : 100 });
+  const r = await containmentBench({ intervalMs: quick ? 300 : 1000, launchRuns: quick ? 1 : RUNS, launches: quick ? 20 : 100, warmUp: !quick });
   console.log(`containment: ${r.description}`);
   for (const run of r.runs) {
     const goal = run.tool === 'nodewarden, cgroups' ? `goal ≤ ${r.goals.defaultMax}×: ${met(r.met.default)}` : run.tool.endsWith('strict memory') ? `goal ≤ ${r.goals.strictMax}×: ${met(r.met.strict)}` : '';
