@@ -24,7 +24,7 @@ import { LaunchError, ProcessLauncher } from '../src/launcher/process-launcher.j
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { ApiMetrics } from '../src/server/metrics.js';
-import { ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
+import { HIERARCHY_KEY, ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
 import { isLive, liveMembers, procStat, waitFor, waitForAsync } from './helpers/proc.js';
 
 const own = ownV1Cgroups();
@@ -198,6 +198,8 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     }, 15_000, 'a stable moment of the cgroup');
     // The view (API, show) gives the same figures as the statistics.
     expect(view.usage!.cgroup).toEqual({ rssBytes: entry.statistics.mem_rss_bytes, cacheBytes: entry.statistics.mem_cache_bytes, totalBytes: entry.statistics.mem_total_bytes, swapBytes: entry.statistics.mem_swap_bytes });
+    // Not the list: its views carry the monitor's figures only (no three reads per container at each request).
+    expect(d.node.list().find((v) => v.id === 'stats')!.usage).not.toHaveProperty('cgroup');
     // And /metrics, at a moment of its own.
     const metrics = new ApiMetrics(d.node);
     await waitForAsync(async () => {
@@ -334,10 +336,13 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     }
   });
 
+  /** The settings that start a daemon with cgroups in the test's own hierarchy. */
+  const withCgroups = (c: TestCgroups): Record<string, string | number | boolean> => ({ 'nodewarden.cgroups.enabled': 'true', [HIERARCHY_KEY]: c.hierarchy });
+
   it('a running container keeps its cgroup, escapee and all, and the new daemon kills it whole; a cgroup nobody owns is emptied and removed at start', async () => {
     cgroups = new TestCgroups(own!);
     dd = new DaemonDir();
-    const set = { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy };
+    const set = withCgroups(cgroups);
     await dd.start({ set });
     await dd.launch('keeper', ['sh', '-c', 'setsid -f sleep 1000; echo $$ >> runs; exec sleep 1000']);
     const running = await dd.until('keeper', 'RUNNING');
@@ -368,8 +373,7 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     cgroups = new TestCgroups(own!);
     dd = new DaemonDir();
     const set = {
-      'nodewarden.cgroups.enabled': 'true',
-      'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy,
+      ...withCgroups(cgroups),
       'nodewarden.cgroups.pids-max': 16,
       'yarn.nodemanager.vmem-check-enabled': false,
     };
@@ -399,7 +403,8 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
   it('a container launched under process groups and reacquired once cgroups are in force (an upgrade) is still held by its group: kept running, then killed whole', async () => {
     cgroups = new TestCgroups(own!);
     dd = new DaemonDir();
-    await dd.start({ set: { 'nodewarden.cgroups.enabled': 'false' } });
+    const set = withCgroups(cgroups);
+    await dd.start({ set: { ...set, 'nodewarden.cgroups.enabled': 'false' } });
     await dd.launch('older', ['sh', '-c', 'sleep 1000 & exec sleep 1001']);
     const running = await dd.until('older', 'RUNNING');
     await waitFor(() => liveMembers(running.pid!).length === 3, 15_000, 'the wrapper and its two sleeps');
@@ -407,7 +412,7 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
     await dd.durable('older');
     await dd.crash();
 
-    await dd.start({ set: { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy } });
+    await dd.start({ set });
     expect((await dd.until('older', 'RUNNING')).pid).toBe(running.pid);
     expect(cgroups.driver.list()).toEqual([]); // no cgroup made for it after the fact
     await dd.current!.client.post('/v1/containers/older/kill');
@@ -418,7 +423,7 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
   it('a container that ended while the daemon was down: what is left in its cgroup (an escapee) is killed, and the cgroup removed', async () => {
     cgroups = new TestCgroups(own!);
     dd = new DaemonDir();
-    const set = { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy };
+    const set = withCgroups(cgroups);
     await dd.start({ set });
     await dd.launch('ended', ['sh', '-c', 'setsid -f sleep 1000; exec sleep 1001']);
     await dd.until('ended', 'RUNNING');
@@ -445,7 +450,7 @@ describe.runIf(own !== null)('cgroups across a daemon restart (v1, real kernel)'
   it('a reacquired container is confirmed by its cgroup membership too: a wrapper found outside its cgroup is not taken for the container', async () => {
     cgroups = new TestCgroups(own!);
     dd = new DaemonDir();
-    const set = { 'nodewarden.cgroups.enabled': 'true', 'yarn.nodemanager.linux-container-executor.cgroups.hierarchy': cgroups.hierarchy };
+    const set = withCgroups(cgroups);
     await dd.start({ set });
     await dd.launch('moved', ['sleep', '1000']);
     const running = await dd.until('moved', 'RUNNING');

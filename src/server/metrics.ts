@@ -55,7 +55,10 @@ export class ApiMetrics {
 
     // The node's memory pressure (PSI), read at the scrape: the averages, and the stall as a counter (cAdvisor's
     // container_pressure_memory_stalled_seconds_total, for the node).
-    const pressure = () => readMemoryPressure(node.config.monitor.procfsRoot);
+    const pressureLines = () => {
+      const p = readMemoryPressure(node.config.monitor.procfsRoot);
+      return (['some', 'full'] as const).flatMap((kind) => (p?.[kind] ? [{ kind, line: p[kind]! }] : []));
+    };
     new Gauge({
       name: 'nodewarden_node_memory_pressure_percent',
       help: 'Share of time tasks waited for memory (PSI /proc/pressure/memory), by kind (some, full) and window (10s, 60s, 300s)',
@@ -63,10 +66,7 @@ export class ApiMetrics {
       registers,
       collect() {
         this.reset();
-        const p = pressure();
-        for (const kind of ['some', 'full'] as const) {
-          const line = p?.[kind];
-          if (!line) continue;
+        for (const { kind, line } of pressureLines()) {
           this.set({ kind, window: '10s' }, line.avg10);
           this.set({ kind, window: '60s' }, line.avg60);
           this.set({ kind, window: '300s' }, line.avg300);
@@ -80,11 +80,7 @@ export class ApiMetrics {
       registers,
       collect() {
         this.reset();
-        const p = pressure();
-        for (const kind of ['some', 'full'] as const) {
-          const line = p?.[kind];
-          if (line) this.inc({ kind }, line.total / 1e6);
-        }
+        for (const { kind, line } of pressureLines()) this.inc({ kind }, line.total / 1e6);
       },
     });
 
