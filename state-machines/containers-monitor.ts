@@ -5,7 +5,9 @@
  * the shell read from one procfs scan, and the machine does the rest of
  * YARN's MonitoringThread: ages, CPU, usage recording, node utilization and
  * the limit check, emitting KILL_CONTAINER with YARN's exit status and
- * message. LOG_TICK does the same for the log monitor (-109).
+ * message. LOG_TICK does the same for the log monitor (-109). NODE_OOM
+ * is YARN's elastic memory control's OOM handler, and a TICK's memory
+ * pressure our earlier preemption (node-memory.ts).
  *
  * Nothing here reads procfs or the clock, so the same samples always give
  * the same kills — live, after recovery, and in replay.
@@ -23,7 +25,19 @@ import {
   type Ages,
   type ProcessSample,
 } from './process-tree.js';
-import type { Resources } from './types.js';
+import {
+  nodeOomMessage,
+  preemptionExitStatus,
+  pressureCandidates,
+  pressureMessage,
+  victimOrder,
+  watchPressure,
+  type Pressure,
+  type PressureSettings,
+  type PressureWatch,
+  type VictimCandidate,
+} from './node-memory.js';
+import type { ExecutionType, Resources } from './types.js';
 
 /** Facts about the host the numbers depend on; recorded so replay elsewhere decides the same. */
 export interface HostFacts {
@@ -51,6 +65,8 @@ export interface MonitorSettings extends LimitSettings {
   cpuLimitPercent: number;
   logDirSizeLimitBytes: number;
   logTotalSizeLimitBytes: number;
+  /** The early action on memory pressure (nodewarden.memory-pressure.*). */
+  pressure: PressureSettings;
   host: HostFacts;
 }
 
@@ -84,6 +100,8 @@ export interface TrackedContainer {
   /** The container's pid: its wrapper, session and group leader. */
   pid: number;
   resources: Resources;
+  /** OPPORTUNISTIC ones go first when the node takes memory back. */
+  executionType: ExecutionType;
   limits: ContainerLimits;
   /** The tree as of the last tick: member pid → age. */
   ages: Ages;
@@ -107,21 +125,31 @@ export interface MonitorContext {
   settings: MonitorSettings;
   tracking: ReadonlyMap<string, TrackedContainer>;
   utilization: NodeUtilization;
+  /** Since when memory pressure has been over the preemption threshold. */
+  pressure: PressureWatch;
 }
 
 type At = { ts: number };
 
 export type MonitorEvent =
-  | ({ type: 'START_MONITORING'; id: string; pid: number; resources: Resources } & At)
+  /** `executionType` absent (journals before it was recorded): GUARANTEED. */
+  | ({ type: 'START_MONITORING'; id: string; pid: number; resources: Resources; executionType?: ExecutionType } & At)
   | ({ type: 'STOP_MONITORING'; id: string } & At)
   /** YARN CHANGE_MONITORING_CONTAINER_RESOURCE: new limits from new resources. */
   | ({ type: 'CHANGE_MONITORING_CONTAINER_RESOURCE'; id: string; resources: Resources } & At)
   /**
    * One monitor interval: each tracked container's tree from the same procfs
    * scan (absent: not sampled), and, for containers in a cgroup, what its
-   * memory controller says of OOM kills (absent: none, or no cgroup).
+   * memory controller says of OOM kills (absent: none, or no cgroup), and
+   * the node's memory pressure when the early action is on.
    */
-  | ({ type: 'TICK'; samples: Readonly<Record<string, readonly ProcessSample[]>>; oom?: Readonly<Record<string, OomNotice>> } & At)
+  | ({ type: 'TICK'; samples: Readonly<Record<string, readonly ProcessSample[]>>; oom?: Readonly<Record<string, OomNotice>>; pressure?: Pressure } & At)
+  /**
+   * The node cgroup is out of memory (elastic memory control): its limit and
+   * charge, and each container's charge (absent: it has no cgroup to read).
+   * The machine picks one victim by DefaultOOMHandler's order.
+   */
+  | ({ type: 'NODE_OOM'; limitBytes: number; usageBytes: number; usages: Readonly<Record<string, number>> } & At)
   /** One log-monitor interval: the size of each tracked container's log directories. */
   | ({ type: 'LOG_TICK'; logDirs: Readonly<Record<string, ReadonlyArray<{ dir: string; bytes: number }>>> } & At);
 
@@ -149,11 +177,12 @@ export interface MonitorKill {
 
 type Ev<T extends MonitorEvent['type']> = Extract<MonitorEvent, { type: T }>;
 
-function track(settings: MonitorSettings, id: string, pid: number, resources: Resources): TrackedContainer {
+function track(settings: MonitorSettings, id: string, pid: number, resources: Resources, executionType: ExecutionType): TrackedContainer {
   return {
     id,
     pid,
     resources,
+    executionType,
     limits: containerLimits(resources, settings),
     ages: new Map(),
     cpu: newCpuTracker(jiffyLengthMs(settings.host.clockTicks)),
@@ -289,7 +318,43 @@ export function monitorTick(context: MonitorContext, event: Ev<'TICK'>): { conte
     if (kill) kills.push({ ...kill, usage, measure: m }); // removed from tracking: killed once
     else tracking.set(id, next);
   }
-  return { context: { ...context, tracking, utilization: util }, kills };
+  let pressure = context.pressure;
+  if (event.pressure !== undefined) {
+    const watched = watchPressure(pressure, s.pressure, event.pressure, event.ts);
+    pressure = watched.watch;
+    const victim = watched.preempt && victimOrder(pressureCandidates(candidates(tracking, (t) => t.measure?.pmemBytes)))[0];
+    if (victim && watched.preempt) {
+      tracking.delete(victim.id);
+      const diagnostics = pressureMessage(victim, { ...watched.preempt, thresholdPercent: s.pressure.thresholdPercent });
+      kills.push({ type: 'KILL_CONTAINER', id: victim.id, exitStatus: preemptionExitStatus(victim.executionType), diagnostics });
+    }
+  }
+  return { context: { ...context, tracking, utilization: util, pressure }, kills };
+}
+
+/** The tracked containers that have a usage figure, as the victim order sees them (in launch order). */
+function candidates(tracking: ReadonlyMap<string, TrackedContainer>, usageOf: (t: TrackedContainer) => number | undefined): VictimCandidate[] {
+  const out: VictimCandidate[] = [];
+  for (const t of tracking.values()) {
+    const usageBytes = usageOf(t);
+    if (usageBytes === undefined) continue;
+    out.push({ id: t.id, executionType: t.executionType, usageBytes, requestBytes: t.resources.memoryMb * 2 ** 20 });
+  }
+  return out;
+}
+
+/**
+ * YARN DefaultOOMHandler, one round: the first container by its order is
+ * removed from tracking and killed. None with a cgroup to read: nothing
+ * (the shell says so, and the node stays out of memory).
+ */
+export function nodeOom(context: MonitorContext, event: Ev<'NODE_OOM'>): { context: MonitorContext; kills: MonitorKill[] } {
+  const victim = victimOrder(candidates(context.tracking, (t) => event.usages[t.id]))[0];
+  if (victim === undefined) return { context, kills: [] };
+  const tracking = new Map(context.tracking);
+  tracking.delete(victim.id);
+  const diagnostics = nodeOomMessage(victim, event);
+  return { context: { ...context, tracking }, kills: [{ type: 'KILL_CONTAINER', id: victim.id, exitStatus: preemptionExitStatus(victim.executionType), diagnostics }] };
 }
 
 /**
@@ -324,7 +389,7 @@ export function logMonitorTick(context: MonitorContext, event: Ev<'LOG_TICK'>): 
 }
 
 export function initialMonitorContext(settings: MonitorSettings): MonitorContext {
-  return { settings, tracking: new Map(), utilization: { timestamp: 0, pmemMb: 0, vmemMb: 0, vcores: 0 } };
+  return { settings, tracking: new Map(), utilization: { timestamp: 0, pmemMb: 0, vmemMb: 0, vcores: 0 }, pressure: { overSince: null } };
 }
 
 export const containersMonitorMachine = setup({
@@ -335,11 +400,12 @@ export const containersMonitorMachine = setup({
     emitted: {} as MonitorKill,
   },
   actions: {
-    /** YARN onStartMonitoringContainer (a relaunch replaces the old tree). */
+    /** YARN onStartMonitoringContainer (a relaunch replaces the old tree, and counts as the latest launch). */
     startTracking: assign(({ context, event }) => {
       const e = event as Ev<'START_MONITORING'>;
       const tracking = new Map(context.tracking);
-      tracking.set(e.id, track(context.settings, e.id, e.pid, e.resources));
+      tracking.delete(e.id);
+      tracking.set(e.id, track(context.settings, e.id, e.pid, e.resources, e.executionType ?? 'GUARANTEED'));
       return { tracking };
     }),
     /** YARN onStopMonitoringContainer. */
@@ -364,6 +430,11 @@ export const containersMonitorMachine = setup({
       enqueue.assign(result.context);
       for (const kill of result.kills) enqueue.emit(kill);
     }),
+    handleNodeOom: enqueueActions(({ context, event, enqueue }) => {
+      const result = nodeOom(context, event as Ev<'NODE_OOM'>);
+      enqueue.assign(result.context);
+      for (const kill of result.kills) enqueue.emit(kill);
+    }),
     checkLogs: enqueueActions(({ context, event, enqueue }) => {
       const result = logMonitorTick(context, event as Ev<'LOG_TICK'>);
       enqueue.assign(result.context);
@@ -382,6 +453,7 @@ export const containersMonitorMachine = setup({
         CHANGE_MONITORING_CONTAINER_RESOURCE: { actions: 'changeLimits' },
         TICK: { actions: 'checkTrees' },
         LOG_TICK: { actions: 'checkLogs' },
+        NODE_OOM: { actions: 'handleNodeOom' },
       },
     },
   },

@@ -63,6 +63,10 @@ const CGROUP_DEFAULTS = {
   'yarn.nodemanager.resource.memory.enforced': true,
   'yarn.nodemanager.resource.memory.cgroups.soft-limit-percentage': 90,
   'yarn.nodemanager.resource.memory.cgroups.swappiness': 0,
+  'yarn.nodemanager.elastic-memory-control.enabled': false,
+  'yarn.nodemanager.elastic-memory-control.timeout-sec': 5,
+  'nodewarden.memory-pressure.preempt-threshold-percent': 0,
+  'nodewarden.memory-pressure.preempt-after-ms': 10_000,
 };
 const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS, ...CGROUP_DEFAULTS };
 
@@ -113,6 +117,7 @@ describe('defaults', () => {
       journal: { retentionHours: 24 },
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
       oomScoreAdj: -999,
+      memoryPressure: { elastic: false, elasticTimeoutSec: 5, preemptThresholdPercent: 0, preemptAfterMs: 10_000 },
       cgroups: { enabled: 'auto', hierarchy: 'nodewarden', pidsMax: 4096, strictCpu: false, memory: { enabled: false, enforced: true, softLimitPercent: 90, swappiness: 0 } },
       runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },
       effective: ALL_DEFAULTS,

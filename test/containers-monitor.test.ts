@@ -28,6 +28,7 @@ const settings = (over: Partial<MonitorSettings> = {}): MonitorSettings => ({
   cpuLimitPercent: 100,
   logDirSizeLimitBytes: 1000,
   logTotalSizeLimitBytes: 10_000,
+  pressure: { thresholdPercent: 0, afterMs: 10_000 },
   host: { processors: 2, pageSize: PAGE, clockTicks: 100 },
   ...over,
 });

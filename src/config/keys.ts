@@ -167,6 +167,18 @@ export const KEYS: readonly KeySpec[] = [
     expected: 'an integer from 0 to 100',
     valid: (v) => v >= 0 && v <= 100,
   },
+  // YARN's elastic memory control (CGroupElasticMemoryController): the containers together held to memory-mb, and our OOM handler picks who goes.
+  bool('yarn.nodemanager.elastic-memory-control.enabled', false),
+  positiveInt('yarn.nodemanager.elastic-memory-control.timeout-sec', 5),
+  // Ours: preempt before the kernel's OOM killer when memory pressure (PSI some avg10) stays high. 0: off.
+  {
+    name: 'nodewarden.memory-pressure.preempt-threshold-percent',
+    kind: 'number',
+    default: 0,
+    expected: 'a percentage from 0 (off) to 100',
+    valid: (v) => v >= 0 && v <= 100,
+  },
+  positiveInt('nodewarden.memory-pressure.preempt-after-ms', 10_000),
   // The kernel's OOM order (kubelet's --oom-score-adj): the daemon's own oom_score_adj, so it goes last.
   {
     name: 'nodewarden.oom-score-adj',

@@ -266,6 +266,12 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       maxQueued: num('nodewarden.containers.max-queued'),
       finishedRetentionMs: num('nodewarden.containers.finished-retention-ms'),
     },
+    memoryPressure: {
+      elastic: bool('yarn.nodemanager.elastic-memory-control.enabled'),
+      elasticTimeoutSec: num('yarn.nodemanager.elastic-memory-control.timeout-sec'),
+      preemptThresholdPercent: num('nodewarden.memory-pressure.preempt-threshold-percent'),
+      preemptAfterMs: num('nodewarden.memory-pressure.preempt-after-ms'),
+    },
     oomScoreAdj: num('nodewarden.oom-score-adj'),
     cgroups: {
       enabled: str('nodewarden.cgroups.enabled') as CgroupsSetting,

@@ -77,6 +77,17 @@ export interface Config {
     /** nodewarden.containers.finished-retention-ms: a DONE container is forgotten, directory and all, this long after it finished. */
     finishedRetentionMs: number;
   };
+  /** The node under memory pressure: YARN's elastic memory control, and our early preemption on PSI. */
+  memoryPressure: {
+    /** yarn.nodemanager.elastic-memory-control.enabled: the hierarchy is held to memory-mb and the daemon's OOM handler decides */
+    elastic: boolean;
+    /** yarn.nodemanager.elastic-memory-control.timeout-sec: an OOM not resolved in this long makes the node degraded */
+    elasticTimeoutSec: number;
+    /** nodewarden.memory-pressure.preempt-threshold-percent: PSI memory `some avg10` at which to preempt; 0 is off */
+    preemptThresholdPercent: number;
+    /** nodewarden.memory-pressure.preempt-after-ms: how long pressure stays over the threshold before each preemption */
+    preemptAfterMs: number;
+  };
   /** nodewarden.oom-score-adj: the daemon's own oom_score_adj (containers get theirs by execution type). */
   oomScoreAdj: number;
   /** Containment: cgroups or process groups (SPEC §10). */

@@ -98,8 +98,12 @@ export function monitorSettings(config: Config, host: HostFacts): MonitorSetting
   // A journal from before the fact was recorded: cgroups were in force then only where they were required.
   const inForce = host.cgroups ?? config.cgroups.enabled === 'true';
   const kernelEnforces = inForce && config.cgroups.memory.enabled && config.cgroups.memory.enforced;
+  // Elastic memory control lets a container burst over its own limit while the node has room (YARN's stated
+  // aim, which its polling pmem check would defeat at the next tick): the node's limit and the OOM handler
+  // bound memory instead. See docs/how-it-works.md, "The node under memory pressure".
+  const elastic = inForce && config.memoryPressure.elastic;
   return {
-    pmemCheckEnabled: config.monitor.pmemCheckEnabled && !kernelEnforces,
+    pmemCheckEnabled: config.monitor.pmemCheckEnabled && !kernelEnforces && !elastic,
     vmemCheckEnabled: config.monitor.vmemCheckEnabled && !kernelEnforces,
     vmemPmemRatio: config.monitor.vmemPmemRatio,
     allowance: config.allowance,
@@ -108,6 +112,7 @@ export function monitorSettings(config: Config, host: HostFacts): MonitorSetting
     cpuLimitPercent: config.node.cpuLimitPercent,
     logDirSizeLimitBytes: config.logMonitor.dirSizeLimitBytes,
     logTotalSizeLimitBytes: config.logMonitor.totalSizeLimitBytes,
+    pressure: { thresholdPercent: config.memoryPressure.preemptThresholdPercent, afterMs: config.memoryPressure.preemptAfterMs },
     host,
   };
 }
@@ -261,7 +266,15 @@ export abstract class NodeCore {
     // A tick with nothing tracked decides nothing: it is not worth a record.
     const idle = this.monitorActor.context.tracking.size === 0;
     if (event.type === 'TICK') {
-      if (!idle) this.input(() => ({ ts: event.ts, type: 'tick', samples: encodeSamples(event.samples), ...(event.oom ? { oom: { ...event.oom } } : {}) }));
+      if (!idle) {
+        this.input(() => ({
+          ts: event.ts,
+          type: 'tick',
+          samples: encodeSamples(event.samples),
+          ...(event.oom ? { oom: { ...event.oom } } : {}),
+          ...(event.pressure ? { pressure: event.pressure } : {}),
+        }));
+      }
     } else if (event.type === 'LOG_TICK') {
       if (!idle) this.input(() => ({ ts: event.ts, type: 'log-tick', logDirs: event.logDirs as Record<string, Array<{ dir: string; bytes: number }>> }));
     } else this.input(() => ({ ts: event.ts, type: 'monitor', event }));

@@ -15,6 +15,7 @@
  */
 import type { HostFacts, MonitorContext, MonitorEvent, MonitorSettings, NodeUtilization, OomNotice, TrackedContainer } from '../../state-machines/containers-monitor.js';
 import { containerLimits } from '../../state-machines/limits.js';
+import type { Pressure, PressureWatch } from '../../state-machines/node-memory.js';
 import type { ProcessSample } from '../../state-machines/process-tree.js';
 import type { FoundProcess } from '../../state-machines/recovery.js';
 import type { ContainerEvent, ContainerSpec, ContainerState, Resources } from '../../state-machines/types.js';
@@ -55,11 +56,11 @@ export type EventRecord = At & { type: 'event'; container: string; event: Contai
 export type MonitorInput = Exclude<MonitorEvent, { type: 'TICK' } | { type: 'LOG_TICK' }>;
 export type MonitorRecord = At & { type: 'monitor'; event: MonitorInput };
 /** A monitor tick: the trees sampled, and the kernel's OOM kills of containers in cgroups (absent: none). */
-export type TickRecord = At & { type: 'tick'; samples: Record<string, EncodedProcess[]>; oom?: Record<string, OomNotice> };
+export type TickRecord = At & { type: 'tick'; samples: Record<string, EncodedProcess[]>; oom?: Record<string, OomNotice>; pressure?: Pressure };
 export type LogTickRecord = At & { type: 'log-tick'; logDirs: Record<string, Array<{ dir: string; bytes: number }>> };
 /** Finished containers whose retention is over: forgotten, so their ids may be used again. */
 export type ForgetRecord = At & { type: 'forget'; containers: string[] };
-export type MonitorSnapshotRecord = At & { type: 'monitor-snapshot'; tracking: EncodedTracked[]; utilization: NodeUtilization };
+export type MonitorSnapshotRecord = At & { type: 'monitor-snapshot'; tracking: EncodedTracked[]; utilization: NodeUtilization; pressure?: PressureWatch };
 export type TransitionRecord = At & {
   type: 'transition';
   container: string;
@@ -134,6 +135,8 @@ export interface EncodedTracked {
   id: string;
   pid: number;
   resources: Resources;
+  /** Absent in snapshots from before it was recorded: GUARANTEED. */
+  executionType?: TrackedContainer['executionType'];
   /** [pid, age] of the tree's members as of the last tick. */
   ages: Array<[number, number]>;
   cpu: CpuTracker;
@@ -141,23 +144,24 @@ export interface EncodedTracked {
   usage: TrackedContainer['usage'];
 }
 
-export function encodeMonitor(context: MonitorContext): Pick<MonitorSnapshotRecord, 'tracking' | 'utilization'> {
+export function encodeMonitor(context: MonitorContext): Pick<MonitorSnapshotRecord, 'tracking' | 'utilization' | 'pressure'> {
   const tracking = [...context.tracking.values()].map((t) => ({
     id: t.id,
     pid: t.pid,
     resources: t.resources,
+    executionType: t.executionType,
     ages: [...t.ages],
     cpu: t.cpu,
     measure: t.measure,
     usage: t.usage,
   }));
-  return { tracking, utilization: context.utilization };
+  return { tracking, utilization: context.utilization, pressure: context.pressure };
 }
 
-export function decodeMonitor(r: Pick<MonitorSnapshotRecord, 'tracking' | 'utilization'>, settings: MonitorSettings): MonitorContext {
+export function decodeMonitor(r: Pick<MonitorSnapshotRecord, 'tracking' | 'utilization' | 'pressure'>, settings: MonitorSettings): MonitorContext {
   const tracking = new Map<string, TrackedContainer>();
   for (const t of r.tracking) {
-    tracking.set(t.id, { ...t, ages: new Map(t.ages), limits: containerLimits(t.resources, settings) });
+    tracking.set(t.id, { ...t, executionType: t.executionType ?? 'GUARANTEED', ages: new Map(t.ages), limits: containerLimits(t.resources, settings) });
   }
-  return { settings, tracking, utilization: r.utilization };
+  return { settings, tracking, utilization: r.utilization, pressure: r.pressure ?? { overSince: null } };
 }

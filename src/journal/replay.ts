@@ -327,7 +327,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 function monitorEventOf(r: Extract<JournalRecord, { type: 'monitor' | 'tick' | 'log-tick' }>): MonitorEvent {
-  if (r.type === 'tick') return { type: 'TICK', ts: r.ts, samples: decodeSamples(r.samples), ...(r.oom ? { oom: r.oom } : {}) };
+  if (r.type === 'tick') return { type: 'TICK', ts: r.ts, samples: decodeSamples(r.samples), ...(r.oom ? { oom: r.oom } : {}), ...(r.pressure ? { pressure: r.pressure } : {}) };
   if (r.type === 'log-tick') return { type: 'LOG_TICK', ts: r.ts, logDirs: r.logDirs };
   return r.event;
 }

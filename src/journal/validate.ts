@@ -118,8 +118,15 @@ const samples: Check = (r) => {
       if (!isObject(n) || !isInt(n.kills) || !isNum(n.peakBytes) || !isNum(n.limitBytes)) return `oom.${id}: expected {kills, peakBytes, limitBytes}`;
     }
   }
+  if (r.pressure !== undefined && !isPressure(r.pressure)) return 'pressure: expected {some: {avg10, avg60, avg300, total}, full: … or null}';
   return null;
 };
+
+const isPressureLine = (l: unknown): boolean => isObject(l) && isNum(l.avg10) && isNum(l.avg60) && isNum(l.avg300) && isNum(l.total);
+const isPressure = (p: unknown): boolean => isObject(p) && isPressureLine(p.some) && (p.full === null || isPressureLine(p.full));
+const EXECUTION_TYPES: ReadonlySet<unknown> = new Set(['GUARANTEED', 'OPPORTUNISTIC']);
+const executionType = (v: unknown): boolean => v === undefined || EXECUTION_TYPES.has(v);
+const isByteCounts = (v: unknown): boolean => isObject(v) && Object.values(v).every(isNum);
 
 const logDirs: Check = (r) => {
   if (!isObject(r.logDirs)) return 'logDirs: expected container id → directories';
@@ -131,10 +138,16 @@ const logDirs: Check = (r) => {
 
 const monitorEvent: Check = (r) => {
   const e = r.event;
+  if (isObject(e) && e.type === 'NODE_OOM') {
+    if (e.ts !== r.ts) return "event.ts: expected the record's ts";
+    return isNum(e.limitBytes) && isNum(e.usageBytes) && isByteCounts(e.usages) ? null : 'event: NODE_OOM needs limitBytes, usageBytes and usages (container id → bytes)';
+  }
   if (!isObject(e) || !isStr(e.id) || e.ts !== r.ts) return 'event: expected a monitor event with an id and the record\'s ts';
-  if (e.type === 'START_MONITORING') return isInt(e.pid) && resources(e.resources) ? null : 'event: START_MONITORING needs a pid and resources';
+  if (e.type === 'START_MONITORING') {
+    return isInt(e.pid) && resources(e.resources) && executionType(e.executionType) ? null : 'event: START_MONITORING needs a pid, resources and an execution type if any';
+  }
   if (e.type === 'CHANGE_MONITORING_CONTAINER_RESOURCE') return resources(e.resources) ? null : 'event: CHANGE_MONITORING_CONTAINER_RESOURCE needs resources';
-  return e.type === 'STOP_MONITORING' ? null : 'event.type: expected START_MONITORING, STOP_MONITORING or CHANGE_MONITORING_CONTAINER_RESOURCE';
+  return e.type === 'STOP_MONITORING' ? null : 'event.type: expected START_MONITORING, STOP_MONITORING, CHANGE_MONITORING_CONTAINER_RESOURCE or NODE_OOM';
 };
 
 const row = (v: unknown): boolean =>
@@ -170,6 +183,7 @@ const snapshot = need(
         isStr(c.id) &&
         isInt(c.pid) &&
         resources(c.resources) &&
+        executionType(c.executionType) &&
         Array.isArray(c.ages) &&
         c.ages.every((a) => Array.isArray(a) && a.length === 2 && isInt(a[0]) && isInt(a[1])) &&
         isObject(c.cpu),
@@ -184,7 +198,11 @@ const CHECKS: Record<JournalRecord['type'], Check> = {
   monitor: monitorEvent,
   tick: samples,
   'log-tick': logDirs,
-  'monitor-snapshot': all(snapshot, need('utilization', isObject, 'the node utilization')),
+  'monitor-snapshot': all(
+    snapshot,
+    need('utilization', isObject, 'the node utilization'),
+    need('pressure', (p) => p === undefined || (isObject(p) && (p.overSince === null || isNum(p.overSince))), '{overSince}'),
+  ),
   forget: need('containers', (c) => Array.isArray(c) && c.every(isStr), 'a list of container ids'),
   transition: all(container, need('from', (s) => STATES.has(s), 'a container state'), need('to', (s) => STATES.has(s), 'a container state'), event),
   kill: all(container, need('by', (b) => b === 'monitor' || b === 'scheduler', 'monitor or scheduler'), need('exitStatus', isInt, 'an exit status'), need('diagnostics', isStr, 'a string')),

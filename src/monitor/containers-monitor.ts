@@ -239,7 +239,7 @@ export class ContainersMonitor {
     if (effect.type === 'START_MONITORING') {
       const entry = this.opts.core.get(id);
       if (!entry) return;
-      this.send({ type: 'START_MONITORING', ts, id, pid: effect.pid, resources: entry.spec.resources });
+      this.send({ type: 'START_MONITORING', ts, id, pid: effect.pid, resources: entry.spec.resources, executionType: entry.spec.executionType });
       const t = this.opts.core.monitorContext.tracking.get(id)!;
       this.figures.set(id, { id, pid: t.pid, limits: t.limits, measure: null, usage: null, finishedAt: null });
       this.opts.log.info({ container: id, pid: effect.pid, limits: t.limits }, 'starting resource-monitoring');

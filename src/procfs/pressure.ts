@@ -11,20 +11,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export interface PressureLine {
-  /** Percent of the window, 0–100. */
-  avg10: number;
-  avg60: number;
-  avg300: number;
-  /** Total stall, µs since boot. */
-  total: number;
-}
+import type { Pressure, PressureLine } from '../../state-machines/node-memory.js';
 
-export interface Pressure {
-  some: PressureLine;
-  /** Absent on kernels that give only `some` (the cpu file before 5.13). */
-  full: PressureLine | null;
-}
+export type { Pressure, PressureLine };
 
 const LINE = /^(some|full) avg10=(\d+(?:\.\d+)?) avg60=(\d+(?:\.\d+)?) avg300=(\d+(?:\.\d+)?) total=(\d+)$/;
 
