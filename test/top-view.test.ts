@@ -50,6 +50,7 @@ const NODE: NodeReport = {
   recovery: {} as NodeReport['recovery'],
   containment: { mode: 'process-group', cgroups: [], missing: ['nodewarden.cgroups.enabled is false'] },
   pressure: { memory: null },
+  elastic: null,
   store: { writable: true, fault: null },
   limits: { known: 2, maxKnown: 10000, waiting: 0, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
   config: {},

@@ -90,6 +90,39 @@ export interface CgroupDriver {
   stats(id: string): CgroupStats | null;
   /** The kernel's OOM kills in it at its memory limit, with its peak and that limit; null when there was none (or it is gone). */
   oom(id: string): OomNotice | null;
+
+  // The node cgroup: the hierarchy as a whole (YARN's elastic memory control).
+
+  /**
+   * Hold every container together to `limitBytes`, with the kernel waiting
+   * for the daemon's OOM handler instead of killing (v1: memory.limit_in_bytes
+   * and memory.oom_control 1; v2: memory.high, which throttles instead of
+   * killing). null lifts both, the kernel's own OOM killer back in charge.
+   */
+  limitHierarchyMemory(limitBytes: number | null): void;
+  /** The hierarchy's charge and limit, and whether it is out of memory now (v1 under_oom; v2 memory.current at memory.high). null: unreadable. */
+  hierarchyMemory(): NodeMemory | null;
+  /**
+   * Call `onNotice` when the kernel says the hierarchy is out of memory (v1:
+   * an eventfd on memory.oom_control; v2: inotify on memory.events). Returns
+   * the function that stops listening. Throws when the kernel refuses.
+   */
+  watchHierarchyOom(onNotice: () => void, onError: (err: Error) => void): () => void;
+  /** A container cgroup's charge now (v1 memory.usage_in_bytes, v2 memory.current); null when gone or unreadable. */
+  memoryUsage(id: string): number | null;
+  /**
+   * SIGKILL every member at once, without the freezer (YARN's OOM handler):
+   * a task waiting in the OOM cannot be frozen, but dies of a SIGKILL.
+   */
+  killNow(id: string): void;
+}
+
+/** The node cgroup's memory, as elastic memory control reads it. */
+export interface NodeMemory {
+  usageBytes: number;
+  /** What is written; Infinity for none. */
+  limitBytes: number;
+  underOom: boolean;
 }
 
 /** A container id is one path component; the launcher checks this already, the driver again. */

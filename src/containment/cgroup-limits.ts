@@ -9,6 +9,8 @@
  * (`yarn.nodemanager.resource.memory.enabled`) the hard limit is the limit
  * itself, with YARN's soft limit and swappiness. A container the kernel
  * stops is reported -104 from the cgroup's OOM notice (containers-monitor).
+ * Under elastic memory control no container has a memory limit of its own:
+ * the node cgroup holds them together (elastic-memory.ts).
  */
 import { containerLimits } from '../../state-machines/limits.js';
 import type { ContainerSpec } from '../../state-machines/types.js';
@@ -26,7 +28,13 @@ export const BACKSTOP_FACTOR = 2;
 const OPPORTUNISTIC_SWAPPINESS = 100;
 
 /** The memory keys: YARN's strict mode, or the 2× backstop under the polling check. */
-function memoryLimits(spec: Pick<ContainerSpec, 'executionType'>, pmemBytes: number, config: Pick<Config, 'cgroups' | 'monitor'>): Pick<CgroupLimits, 'memoryLimitBytes' | 'memorySoftLimitBytes' | 'swappiness'> {
+function memoryLimits(
+  spec: Pick<ContainerSpec, 'executionType'>,
+  pmemBytes: number,
+  config: Pick<Config, 'cgroups' | 'monitor' | 'memoryPressure'>,
+): Pick<CgroupLimits, 'memoryLimitBytes' | 'memorySoftLimitBytes' | 'swappiness'> {
+  // Elastic memory control: a container may burst while the node has room; the node cgroup's limit bounds them all.
+  if (config.memoryPressure.elastic) return { memoryLimitBytes: null, memorySoftLimitBytes: null, swappiness: null };
   const strict = config.cgroups.memory;
   if (strict.enabled) {
     // enforced=false: the cgroup holds the container, no limit is written (YARN).
@@ -82,7 +90,7 @@ function cpuQuota(spec: Pick<ContainerSpec, 'resources'>, config: Pick<Config, '
 
 export function cgroupLimits(
   spec: Pick<ContainerSpec, 'resources' | 'executionType'>,
-  config: Pick<Config, 'cgroups' | 'monitor' | 'allowance' | 'node'>,
+  config: Pick<Config, 'cgroups' | 'monitor' | 'allowance' | 'node' | 'memoryPressure'>,
   processors: number,
 ): CgroupLimits {
   const { pmemBytes } = containerLimits(spec.resources, { vmemPmemRatio: config.monitor.vmemPmemRatio, allowance: config.allowance });

@@ -15,12 +15,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { OomNotice } from '../../state-machines/containers-monitor.js';
-import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats } from './cgroup-driver.js';
+import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats, type NodeMemory } from './cgroup-driver.js';
+import { EventFdListener, openEventFd } from './eventfd.js';
 import { childCgroups, pollUntil, readControl, readPids, removeCgroupDir, signalPids, writeControl } from './cgroup-files.js';
 import { V1_CONTROLLERS, type V1Controller } from './detect.js';
 
 /** How long a freeze may take before a kill signals anyway (Mesos re-checks every 100 ms; a task in D state can hold it). */
 const FREEZE_TIMEOUT_MS = 5000;
+
+/** What v1 shows for "no limit" (PAGE_COUNTER_MAX pages): anything this large is none. */
+const UNLIMITED_V1 = 2 ** 63 - 4096;
+
+/** Whether a v1 memory cgroup (or one above it) is out of memory right now. */
+function underOom(memoryDir: string): boolean {
+  return parseKeyValues(readControl(memoryDir, 'memory.oom_control')).get('under_oom') === 1;
+}
 
 export class CgroupV1 implements CgroupDriver {
   readonly mode = 'cgroup-v1' as const;
@@ -76,6 +85,11 @@ export class CgroupV1 implements CgroupDriver {
 
   async signal(id: string, sig: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     if (!fs.existsSync(this.dir('freezer', id))) return;
+    // Tasks waiting in an OOM cannot be frozen (the freeze would time out), nor fork: signal them as they are.
+    if (underOom(this.dir('memory', id))) {
+      signalPids(this.members(id), sig);
+      return;
+    }
     // Frozen, no member can fork while we read the list; the signal is taken at the thaw.
     await this.freeze(id);
     signalPids(this.members(id), sig);
@@ -102,6 +116,58 @@ export class CgroupV1 implements CgroupDriver {
     } else if (readControl(cpu, 'cpu.cfs_quota_us')?.trim() !== '-1') {
       writeControl(cpu, 'cpu.cfs_quota_us', -1);
     }
+  }
+
+  private get memoryHierarchy(): string {
+    return path.join(this.own.memory, this.hierarchy);
+  }
+
+  limitHierarchyMemory(limitBytes: number | null): void {
+    const memory = this.memoryHierarchy;
+    fs.mkdirSync(memory, { recursive: true });
+    if (limitBytes !== null) {
+      writeControl(memory, 'memory.limit_in_bytes', limitBytes);
+      writeControl(memory, 'memory.oom_control', 1);
+      return;
+    }
+    // The limit first: tasks waiting in an OOM are let go rather than killed.
+    if (Number(readControl(memory, 'memory.limit_in_bytes') ?? UNLIMITED_V1) < UNLIMITED_V1) writeControl(memory, 'memory.limit_in_bytes', -1);
+    if (parseKeyValues(readControl(memory, 'memory.oom_control')).get('oom_kill_disable') === 1) writeControl(memory, 'memory.oom_control', 0);
+  }
+
+  hierarchyMemory(): NodeMemory | null {
+    const memory = this.memoryHierarchy;
+    const usage = readControl(memory, 'memory.usage_in_bytes')?.trim();
+    const limit = readControl(memory, 'memory.limit_in_bytes')?.trim();
+    const control = parseKeyValues(readControl(memory, 'memory.oom_control'));
+    if (usage === undefined || limit === undefined || !/^\d+$/.test(usage) || !/^\d+$/.test(limit) || !control.has('under_oom')) return null;
+    return { usageBytes: Number(usage), limitBytes: Number(limit) >= UNLIMITED_V1 ? Infinity : Number(limit), underOom: control.get('under_oom') === 1 };
+  }
+
+  watchHierarchyOom(onNotice: () => void, onError: (err: Error) => void): () => void {
+    const control = fs.openSync(path.join(this.memoryHierarchy, 'memory.oom_control'), 'r');
+    let efd: number;
+    try {
+      efd = openEventFd();
+      writeControl(this.memoryHierarchy, 'cgroup.event_control', `${efd} ${control}`);
+    } catch (err) {
+      fs.closeSync(control);
+      throw err;
+    }
+    const listener = new EventFdListener(efd, onNotice, onError);
+    return () => {
+      listener.close();
+      fs.closeSync(control);
+    };
+  }
+
+  memoryUsage(id: string): number | null {
+    const usage = readControl(this.dir('memory', id), 'memory.usage_in_bytes')?.trim();
+    return usage !== undefined && /^\d+$/.test(usage) ? Number(usage) : null;
+  }
+
+  killNow(id: string): void {
+    signalPids(this.members(id), 'SIGKILL');
   }
 
   get listingDir(): string {

@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { OomNotice } from '../../state-machines/containers-monitor.js';
-import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats } from './cgroup-driver.js';
+import { assertCgroupName, parseKeyValues, type CgroupDriver, type CgroupLimits, type CgroupStats, type NodeMemory } from './cgroup-driver.js';
 import { childCgroups, pollUntil, readControl, readPids, removeCgroupDir, signalPids, writeControl } from './cgroup-files.js';
 import { V2_CONTROLLERS } from './detect.js';
 
@@ -129,6 +129,43 @@ export class CgroupV2 implements CgroupDriver {
     const top = path.join(this.own, this.hierarchy);
     if (quota) writeControl(top, 'cpu.max', `${quota.quotaUs} ${quota.periodUs}`);
     else if (!(readControl(top, 'cpu.max') ?? 'max').startsWith('max')) writeControl(top, 'cpu.max', 'max');
+  }
+
+  /**
+   * v2 has no oom_control: memory.high (YARN's choice) throttles and reclaims
+   * at the limit rather than killing, and the handler takes memory back.
+   */
+  limitHierarchyMemory(limitBytes: number | null): void {
+    this.enableControllers();
+    const top = path.join(this.own, this.hierarchy);
+    if (limitBytes !== null) writeControl(top, 'memory.high', limitBytes);
+    else if ((readControl(top, 'memory.high') ?? 'max').trim() !== 'max') writeControl(top, 'memory.high', 'max');
+  }
+
+  hierarchyMemory(): NodeMemory | null {
+    const top = path.join(this.own, this.hierarchy);
+    const current = readControl(top, 'memory.current')?.trim();
+    const high = readControl(top, 'memory.high')?.trim();
+    if (current === undefined || high === undefined || !/^\d+$/.test(current) || !/^(\d+|max)$/.test(high)) return null;
+    const limitBytes = high === 'max' ? Infinity : Number(high);
+    return { usageBytes: Number(current), limitBytes, underOom: Number(current) >= limitBytes };
+  }
+
+  /** memory.events changes (its `high` count) are file events the kernel sends to inotify: fs.watch hears them. */
+  watchHierarchyOom(onNotice: () => void, onError: (err: Error) => void): () => void {
+    const watcher = fs.watch(path.join(this.own, this.hierarchy, 'memory.events'), () => onNotice());
+    watcher.on('error', onError);
+    return () => watcher.close();
+  }
+
+  memoryUsage(id: string): number | null {
+    const current = readControl(this.dir(id), 'memory.current')?.trim();
+    return current !== undefined && /^\d+$/.test(current) ? Number(current) : null;
+  }
+
+  killNow(id: string): void {
+    const dir = this.dir(id);
+    if (fs.existsSync(dir)) writeControl(dir, 'cgroup.kill', 1);
   }
 
   get listingDir(): string {

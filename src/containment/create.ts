@@ -17,7 +17,7 @@ import type { CgroupDriver } from './cgroup-driver.js';
 import { CgroupV1 } from './cgroup-v1.js';
 import { CgroupV2 } from './cgroup-v2.js';
 import type { Containment } from './containment.js';
-import { detectContainment, type ContainmentMode } from './detect.js';
+import { ContainmentUnavailable, detectContainment, type ContainmentMode } from './detect.js';
 import { ProcessGroupContainment } from './process-group.js';
 
 /** GET /v1/node → containment. */
@@ -68,15 +68,26 @@ export interface ContainmentInForce {
   report: ContainmentReport;
   /** Held while the daemon runs (cgroups: its hierarchy); released at close. */
   lock: DbLock | null;
+  /** The cgroup driver in force (null: process groups), for what is done to the hierarchy as a whole. */
+  driver: CgroupDriver | null;
 }
 
-export function createContainment(config: Pick<Config, 'cgroups' | 'node'>, log: Logger, opts: { procfsRoot?: string; isRoot?: boolean } = {}): ContainmentInForce {
+export function createContainment(
+  config: Pick<Config, 'cgroups' | 'node' | 'memoryPressure'>,
+  log: Logger,
+  opts: { procfsRoot?: string; isRoot?: boolean } = {},
+): ContainmentInForce {
   const cfg = config.cgroups;
   const procfsRoot = opts.procfsRoot ?? '/proc';
   const procfs = new ProcfsReader(procfsRoot);
   const d = detectContainment({ setting: cfg.enabled, procfsRoot, isRoot: opts.isRoot ?? process.getuid?.() === 0 });
   if (d.mode === 'process-group') {
-    return { containment: new ProcessGroupContainment(procfs, log), report: { mode: d.mode, cgroups: [], missing: d.missing }, lock: null };
+    if (config.memoryPressure.elastic) {
+      throw new ContainmentUnavailable(
+        `yarn.nodemanager.elastic-memory-control.enabled is true, but it needs cgroups, which are not in force:\n  ${d.missing.join('\n  ')}`,
+      );
+    }
+    return { containment: new ProcessGroupContainment(procfs, log), report: { mode: d.mode, cgroups: [], missing: d.missing }, lock: null, driver: null };
   }
   const driver = d.mode === 'cgroup-v1' ? new CgroupV1(d.own, cfg.hierarchy, hostFacts().clockTicks) : new CgroupV2(v2Base(d.own, cfg.hierarchy), cfg.hierarchy);
   const lock = lockHierarchy(driver);
@@ -88,9 +99,18 @@ export function createContainment(config: Pick<Config, 'cgroups' | 'node'>, log:
     // v1 refuses a parent quota below a kept container's own: the containers run, without the node-level one.
     log.warn({ err, quota }, 'cannot set the node-level CPU quota on the cgroup hierarchy; containers run without it');
   }
+  if (!config.memoryPressure.elastic) {
+    try {
+      // Elastic memory control left on by an earlier configuration: the node cgroup's limit lifted, the kernel's OOM killer back.
+      driver.limitHierarchyMemory(null);
+    } catch (err) {
+      log.warn({ err }, 'cannot lift the node-level memory limit an earlier start left on the cgroup hierarchy');
+    }
+  }
   return {
     containment: new CgroupContainment(driver, procfs, new ProcessGroupContainment(procfs, log)),
     report: { mode: d.mode, cgroups: driver.hierarchyDirs, missing: [] },
     lock,
+    driver,
   };
 }

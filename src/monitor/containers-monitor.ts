@@ -28,6 +28,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import { containerPaths } from '../launcher/container-paths.js';
+import { readMemoryPressure } from '../procfs/pressure.js';
 import { logDirSize } from './log-dir-size.js';
 import type { Containment } from '../containment/containment.js';
 import { TreeSampler } from './tree-sampler.js';
@@ -137,7 +138,9 @@ export class ContainersMonitor {
     for (const [id, tree] of Object.entries(samples)) {
       if (oom?.[id] !== undefined || mayExceedLimit(this.settings, tracking.get(id)!.limits, tree)) this.sampler.addCommandLines(tree);
     }
-    const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples, ...(oom ? { oom } : {}) });
+    // The node's memory pressure, an input like the samples, only when the early action may use it.
+    const pressure = this.settings.pressure.thresholdPercent > 0 ? readMemoryPressure(this.opts.config.monitor.procfsRoot) : null;
+    const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples, ...(oom ? { oom } : {}), ...(pressure ? { pressure } : {}) });
     this.refreshFigures();
     this.ticks++;
     this.opts.bus.emit('monitorTick', { durationMs: performance.now() - started, containers: roots.size });

@@ -35,7 +35,7 @@ export class EffectRunner {
     private readonly launcher: ProcessLauncher,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly config: Pick<Config, 'cgroups' | 'monitor' | 'allowance' | 'node'>,
+    private readonly config: Pick<Config, 'cgroups' | 'monitor' | 'allowance' | 'node' | 'memoryPressure'>,
     /** Called with an exit before it is reported: the monitor's last word on it (the kernel's OOM kill becomes -104). */
     private readonly beforeExit: (id: string) => void = () => undefined,
   ) {}

@@ -29,6 +29,7 @@ import { readMemoryPressure, type Pressure } from '../procfs/pressure.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
 import type { Containment } from '../containment/containment.js';
 import { createContainment, type ContainmentReport } from '../containment/create.js';
+import { ElasticMemoryController, type ElasticMemoryStatus } from '../monitor/elastic-memory.js';
 import { ContainerGc } from './container-gc.js';
 import { EffectRunner } from './effect-runner.js';
 import { recoverContainers, type RecoverySummary } from './recovery.js';
@@ -52,6 +53,8 @@ export interface NodeReport {
   containment: ContainmentReport;
   /** The node's memory pressure (PSI, `/proc/pressure/memory` under the procfs root); null where the kernel has none. */
   pressure: { memory: Pressure | null };
+  /** Elastic memory control: the node cgroup's limit and use, and its OOM episodes (null: off). */
+  elastic: ElasticMemoryStatus | null;
   config: Config['effective'];
 }
 
@@ -94,6 +97,8 @@ export class NodeWarden {
   /** What the start found and did about the containers left unfinished. */
   readonly recovery: RecoverySummary;
   readonly containment: ContainmentReport;
+  /** YARN's elastic memory control (null: off). */
+  readonly elastic: ElasticMemoryController | null;
   private idCounter = 0;
   private closed = false;
 
@@ -104,7 +109,7 @@ export class NodeWarden {
     this.clock = opts.clock ?? systemClock;
     this.bus = createBus(this.log);
     // Before anything is opened: with nodewarden.cgroups.enabled=true and no cgroups, the start fails here.
-    const { containment, report, lock } = createContainment(this.config, this.log);
+    const { containment, report, lock, driver } = createContainment(this.config, this.log);
     this.containment = report;
     this.containmentHeld = containment;
     this.locks.push(...(lock ? [lock] : []));
@@ -191,9 +196,21 @@ export class NodeWarden {
           'under memory pressure the kernel may kill the daemon before the containers',
       );
     }
+    // Elastic memory control (createContainment refused it without cgroups): after recovery, so a node left out of memory is resolved with every container known.
+    this.elastic = driver && this.config.memoryPressure.elastic
+      ? new ElasticMemoryController({
+          driver,
+          core: this.core,
+          clock: this.clock,
+          log: this.log,
+          limitBytes: this.config.node.memoryMb * 2 ** 20,
+          timeoutMs: this.config.memoryPressure.elasticTimeoutSec * 1000,
+        })
+      : null;
     this.pruner = new JournalPruner({ store: this.store, core: this.core, clock: this.clock, log: this.log, retentionHours: this.config.journal.retentionHours });
     this.gc = new ContainerGc({ core: this.core, workDir: this.workDir, retentionMs: this.config.limits.finishedRetentionMs, clock: this.clock, log: this.log });
     this.monitor.start();
+    this.elastic?.start();
     this.pruner.start();
     this.gc.start();
   }
@@ -323,6 +340,7 @@ export class NodeWarden {
       limits: { known: this.core.size, maxKnown: this.config.limits.maxKnown, waiting: this.waitingToRun(), maxQueued: this.config.limits.maxQueued, finishedRetentionMs: this.config.limits.finishedRetentionMs },
       containment: this.containment,
       pressure: { memory: readMemoryPressure(this.config.monitor.procfsRoot) },
+      elastic: this.elastic?.status() ?? null,
       config: this.config.effective,
     };
   }
@@ -380,6 +398,7 @@ export class NodeWarden {
     this.closed = true;
     if (!opts.keepContainers && !keepsContainersOnShutdown(this.config)) await this.killAll(ExitStatus.KILLED_BY_RESOURCEMANAGER, KILLED_ON_SHUTDOWN);
     this.monitor.close();
+    this.elastic?.close();
     await this.pruner.close();
     await this.gc.close();
     this.runner.close();

@@ -7,10 +7,14 @@ export function nodeRoutes(app: FastifyInstance, node: NodeWarden, metrics: ApiM
   app.get('/v1/node', async () => node.nodeReport());
 
   // Also how a second daemon learns who holds the socket.
-  // Serving either way; "degraded" while the database cannot commit (launches get 503 then).
+  // Serving either way; "degraded" while the database cannot commit (launches get 503 then),
+  // or while the node has been out of memory for longer than the elastic control's timeout.
   app.get('/healthz', async () => {
     const fault = node.storeFault();
-    return fault ? { status: 'degraded', pid: process.pid, store: fault } : { status: 'ok', pid: process.pid };
+    const oom = node.elastic?.status();
+    const memory = oom?.unresolved ? { memory: { outOfMemorySince: new Date(oom.oomSince!).toISOString(), usageBytes: oom.usageBytes, limitBytes: oom.limitBytes } } : {};
+    if (fault === null && !oom?.unresolved) return { status: 'ok', pid: process.pid };
+    return { status: 'degraded', pid: process.pid, ...(fault ? { store: fault } : {}), ...memory };
   });
 
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
