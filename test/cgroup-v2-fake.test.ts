@@ -13,6 +13,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CgroupV2, cpuWeightOf } from '../src/containment/cgroup-v2.js';
 import { v2Base } from '../src/containment/create.js';
 import type { CgroupLimits } from '../src/containment/cgroup-driver.js';
+import { pino } from 'pino';
+import { resolveConfig } from '../src/config/load.js';
+import { monitorSettings } from '../src/core/node-core.js';
+import { ElasticMemoryController } from '../src/monitor/elastic-memory.js';
+import type { MonitorEvent } from '../state-machines/containers-monitor.js';
+import { MonitorActor } from '../state-machines/monitor-actor.js';
+import { waitFor } from './helpers/proc.js';
 
 const LIMITS: CgroupLimits = { memoryLimitBytes: null, memorySoftLimitBytes: null, swappiness: null, cpuShares: 1024, cpuQuota: null, pidsMax: null };
 
@@ -171,5 +178,101 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 1000, limitBytes: 335544320 });
     fs.writeFileSync(path.join(dir, 'memory.peak'), '335540000\n');
     expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 335540000, limitBytes: 335544320 });
+  });
+});
+
+describe('elastic memory control on a fake cgroup v2 directory', () => {
+  const MB = 2 ** 20;
+  let root: string;
+  let own: string;
+  let cg: CgroupV2;
+  let controller: ElasticMemoryController | undefined;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-cgv2-'));
+    own = path.join(root, 'nm.service');
+    fs.mkdirSync(own);
+    fs.writeFileSync(path.join(own, 'cgroup.controllers'), 'cpu memory pids\n');
+    fs.writeFileSync(path.join(own, 'cgroup.subtree_control'), '');
+    cg = new CgroupV2(own, 'nodewarden');
+  });
+  afterEach(() => {
+    controller?.close();
+    controller = undefined;
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  const top = (...parts: string[]) => path.join(own, 'nodewarden', ...parts);
+  /** The kernel's side: a container's members and charge. */
+  const holds = (id: string, pids: number[], bytes: number) => {
+    fs.writeFileSync(top(id, 'cgroup.procs'), pids.map((p) => `${p}\n`).join(''));
+    fs.writeFileSync(top(id, 'memory.current'), `${bytes}\n`);
+  };
+
+  it('the node cgroup: memory.high is the limit (throttle, never kill), lifted to max; out of memory is memory.current at it; memory.events wakes the watcher', async () => {
+    cg.limitHierarchyMemory(300 * MB);
+    expect(fs.readFileSync(top('memory.high'), 'utf8')).toBe(String(300 * MB));
+    fs.writeFileSync(top('memory.current'), `${299 * MB}\n`);
+    expect(cg.hierarchyMemory()).toEqual({ usageBytes: 299 * MB, limitBytes: 300 * MB, underOom: false });
+    fs.writeFileSync(top('memory.current'), `${300 * MB}\n`);
+    expect(cg.hierarchyMemory()?.underOom).toBe(true);
+    fs.writeFileSync(top('memory.current'), 'garbage\n');
+    expect(cg.hierarchyMemory()).toBeNull();
+
+    fs.writeFileSync(top('memory.events'), 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n');
+    let notices = 0;
+    const stop = cg.watchHierarchyOom(() => notices++, () => {});
+    try {
+      fs.writeFileSync(top('memory.events'), 'low 0\nhigh 1\nmax 0\noom 0\noom_kill 0\n');
+      await waitFor(() => notices > 0, 5000, 'the inotify notice');
+    } finally {
+      stop();
+    }
+    cg.limitHierarchyMemory(null);
+    expect(fs.readFileSync(top('memory.high'), 'utf8')).toBe('max');
+  });
+
+  it('the OOM handler over it: one victim at a time in the order, each killed by cgroup.kill; past the timeout degraded, and still killing', async () => {
+    cg.create('steady', LIMITS);
+    cg.create('best-effort', LIMITS);
+    holds('steady', [101], 100 * MB);
+    holds('best-effort', [202], 150 * MB);
+    cg.limitHierarchyMemory(300 * MB);
+    fs.writeFileSync(top('memory.current'), `${300 * MB}\n`);
+    fs.writeFileSync(top('memory.events'), 'high 1\n');
+
+    const monitor = new MonitorActor({ ...monitorSettings(resolveConfig([]), { processors: 2, pageSize: 4096, clockTicks: 100, cgroups: true }) });
+    monitor.step({ type: 'START_MONITORING', ts: 0, id: 'steady', pid: 101, resources: { memoryMb: 200, vcores: 1 }, executionType: 'GUARANTEED' });
+    monitor.step({ type: 'START_MONITORING', ts: 0, id: 'best-effort', pid: 202, resources: { memoryMb: 200, vcores: 1 }, executionType: 'OPPORTUNISTIC' });
+    const notices: MonitorEvent[] = [];
+    const core = {
+      monitor: (e: MonitorEvent) => {
+        notices.push(e);
+        return monitor.step(e);
+      },
+      get monitorContext() {
+        return monitor.context;
+      },
+      durable: async () => {},
+    };
+    controller = new ElasticMemoryController({ driver: cg, core, clock: { now: () => Date.now() }, log: pino({ level: 'silent' }), limitBytes: 300 * MB, timeoutMs: 50 });
+    controller.start();
+
+    // At start the node is looked at once: the opportunistic one goes first.
+    await waitFor(() => fs.existsSync(top('best-effort', 'cgroup.kill')), 5000, 'the first victim');
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({ type: 'NODE_OOM', limitBytes: 300 * MB, usageBytes: 300 * MB, usages: { steady: 100 * MB, 'best-effort': 150 * MB } });
+    // Until its processes are gone nobody else is chosen, however long; past the timeout the node is degraded.
+    await waitFor(() => controller!.status().unresolved, 5000, 'the timeout to pass');
+    expect(notices).toHaveLength(1);
+    expect(fs.existsSync(top('steady', 'cgroup.kill'))).toBe(false);
+
+    // The kernel empties it; the node is still out of memory: the next by the order.
+    holds('best-effort', [], 0);
+    await waitFor(() => fs.existsSync(top('steady', 'cgroup.kill')), 5000, 'the second victim');
+    expect(notices).toHaveLength(2);
+    holds('steady', [], 0);
+    fs.writeFileSync(top('memory.current'), `${10 * MB}\n`);
+    await waitFor(() => !controller!.status().underOom, 5000, 'the OOM to be resolved');
+    expect(controller.status()).toMatchObject({ unresolved: false, kills: 2, episodes: 1 });
   });
 });

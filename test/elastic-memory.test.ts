@@ -15,7 +15,9 @@ import { exportLines } from '../src/journal/export.js';
 import { replayLines } from '../src/journal/replay.js';
 import { ExitStatus } from '../state-machines/exit-status.js';
 import { HIERARCHY_KEY, ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
-import { startDaemon, type TestDaemon } from './helpers/daemon.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { curl } from './helpers/curl.js';
+import { startApiDaemon, startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { waitFor } from './helpers/proc.js';
 
@@ -39,14 +41,17 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
   let d: TestDaemon | undefined;
   let dd: DaemonDir | undefined;
   let cgroups: TestCgroups | undefined;
+  let stranger: ChildProcess | undefined;
   afterEach(async () => {
     try {
+      stranger?.kill('SIGKILL');
       await d?.stop();
       await dd?.cleanup();
     } finally {
       await cgroups?.cleanup();
       d = undefined;
       dd = undefined;
+      stranger = undefined;
       cgroups = undefined;
     }
   });
@@ -126,4 +131,31 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
     const health = await dd.current!.client.get<{ status: string }>('/healthz');
     expect(health.status).toBe('ok');
   }, 120_000);
+
+  it('an OOM no container kill can resolve (a process the daemon did not start fills the node cgroup): said in the log, degraded in /healthz and /v1/node past the timeout, ok again once it ends', async () => {
+    cgroups = new TestCgroups(own!);
+    const logged: string[] = [];
+    const api = await startApiDaemon(
+      { ...ELASTIC, 'yarn.nodemanager.resource.memory-mb': 256, 'yarn.nodemanager.elastic-memory-control.timeout-sec': 1, [HIERARCHY_KEY]: cgroups.hierarchy },
+      { log: pino({ level: 'info' }, { write: (l: string) => void logged.push(l) }) },
+    );
+    d = api;
+    // Placed straight into the node cgroup (beneath the daemon's hierarchy, which this test made): no container holds it.
+    const memory = path.join(own!.memory, cgroups.hierarchy);
+    stranger = spawn(process.execPath, ['-e', GROW.replace("fs.existsSync('go')", 'true')], { stdio: 'ignore' });
+    fs.writeFileSync(path.join(memory, 'cgroup.procs'), String(stranger.pid));
+    await waitFor(() => api.node.nodeReport().elastic?.unresolved === true, 30_000, 'the OOM to pass its timeout');
+
+    const health = await curl(api.socket, ['http://localhost/healthz']);
+    expect(health.status).toBe(200);
+    expect(health.json).toMatchObject({ status: 'degraded', memory: { limitBytes: 256 * MB } });
+    expect(api.node.nodeReport().elastic).toMatchObject({ underOom: true, unresolved: true, kills: 0 });
+    const said = logged.map((l) => JSON.parse(l).msg as string);
+    expect(said.some((m) => m.includes('no running container is left to kill'))).toBe(true);
+    expect(said.some((m) => /OOM was not resolved in \d+ ms .* the node is degraded and the handler goes on/.test(m))).toBe(true);
+
+    stranger.kill('SIGKILL');
+    await waitFor(() => api.node.nodeReport().elastic?.underOom === false, 30_000, 'the OOM to end with the process');
+    expect((await curl(api.socket, ['http://localhost/healthz'])).json.status).toBe('ok');
+  }, 60_000);
 });

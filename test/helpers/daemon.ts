@@ -52,8 +52,10 @@ export interface ApiTestDaemon extends TestDaemon {
 }
 
 /** The daemon as `nodewarden start` runs it, serving its socket API at `<dir>/var/nodewarden.sock`. */
-export async function startApiDaemon(settings: Settings = {}): Promise<ApiTestDaemon> {
-  const { dir, dbPath, workDir, config, log } = daemonSetup(settings);
+export async function startApiDaemon(settings: Settings = {}, opts: { log?: Logger } = {}): Promise<ApiTestDaemon> {
+  const setup = daemonSetup(settings);
+  const { dir, dbPath, workDir, config } = setup;
+  const log = opts.log ?? setup.log;
   const socket = path.join(workDir, 'nodewarden.sock');
   let daemon: Daemon;
   try {
