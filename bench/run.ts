@@ -15,6 +15,7 @@ import { containmentBench } from './containment.js';
 import { enforcementBench } from './enforcement.js';
 import { journalBench } from './journal.js';
 import { launchesBench } from './launches.js';
+import { nodeMemoryBench, type OomRun } from './node-memory.js';
 import { recoveryBench } from './recovery.js';
 import { METHOD_NAMES, METHODS, samplingBench, type SizeResult } from './sampling.js';
 import { figure, machine, type Figure } from './stats.js';
@@ -167,6 +168,25 @@ async function containmentSection(): Promise<Record<string, unknown>> {
   return r as unknown as Record<string, unknown>;
 }
 
+async function nodeMemorySection(): Promise<Record<string, unknown> | undefined> {
+  const r = await nodeMemoryBench({ runs: quick ? 1 : RUNS });
+  if (r === null) {
+    console.log('the node under memory pressure: n/a (needs root and cgroup v1 here)');
+    return undefined;
+  }
+  console.log(`the node under memory pressure: ${r.description}; ${r.runs} run(s) each`);
+  const who = (run: OomRun) => run.victims.map((v) => `${v.id} (${v.exitStatus === -1000 ? `exit ${v.exitCode}` : v.exitStatus})`).join(', then ');
+  if (r.noticeToFreedMs) {
+    line('OOM notice → memory freed, elastic control', `${ms(r.noticeToFreedMs.median)} ms`, `${range(r.noticeToFreedMs, ms)} over ${r.noticeToFreedMs.runs.length} OOMs  goal < ${r.goals.noticeToFreedMsMax} ms: ${met(r.met)}`);
+  }
+  if (r.peakToLimit) line('node cgroup peak / memory-mb, elastic control', `${r.peakToLimit.median.toFixed(3)} x`, `${range(r.peakToLimit, (x) => x.toFixed(3))}  goal ≤ ${r.goals.peakToLimitMax}`);
+  line('who went, elastic control (nodewarden\'s handler)', r.elastic.map(who).join(' | '));
+  line('who went, elastic control off (the kernel\'s OOM killer)', r.kernel.map(who).join(' | '));
+  const kernelPeak = figure(r.kernel.map((k) => k.peakToLimit));
+  line('node cgroup peak / memory-mb, the kernel\'s OOM killer', `${kernelPeak.median.toFixed(3)} x`, range(kernelPeak, (x) => x.toFixed(3)));
+  return { ...r, quick } as unknown as Record<string, unknown>;
+}
+
 async function apiSection(): Promise<Record<string, unknown> | undefined> {
   if (quick) {
     console.log('socket API with 1,000 containers known: full run only (launches and status against pm2 below cover the quick run)');
@@ -235,6 +255,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown> | undefined>
   sampling: samplingSection,
   enforcement: enforcementSection,
   containment: containmentSection,
+  'node-memory': nodeMemorySection,
   api: apiSection,
   launches: launchesSection,
   recovery: recoverySection,

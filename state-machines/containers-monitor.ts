@@ -26,6 +26,7 @@ import {
   type ProcessSample,
 } from './process-tree.js';
 import {
+  kernelOomMessage,
   nodeOomMessage,
   preemptionExitStatus,
   pressureCandidates,
@@ -222,6 +223,7 @@ function checkLimit(s: MonitorSettings, t: TrackedContainer, members: readonly P
  * YARN leaves a bare 137 "Killed by external signal" here.
  */
 function oomKill(s: MonitorSettings, t: TrackedContainer, members: readonly ProcessSample[], oom: OomNotice): MonitorKill {
+  if (oom.peakBytes + OWN_LIMIT_SLACK_BYTES < oom.limitBytes) return nodeOomKill(t, oom);
   const vmemBytes = members.length > 0 ? virtualMemorySize(members, NO_AGES, 0) : 0;
   const usage = { pmemBytes: oom.peakBytes, pmemLimit: t.limits.pmemBytes, vmemBytes, vmemLimit: t.limits.vmemBytes };
   const times = oom.kills === 1 ? 'once' : `${oom.kills} times`;
@@ -233,6 +235,21 @@ function oomKill(s: MonitorSettings, t: TrackedContainer, members: readonly Proc
       memoryKillMessage('physical', t.pid, t.id, usage, oom.peakBytes - t.limits.pmemBytes, processTreeDump(members)) +
       `The kernel's OOM killer stopped it ${times} at its cgroup memory limit of ${oom.limitBytes}B.\n`,
   };
+}
+
+/** A cgroup stopped at its own limit peaks at it, give or take the kernel's charge batches. */
+const OWN_LIMIT_SLACK_BYTES = 2 ** 20;
+
+/**
+ * The kernel's OOM killer took it while it was under its own cgroup limit:
+ * the node (or a cgroup above the container, such as the node cgroup
+ * without elastic control) was out of memory, and the kernel's order
+ * (oom_score_adj, set by execution type) chose it. Not -104: it was
+ * preempted for the node, as the OOM handler would have (node-memory.ts).
+ */
+function nodeOomKill(t: TrackedContainer, oom: OomNotice): MonitorKill {
+  const usage = { id: t.id, executionType: t.executionType, usageBytes: oom.peakBytes, requestBytes: t.resources.memoryMb * 2 ** 20 };
+  return { type: 'KILL_CONTAINER', id: t.id, exitStatus: preemptionExitStatus(t.executionType), diagnostics: kernelOomMessage(usage, oom.kills) };
 }
 
 /**

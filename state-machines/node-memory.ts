@@ -85,6 +85,15 @@ export function nodeOomMessage(v: VictimCandidate, node: { limitBytes: number; u
   );
 }
 
+/** The kernel's own OOM killer chose it, below its own limit: the node, or a cgroup above it, ran out. */
+export function kernelOomMessage(v: VictimCandidate, kills: number): string {
+  return (
+    `Container ${v.id} killed by the kernel's OOM killer${kills === 1 ? '' : ` (${kills} times)`} while the node, or a cgroup above the container, was out of memory; ` +
+    `it had not reached its own cgroup limit. It had used up to ${long2String(v.usageBytes, 'B', 1)} of its ${long2String(v.requestBytes, 'B', 1)} request (${v.executionType}); ` +
+    'the kernel chose it by its oom_score_adj and size.'
+  );
+}
+
 /** Memory pressure stayed high: the diagnostic of the container preempted for it. */
 export function pressureMessage(v: VictimCandidate, p: { avg10: number; thresholdPercent: number; forMs: number }): string {
   return (

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exportLines } from '../src/journal/export.js';
 import { replayLines } from '../src/journal/replay.js';
+import { ApiMetrics } from '../src/server/metrics.js';
 import { ExitStatus } from '../state-machines/exit-status.js';
 import { HIERARCHY_KEY, ownV1Cgroups, TestCgroups } from './helpers/cgroups.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -94,6 +95,11 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
     expect(d.node.view('steady').state).toBe('RUNNING');
     expect(d.node.nodeReport().elastic).toMatchObject({ underOom: false, kills: 2, unresolved: false });
     expect(logged.filter((l) => l.includes("killed by the elastic memory control's OOM handler"))).toHaveLength(2);
+    const metrics = await new ApiMetrics(d.node).text();
+    expect(metrics).toContain(`nodewarden_node_memory_limit_bytes ${1024 * MB}\n`);
+    expect(metrics).toContain('nodewarden_node_memory_oom_kills_total 2\n');
+    expect(metrics).toMatch(/^nodewarden_node_memory_oom_episodes_total [12]$/m); // two, or one if the second filled the node before the first was seen over
+    expect(metrics).toContain('nodewarden_node_memory_oom 0\n');
 
     // Each notice is an input: journaled, and replay decides the same two kills.
     await d.node.durable();

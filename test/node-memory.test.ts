@@ -150,3 +150,21 @@ describe('early preemption on memory pressure', () => {
     expect([...m.context.tracking.keys()]).toEqual(['g-under']);
   });
 });
+
+describe("the kernel's own OOM kill, below the container's own limit", () => {
+  it('is a preemption for the node (-108 / -102), not -104: the node, or a cgroup above it, ran out', () => {
+    const m = threeContainers();
+    const kills = m.step({ type: 'TICK', ts: 1000, samples: {}, oom: { o: { kills: 1, peakBytes: 120 * MB, limitBytes: 2 ** 63 - 4096 }, 'g-over': { kills: 1, peakBytes: 90 * MB, limitBytes: 2 ** 63 - 4096 } } });
+    expect(kills.map((k) => [k.id, k.exitStatus])).toEqual([
+      ['o', ExitStatus.KILLED_BY_CONTAINER_SCHEDULER],
+      ['g-over', ExitStatus.PREEMPTED],
+    ]);
+    expect(kills[1]!.diagnostics).toBe(
+      "Container g-over killed by the kernel's OOM killer while the node, or a cgroup above the container, was out of memory; it had not reached its own cgroup limit. " +
+        'It had used up to 90 MB of its 300 MB request (GUARANTEED); the kernel chose it by its oom_score_adj and size.',
+    );
+    // At its own limit it is YARN's -104, as before.
+    const at = threeContainers().step({ type: 'TICK', ts: 1000, samples: {}, oom: { o: { kills: 1, peakBytes: 640 * MB, limitBytes: 640 * MB } } });
+    expect(at[0]!.exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
+  });
+});

@@ -7,6 +7,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ContainerUsage } from '../node/container-view.js';
 import type { NodeWarden } from '../node/nodewarden.js';
+import type { ElasticMemoryStatus } from '../monitor/elastic-memory.js';
 import { readMemoryPressure } from '../procfs/pressure.js';
 
 export class ApiMetrics {
@@ -83,6 +84,40 @@ export class ApiMetrics {
         for (const { kind, line } of pressureLines()) this.inc({ kind }, line.total / 1e6);
       },
     });
+
+    // Elastic memory control: the node cgroup against memory-mb, and what its OOM handler did (absent when off).
+    const elastic = () => node.elastic?.status() ?? null;
+    const nodeGauge = (name: string, help: string, value: (s: ElasticMemoryStatus) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const s = elastic();
+          const v = s === null ? null : value(s);
+          if (v !== null) this.set(v);
+        },
+      });
+    nodeGauge('nodewarden_node_memory_limit_bytes', 'The limit the containers together are held to (elastic memory control: yarn.nodemanager.resource.memory-mb)', (s) => s.limitBytes);
+    nodeGauge('nodewarden_node_memory_usage_bytes', 'What the node cgroup above every container is charged (v1 memory.usage_in_bytes, v2 memory.current)', (s) => s.usageBytes);
+    nodeGauge('nodewarden_node_memory_oom', '1 while the containers together are out of memory (the OOM handler is choosing), else 0', (s) => (s.underOom ? 1 : 0));
+    nodeGauge('nodewarden_node_memory_oom_unresolved', '1 while an OOM has lasted past yarn.nodemanager.elastic-memory-control.timeout-sec (degraded)', (s) => (s.unresolved ? 1 : 0));
+    for (const [name, help, value] of [
+      ['nodewarden_node_memory_oom_episodes_total', 'Times the containers together ran out of memory', (s: ElasticMemoryStatus) => s.episodes],
+      ['nodewarden_node_memory_oom_kills_total', 'Containers killed by the elastic memory control\'s OOM handler', (s: ElasticMemoryStatus) => s.kills],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const s = elastic();
+          if (s !== null) this.inc(value(s));
+        },
+      });
+    }
 
     const kills = new Counter({
       name: 'nodewarden_container_kills_total',
