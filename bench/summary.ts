@@ -6,6 +6,7 @@
 import type { EnforcementBenchResult } from './enforcement.js';
 import type { JournalBenchResult } from './journal.js';
 import type { LaunchesBenchResult } from './launches.js';
+import type { NodeMemoryBenchResult } from './node-memory.js';
 import type { RecoveryBenchResult } from './recovery.js';
 import type { SamplingBenchResult } from './sampling.js';
 import type { Figure } from './stats.js';
@@ -166,6 +167,26 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
       ratio: '',
       goal: `≥ ${fmt(journal.replay.goal)}/s`,
       met: journal.replay.met,
+    });
+  }
+  const nodeMemory = results['node-memory'] as NodeMemoryBenchResult | undefined;
+  if (nodeMemory?.noticeToFreedMs && nodeMemory.peakToLimit) {
+    const first = (runs: NodeMemoryBenchResult['elastic']) => runs[0]?.victims.map((v) => v.id).join(' then ') ?? 'none';
+    add(nodeMemory, {
+      figure: `node OOM notice → memory freed (elastic control, ${nodeMemory.nodeMb} MB node)`,
+      nodewarden: `${ms(nodeMemory.noticeToFreedMs.median)} (max ${ms(nodeMemory.noticeToFreedMs.max)})`,
+      alternative: `peak ${x(nodeMemory.peakToLimit, 3)} memory-mb`,
+      ratio: '',
+      goal: `< ${nodeMemory.goals.noticeToFreedMsMax} ms, peak ≤ ${nodeMemory.goals.peakToLimitMax}×`,
+      met: nodeMemory.met,
+    });
+    add(nodeMemory, {
+      figure: 'who goes when the node is full',
+      nodewarden: first(nodeMemory.elastic),
+      alternative: `the kernel's OOM killer: ${first(nodeMemory.kernel)}`,
+      ratio: '',
+      goal: 'OPPORTUNISTIC first, then over request',
+      met: null,
     });
   }
   return rows;

@@ -136,7 +136,7 @@ describe('socket API: shapes', () => {
     await post('/v1/containers', sleeper('n1'));
     await d.until('n1', 'RUNNING');
     const { json } = await get('/v1/node');
-    expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'containment', 'limits', 'monitor', 'pressure', 'queued', 'recovery', 'store', 'utilization']);
+    expect(Object.keys(json).sort()).toEqual(['allocated', 'capacity', 'config', 'containers', 'containment', 'elastic', 'limits', 'monitor', 'pressure', 'queued', 'recovery', 'store', 'utilization']);
     // auto, the default: cgroups where the test runs as root with them, process groups elsewhere.
     expect(json.containment).toEqual(d.node.containment);
     expect(json.containment.mode).toBe(expectedMode());
