@@ -229,6 +229,8 @@ describe('elastic memory control on a fake cgroup v2 directory', () => {
     }
     cg.limitHierarchyMemory(null);
     expect(fs.readFileSync(top('memory.high'), 'utf8')).toBe('max');
+    // Its PSI is the containers' own (v1 has none: the node's /proc/pressure/memory is read there).
+    expect(cg.memoryPressureFile).toBe(top('memory.pressure'));
   });
 
   it('the OOM handler over it: one victim at a time in the order, each killed by cgroup.kill; past the timeout degraded, and still killing', async () => {

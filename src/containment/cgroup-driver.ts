@@ -108,6 +108,8 @@ export interface CgroupDriver {
    * the function that stops listening. Throws when the kernel refuses.
    */
   watchHierarchyOom(onNotice: () => void, onError: (err: Error) => void): () => void;
+  /** The node cgroup's own PSI file (v2 memory.pressure: the containers' stalls only); null on v1, which has none. */
+  readonly memoryPressureFile: string | null;
   /** A container cgroup's charge now (v1 memory.usage_in_bytes, v2 memory.current); null when gone or unreadable. */
   memoryUsage(id: string): number | null;
   /**

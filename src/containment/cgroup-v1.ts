@@ -161,6 +161,8 @@ export class CgroupV1 implements CgroupDriver {
     };
   }
 
+  readonly memoryPressureFile = null;
+
   memoryUsage(id: string): number | null {
     const usage = readControl(this.dir('memory', id), 'memory.usage_in_bytes')?.trim();
     return usage !== undefined && /^\d+$/.test(usage) ? Number(usage) : null;

@@ -158,6 +158,10 @@ export class CgroupV2 implements CgroupDriver {
     return () => watcher.close();
   }
 
+  get memoryPressureFile(): string {
+    return path.join(this.own, this.hierarchy, 'memory.pressure');
+  }
+
   memoryUsage(id: string): number | null {
     const current = readControl(this.dir(id), 'memory.current')?.trim();
     return current !== undefined && /^\d+$/.test(current) ? Number(current) : null;

@@ -28,7 +28,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import { containerPaths } from '../launcher/container-paths.js';
-import { readMemoryPressure } from '../procfs/pressure.js';
+import type { Pressure } from '../procfs/pressure.js';
 import { logDirSize } from './log-dir-size.js';
 import type { Containment } from '../containment/containment.js';
 import { TreeSampler } from './tree-sampler.js';
@@ -80,6 +80,8 @@ export interface ContainersMonitorOptions {
   workDir: string;
   /** Who a container's processes are (its cgroup's members); default: its process tree. */
   containment?: Pick<Containment, 'monitoredMembers' | 'stats' | 'oom'>;
+  /** The node's memory pressure now, for the early action (absent: none read). */
+  memoryPressure?: () => Pressure | null;
 }
 
 export class ContainersMonitor {
@@ -139,7 +141,7 @@ export class ContainersMonitor {
       if (oom?.[id] !== undefined || mayExceedLimit(this.settings, tracking.get(id)!.limits, tree)) this.sampler.addCommandLines(tree);
     }
     // The node's memory pressure, an input like the samples, only when the early action may use it.
-    const pressure = this.settings.pressure.thresholdPercent > 0 ? readMemoryPressure(this.opts.config.monitor.procfsRoot) : null;
+    const pressure = this.settings.pressure.thresholdPercent > 0 ? (this.opts.memoryPressure?.() ?? null) : null;
     const kills = this.send({ type: 'TICK', ts: this.opts.clock.now(), samples, ...(oom ? { oom } : {}), ...(pressure ? { pressure } : {}) });
     this.refreshFigures();
     this.ticks++;

@@ -25,7 +25,7 @@ import { lockDatabase, type DbLock } from '../store/db-lock.js';
 import { Store, type TransitionRow } from '../store/store.js';
 import { bootId, hostFacts } from '../procfs/host-facts.js';
 import { readOomScoreAdj, setOwnOomScoreAdj } from '../procfs/oom-score-adj.js';
-import { readMemoryPressure, type Pressure } from '../procfs/pressure.js';
+import { procMemoryPressureFile, readPressureFile, type Pressure } from '../procfs/pressure.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
 import type { Containment } from '../containment/containment.js';
 import { createContainment, type ContainmentReport } from '../containment/create.js';
@@ -97,6 +97,8 @@ export class NodeWarden {
   /** What the start found and did about the containers left unfinished. */
   readonly recovery: RecoverySummary;
   readonly containment: ContainmentReport;
+  /** Where the node's memory pressure is read (memoryPressure()). */
+  readonly memoryPressureFile: string;
   /** YARN's elastic memory control (null: off). */
   readonly elastic: ElasticMemoryController | null;
   private idCounter = 0;
@@ -112,6 +114,7 @@ export class NodeWarden {
     const { containment, report, lock, driver } = createContainment(this.config, this.log);
     this.containment = report;
     this.containmentHeld = containment;
+    this.memoryPressureFile = driver?.memoryPressureFile ?? procMemoryPressureFile(this.config.monitor.procfsRoot);
     this.locks.push(...(lock ? [lock] : []));
     try {
       // One daemon per database: refused here, naming the holder, before anything is read.
@@ -148,6 +151,7 @@ export class NodeWarden {
       log: this.log,
       workDir: this.workDir,
       containment,
+      memoryPressure: () => this.memoryPressure(),
     });
     let rows: ReturnType<Store['loadContainers']> = [];
     try {
@@ -339,10 +343,15 @@ export class NodeWarden {
       store: { writable: this.core.storeFault === null, fault: this.core.storeFault },
       limits: { known: this.core.size, maxKnown: this.config.limits.maxKnown, waiting: this.waitingToRun(), maxQueued: this.config.limits.maxQueued, finishedRetentionMs: this.config.limits.finishedRetentionMs },
       containment: this.containment,
-      pressure: { memory: readMemoryPressure(this.config.monitor.procfsRoot) },
+      pressure: { memory: this.memoryPressure() },
       elastic: this.elastic?.status() ?? null,
       config: this.config.effective,
     };
+  }
+
+  /** The node's memory pressure now (PSI): the node cgroup's on v2, the kernel's /proc/pressure/memory otherwise; null without PSI. */
+  memoryPressure(): Pressure | null {
+    return readPressureFile(this.memoryPressureFile);
   }
 
   /** How many containers are in each state (every state, zeros included). */

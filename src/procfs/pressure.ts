@@ -27,11 +27,21 @@ export function parsePressure(text: string): Pressure | null {
   return lines.some ? { some: lines.some, full: lines.full ?? null } : null;
 }
 
-/** The node's memory pressure under `procfsRoot`; null where the kernel has no PSI (or it is off: psi=0). */
-export function readMemoryPressure(procfsRoot = '/proc'): Pressure | null {
+/** The node's memory pressure file under `procfsRoot`. */
+export function procMemoryPressureFile(procfsRoot = '/proc'): string {
+  return path.join(procfsRoot, 'pressure', 'memory');
+}
+
+/** A PSI file's figures; null where it is missing (no PSI, or psi=0) or not PSI. */
+export function readPressureFile(file: string): Pressure | null {
   try {
-    return parsePressure(fs.readFileSync(path.join(procfsRoot, 'pressure', 'memory'), 'utf8'));
+    return parsePressure(fs.readFileSync(file, 'utf8'));
   } catch {
     return null;
   }
+}
+
+/** The node's memory pressure under `procfsRoot`; null where the kernel has no PSI (or it is off: psi=0). */
+export function readMemoryPressure(procfsRoot = '/proc'): Pressure | null {
+  return readPressureFile(procMemoryPressureFile(procfsRoot));
 }

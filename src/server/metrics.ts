@@ -8,7 +8,6 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ContainerUsage } from '../node/container-view.js';
 import type { NodeWarden } from '../node/nodewarden.js';
 import type { ElasticMemoryStatus } from '../monitor/elastic-memory.js';
-import { readMemoryPressure } from '../procfs/pressure.js';
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -57,7 +56,7 @@ export class ApiMetrics {
     // The node's memory pressure (PSI), read at the scrape: the averages, and the stall as a counter (cAdvisor's
     // container_pressure_memory_stalled_seconds_total, for the node).
     const pressureLines = () => {
-      const p = readMemoryPressure(node.config.monitor.procfsRoot);
+      const p = node.memoryPressure();
       return (['some', 'full'] as const).flatMap((kind) => (p?.[kind] ? [{ kind, line: p[kind]! }] : []));
     };
     new Gauge({
