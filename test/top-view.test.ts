@@ -161,6 +161,14 @@ describe('the screen', () => {
     expect(lines[7]).toBe('▶ web RUNNING    1234 █████      64 MB/128 MB    128 MB    0.0     5s' + ' '.repeat(50) + '▅'); // 64 MB of 128: half height
   });
 
+  it('with elastic memory control, the memory line says when the node is out of memory, and when that is past its timeout', () => {
+    const elastic = { limitBytes: 8192 * MB, usageBytes: 8192 * MB, underOom: true, oomSince: NOW, unresolved: false, kills: 1, episodes: 1, lastResolvedMs: null };
+    const line = (e: NodeReport['elastic']) => renderScreen(polled(initialState(), [view('web', { pmem: 64 * MB })], { ...NODE, elastic: e }), screenInfo)[1];
+    expect(line(elastic)).toBe('memory  capacity 8 GB · allocated 256 MB · used 30 MB physical, 60 MB virtual · OUT OF MEMORY');
+    expect(line({ ...elastic, unresolved: true })).toMatch(/ · OUT OF MEMORY \(unresolved\)$/);
+    expect(line({ ...elastic, underOom: false })).toBe('memory  capacity 8 GB · allocated 256 MB · used 30 MB physical, 60 MB virtual');
+  });
+
   it('the memory line ends with the node\'s memory pressure (PSI, last 10 s) where the kernel has it', () => {
     const psi = { some: { avg10: 1.5, avg60: 0.7, avg300: 0.2, total: 123 }, full: { avg10: 0.25, avg60: 0, avg300: 0, total: 45 } };
     const s = polled(initialState(), [view('web', { pmem: 64 * MB })], { ...NODE, pressure: { memory: psi } });

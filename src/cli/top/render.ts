@@ -87,8 +87,10 @@ function header(state: TopState, info: ScreenInfo, shownRows: { from: number; to
     // PSI, the last 10 s: the share of time some tasks (and all of them) waited for memory.
     const psi = node.pressure?.memory;
     const pressure = psi ? ` · pressure some ${psi.some.avg10.toFixed(2)}%${psi.full ? ` full ${psi.full.avg10.toFixed(2)}%` : ''} (10 s)` : '';
+    // Elastic memory control: the containers together at the node's limit, the OOM handler choosing.
+    const oom = node.elastic?.underOom ? ` · OUT OF MEMORY${node.elastic.unresolved ? ' (unresolved)' : ''}` : '';
     lines.push(
-      clip(`memory  capacity ${bytes(node.capacity.memoryMb * 2 ** 20)} · allocated ${bytes(node.allocated.memoryMb * 2 ** 20)} · used ${bytes(u.pmemMb * 2 ** 20)} physical, ${bytes(u.vmemMb * 2 ** 20)} virtual${pressure}`, width),
+      clip(`memory  capacity ${bytes(node.capacity.memoryMb * 2 ** 20)} · allocated ${bytes(node.allocated.memoryMb * 2 ** 20)} · used ${bytes(u.pmemMb * 2 ** 20)} physical, ${bytes(u.vmemMb * 2 ** 20)} virtual${pressure}${oom}`, width),
       clip(`vcores  capacity ${node.capacity.vcores} · allocated ${+node.allocated.vcores.toFixed(2)} · used ${u.vcores.toFixed(2)}`, width),
     );
     const byState = Object.entries(node.containers)
