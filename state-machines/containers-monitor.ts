@@ -163,6 +163,11 @@ export interface OomNotice {
   kills: number;
   peakBytes: number;
   limitBytes: number;
+  /**
+   * Whether it reached its own limit (v1 memory.failcnt, v2 memory.events `oom`); false: the OOM was
+   * the node's, or a cgroup's above it. Absent (journals before it was recorded): its own.
+   */
+  atOwnLimit?: boolean;
 }
 
 /** The monitor's one request to the world: YARN ContainerKillEvent. */
@@ -223,7 +228,7 @@ function checkLimit(s: MonitorSettings, t: TrackedContainer, members: readonly P
  * YARN leaves a bare 137 "Killed by external signal" here.
  */
 function oomKill(s: MonitorSettings, t: TrackedContainer, members: readonly ProcessSample[], oom: OomNotice): MonitorKill {
-  if (oom.peakBytes + OWN_LIMIT_SLACK_BYTES < oom.limitBytes) return nodeOomKill(t, oom);
+  if (oom.atOwnLimit === false) return nodeOomKill(t, oom);
   const vmemBytes = members.length > 0 ? virtualMemorySize(members, NO_AGES, 0) : 0;
   const usage = { pmemBytes: oom.peakBytes, pmemLimit: t.limits.pmemBytes, vmemBytes, vmemLimit: t.limits.vmemBytes };
   const times = oom.kills === 1 ? 'once' : `${oom.kills} times`;
@@ -236,9 +241,6 @@ function oomKill(s: MonitorSettings, t: TrackedContainer, members: readonly Proc
       `The kernel's OOM killer stopped it ${times} at its cgroup memory limit of ${oom.limitBytes}B.\n`,
   };
 }
-
-/** A cgroup stopped at its own limit peaks at it, give or take the kernel's charge batches. */
-const OWN_LIMIT_SLACK_BYTES = 2 ** 20;
 
 /**
  * The kernel's OOM killer took it while it was under its own cgroup limit:
@@ -336,7 +338,8 @@ export function monitorTick(context: MonitorContext, event: Ev<'TICK'>): { conte
     else tracking.set(id, next);
   }
   let pressure = context.pressure;
-  if (event.pressure !== undefined) {
+  // A tick with nothing tracked is not journaled (it decides nothing): it must not move the watch either.
+  if (event.pressure !== undefined && context.tracking.size > 0) {
     const watched = watchPressure(pressure, s.pressure, event.pressure, event.ts);
     pressure = watched.watch;
     const victim = watched.preempt && victimOrder(pressureCandidates(candidates(tracking, (t) => t.measure?.pmemBytes)))[0];
@@ -366,7 +369,7 @@ function candidates(tracking: ReadonlyMap<string, TrackedContainer>, usageOf: (t
  * (the shell says so, and the node stays out of memory).
  */
 export function nodeOom(context: MonitorContext, event: Ev<'NODE_OOM'>): { context: MonitorContext; kills: MonitorKill[] } {
-  const victim = victimOrder(candidates(context.tracking, (t) => event.usages[t.id]))[0];
+  const victim = victimOrder(candidates(context.tracking, (t) => (Object.hasOwn(event.usages, t.id) ? event.usages[t.id] : undefined)))[0];
   if (victim === undefined) return { context, kills: [] };
   const tracking = new Map(context.tracking);
   tracking.delete(victim.id);
@@ -423,7 +426,8 @@ export const containersMonitorMachine = setup({
       const tracking = new Map(context.tracking);
       tracking.delete(e.id);
       tracking.set(e.id, track(context.settings, e.id, e.pid, e.resources, e.executionType ?? 'GUARANTEED'));
-      return { tracking };
+      // The first container after an idle spell: pressure is watched afresh from here.
+      return context.tracking.size === 0 ? { tracking, pressure: { overSince: null } } : { tracking };
     }),
     /** YARN onStopMonitoringContainer. */
     stopTracking: assign(({ context, event }) => {

@@ -175,9 +175,12 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     fs.writeFileSync(path.join(dir, 'memory.current'), '1000\n');
     expect(cg.oom('c1')).toBeNull();
     fs.writeFileSync(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 12\noom 1\noom_kill 2\n');
-    expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 1000, limitBytes: 335544320 });
+    expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 1000, limitBytes: 335544320, atOwnLimit: true });
     fs.writeFileSync(path.join(dir, 'memory.peak'), '335540000\n');
-    expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 335540000, limitBytes: 335544320 });
+    expect(cg.oom('c1')).toEqual({ kills: 2, peakBytes: 335540000, limitBytes: 335544320, atOwnLimit: true });
+    // Killed with no OOM of its own counted (the node's, above it): not at its own limit, whatever the peak reads.
+    fs.writeFileSync(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 1\n');
+    expect(cg.oom('c1')).toMatchObject({ kills: 1, atOwnLimit: false });
   });
 });
 
@@ -211,9 +214,12 @@ describe('elastic memory control on a fake cgroup v2 directory', () => {
   it('the node cgroup: memory.high is the limit (throttle, never kill), lifted to max; out of memory is memory.current at it; memory.events wakes the watcher', async () => {
     cg.limitHierarchyMemory(300 * MB);
     expect(fs.readFileSync(top('memory.high'), 'utf8')).toBe(String(300 * MB));
-    fs.writeFileSync(top('memory.current'), `${299 * MB}\n`);
-    expect(cg.hierarchyMemory()).toEqual({ usageBytes: 299 * MB, limitBytes: 300 * MB, underOom: false });
+    // At memory.high with page cache: the kernel reclaims it; no OOM.
     fs.writeFileSync(top('memory.current'), `${300 * MB}\n`);
+    fs.writeFileSync(top('memory.stat'), `anon ${100 * MB}\nfile ${200 * MB}\nkernel ${2 * MB}\nshmem 0\n`);
+    expect(cg.hierarchyMemory()).toEqual({ usageBytes: 300 * MB, limitBytes: 300 * MB, underOom: false });
+    // What cannot be reclaimed without swap (anon, shmem, kernel) at the limit: out of memory.
+    fs.writeFileSync(top('memory.stat'), `anon ${280 * MB}\nfile ${4 * MB}\nkernel ${4 * MB}\nshmem ${10 * MB}\n`);
     expect(cg.hierarchyMemory()?.underOom).toBe(true);
     fs.writeFileSync(top('memory.current'), 'garbage\n');
     expect(cg.hierarchyMemory()).toBeNull();
@@ -240,6 +246,7 @@ describe('elastic memory control on a fake cgroup v2 directory', () => {
     holds('best-effort', [202], 150 * MB);
     cg.limitHierarchyMemory(300 * MB);
     fs.writeFileSync(top('memory.current'), `${300 * MB}\n`);
+    fs.writeFileSync(top('memory.stat'), `anon ${300 * MB}\n`);
     fs.writeFileSync(top('memory.events'), 'high 1\n');
 
     const monitor = new MonitorActor({ ...monitorSettings(resolveConfig([]), { processors: 2, pageSize: 4096, clockTicks: 100, cgroups: true }) });
@@ -274,7 +281,16 @@ describe('elastic memory control on a fake cgroup v2 directory', () => {
     expect(notices).toHaveLength(2);
     holds('steady', [], 0);
     fs.writeFileSync(top('memory.current'), `${10 * MB}\n`);
+    fs.writeFileSync(top('memory.stat'), `anon ${10 * MB}\n`);
     await waitFor(() => !controller!.status().underOom, 5000, 'the OOM to be resolved');
     expect(controller.status()).toMatchObject({ unresolved: false, kills: 2, episodes: 1 });
+  });
+
+  it('a node cgroup that cannot be watched fails the start, saying why, with the limit lifted: nobody would answer the kernel', () => {
+    const core = { monitor: () => [], monitorContext: new MonitorActor(monitorSettings(resolveConfig([]), { processors: 2, pageSize: 4096, clockTicks: 100, cgroups: true })).context, durable: async () => {} };
+    // No memory.events: inotify has nothing to watch.
+    controller = new ElasticMemoryController({ driver: cg, core, clock: { now: () => Date.now() }, log: pino({ level: 'silent' }), limitBytes: 300 * MB, timeoutMs: 5000 });
+    expect(() => controller!.start()).toThrow(/yarn.nodemanager.elastic-memory-control.enabled is true, but the node cgroup cannot be held to 314572800 bytes and watched: .*ENOENT/);
+    expect(fs.readFileSync(top('memory.high'), 'utf8')).toBe('max');
   });
 });

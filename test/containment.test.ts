@@ -578,7 +578,7 @@ describe('the OOM notice in the journal', () => {
   it('a tick record may carry it; a malformed one is refused, naming the field', () => {
     const tick = { seq: 7, ts: 1, type: 'tick', samples: {} };
     expect(parseRecord(JSON.stringify({ ...tick, oom: { c1: { kills: 1, peakBytes: 335544320, limitBytes: 335544320 } } }), 'line 2')).toMatchObject({ oom: { c1: { kills: 1 } } });
-    expect(() => parseRecord(JSON.stringify({ ...tick, oom: { c1: { kills: 'once' } } }), 'line 2')).toThrow('line 2: a tick record with a bad oom.c1: expected {kills, peakBytes, limitBytes}');
+    expect(() => parseRecord(JSON.stringify({ ...tick, oom: { c1: { kills: 'once' } } }), 'line 2')).toThrow('line 2: a tick record with a bad oom.c1: expected {kills, peakBytes, limitBytes, atOwnLimit?}');
     expect(() => parseRecord(JSON.stringify({ ...tick, oom: [] }), 'line 2')).toThrow(/a bad oom: expected container id/);
   });
 });

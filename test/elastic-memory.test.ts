@@ -93,6 +93,8 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
     expect(burst.exitStatus).toBe(ExitStatus.PREEMPTED);
     expect(burst.diagnostics).toMatch(/It was using [\d.]+ MB of its 200 MB request \(GUARANTEED\); it went first because it is GUARANTEED and over its request\./);
     expect(d.node.view('steady').state).toBe('RUNNING');
+    // The handler sees the node out of OOM at its next look (every 10 ms), which may come after the DONE.
+    await waitFor(() => d!.node.nodeReport().elastic?.underOom === false, 30_000, 'the node to be out of OOM');
     expect(d.node.nodeReport().elastic).toMatchObject({ underOom: false, kills: 2, unresolved: false });
     expect(logged.filter((l) => l.includes("killed by the elastic memory control's OOM handler"))).toHaveLength(2);
     const metrics = await new ApiMetrics(d.node).text();
@@ -132,7 +134,7 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
     await dd.start({ set });
     const done = await dd.until('burst', 'DONE', 30_000);
     expect(done.exitStatus).toBe(ExitStatus.PREEMPTED);
-    expect(cgroups.driver.hierarchyMemory()?.underOom).toBe(false);
+    await waitFor(() => cgroups!.driver.hierarchyMemory()?.underOom === false, 30_000, 'the node to be out of OOM');
     expect((await dd.view('steady')).state).toBe('RUNNING');
     const health = await dd.current!.client.get<{ status: string }>('/healthz');
     expect(health.status).toBe('ok');
@@ -160,8 +162,27 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
     expect(said.some((m) => m.includes('no running container is left to kill'))).toBe(true);
     expect(said.some((m) => /OOM was not resolved in \d+ ms .* the node is degraded and the handler goes on/.test(m))).toBe(true);
 
+    // With nothing to kill and nothing started since, the handler asked once: one NODE_OOM in the journal, not one a second.
+    await api.node.durable();
+    expect((await exportLines(api.dbPath)).filter((l) => l.includes('"NODE_OOM"'))).toHaveLength(1);
+
     stranger.kill('SIGKILL');
     await waitFor(() => api.node.nodeReport().elastic?.underOom === false, 30_000, 'the OOM to end with the process');
     expect((await curl(api.socket, ['http://localhost/healthz'])).json.status).toBe('ok');
   }, 60_000);
+
+  it('a paused container chosen as the victim is thawed to take its SIGKILL: the node does not stay out of memory', async () => {
+    cgroups = new TestCgroups(own!);
+    d = startDaemon({ ...ELASTIC, 'yarn.nodemanager.resource.memory-mb': 512, [HIERARCHY_KEY]: cgroups.hierarchy });
+    await hog(d, 'paused', 100, 100, 'OPPORTUNISTIC');
+    await ready(d, 'paused');
+    await d.node.pause('paused');
+    await d.until('paused', 'PAUSED');
+    await d.node.launch({ id: 'burst', command: ['sh', '-c', `touch go; exec ${process.execPath} -e "${GROW}"`], resources: { memoryMb: 100, vcores: 1 } });
+    await d.until('paused', 'DONE', 60_000);
+    expect(d.node.view('paused').exitStatus).toBe(ExitStatus.KILLED_BY_CONTAINER_SCHEDULER);
+    await d.until('burst', 'DONE', 60_000);
+    expect(d.node.view('burst').exitStatus).toBe(ExitStatus.PREEMPTED);
+    await waitFor(() => d!.node.nodeReport().elastic?.underOom === false, 30_000, 'the node to be out of OOM');
+  }, 120_000);
 });

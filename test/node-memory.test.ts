@@ -95,6 +95,12 @@ describe('NODE_OOM: one victim per notice', () => {
     expect(kills[0]!.diagnostics).toContain('the most recently launched');
   });
 
+  it('a container id that is also an Object.prototype name is read from the notice only when the notice has it', () => {
+    const m = new MonitorActor(settings());
+    m.step({ type: 'START_MONITORING', ts: 0, id: 'constructor', pid: 1, resources: { memoryMb: 10, vcores: 1 }, executionType: 'OPPORTUNISTIC' });
+    expect(m.step(oom(1000, {}))).toEqual([]);
+  });
+
   it('a container with no cgroup to read is not a candidate; none at all decides nothing', () => {
     const m = threeContainers();
     expect(m.step(oom(1000, {}))).toEqual([]);
@@ -123,6 +129,15 @@ describe('early preemption on memory pressure', () => {
     expect(w.preempt).toEqual({ avg10: 80, forMs: 10_000 });
     // After a preemption the next waits a whole interval more.
     expect(watchPressure(w.watch, s, pressure(80), 19_000).preempt).toBeNull();
+  });
+
+  it('ticks with nothing tracked (not journaled) do not move the watch; the first container after them is watched afresh', () => {
+    const m = new MonitorActor(settings());
+    for (let ts = 0; ts <= 60_000; ts += 3000) m.step({ type: 'TICK', ts, samples: {}, pressure: pressure(90) });
+    expect(m.context.pressure.overSince).toBeNull();
+    m.step({ type: 'START_MONITORING', ts: 61_000, id: 'o', pid: 1, resources: { memoryMb: 100, vcores: 1 }, executionType: 'OPPORTUNISTIC' });
+    expect(m.step({ type: 'TICK', ts: 63_000, samples: { o: tree(1, 10, 0) }, pressure: pressure(90) })).toEqual([]);
+    expect(m.step({ type: 'TICK', ts: 73_000, samples: { o: tree(1, 10, 1) }, pressure: pressure(90) }).map((k) => k.id)).toEqual(['o']);
   });
 
   it('threshold 0 is off, however high the pressure', () => {
@@ -154,7 +169,7 @@ describe('early preemption on memory pressure', () => {
 describe("the kernel's own OOM kill, below the container's own limit", () => {
   it('is a preemption for the node (-108 / -102), not -104: the node, or a cgroup above it, ran out', () => {
     const m = threeContainers();
-    const kills = m.step({ type: 'TICK', ts: 1000, samples: {}, oom: { o: { kills: 1, peakBytes: 120 * MB, limitBytes: 2 ** 63 - 4096 }, 'g-over': { kills: 1, peakBytes: 90 * MB, limitBytes: 2 ** 63 - 4096 } } });
+    const kills = m.step({ type: 'TICK', ts: 1000, samples: {}, oom: { o: { kills: 1, peakBytes: 120 * MB, limitBytes: 2 ** 63 - 4096, atOwnLimit: false }, 'g-over': { kills: 1, peakBytes: 90 * MB, limitBytes: 2 ** 63 - 4096, atOwnLimit: false } } });
     expect(kills.map((k) => [k.id, k.exitStatus])).toEqual([
       ['o', ExitStatus.KILLED_BY_CONTAINER_SCHEDULER],
       ['g-over', ExitStatus.PREEMPTED],
@@ -163,8 +178,8 @@ describe("the kernel's own OOM kill, below the container's own limit", () => {
       "Container g-over killed by the kernel's OOM killer while the node, or a cgroup above the container, was out of memory; it had not reached its own cgroup limit. " +
         'It had used up to 90 MB of its 300 MB request (GUARANTEED); the kernel chose it by its oom_score_adj and size.',
     );
-    // At its own limit it is YARN's -104, as before.
-    const at = threeContainers().step({ type: 'TICK', ts: 1000, samples: {}, oom: { o: { kills: 1, peakBytes: 640 * MB, limitBytes: 640 * MB } } });
-    expect(at[0]!.exitStatus).toBe(ExitStatus.KILLED_EXCEEDED_PMEM);
+    // At its own limit it is YARN's -104, as before; so is a notice that does not say (a journal from before it was recorded).
+    const at = threeContainers().step({ type: 'TICK', ts: 1000, samples: {}, oom: { o: { kills: 1, peakBytes: 640 * MB, limitBytes: 640 * MB, atOwnLimit: true }, 'g-over': { kills: 1, peakBytes: 9 * MB, limitBytes: 640 * MB } } });
+    expect(at.map((k) => k.exitStatus)).toEqual([ExitStatus.KILLED_EXCEEDED_PMEM, ExitStatus.KILLED_EXCEEDED_PMEM]);
   });
 });

@@ -85,9 +85,11 @@ export class CgroupV1 implements CgroupDriver {
 
   async signal(id: string, sig: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     if (!fs.existsSync(this.dir('freezer', id))) return;
-    // Tasks waiting in an OOM cannot be frozen (the freeze would time out), nor fork: signal them as they are.
+    // Tasks waiting in an OOM cannot be frozen (the freeze would time out), nor fork: signal them as they are,
+    // and thaw a paused container so that its frozen members take the signal.
     if (underOom(this.dir('memory', id))) {
       signalPids(this.members(id), sig);
+      this.thaw(id);
       return;
     }
     // Frozen, no member can fork while we read the list; the signal is taken at the thaw.
@@ -126,8 +128,9 @@ export class CgroupV1 implements CgroupDriver {
     const memory = this.memoryHierarchy;
     fs.mkdirSync(memory, { recursive: true });
     if (limitBytes !== null) {
-      writeControl(memory, 'memory.limit_in_bytes', limitBytes);
+      // YARN's order: the kernel's OOM killer off first, so reaching the new limit waits for the handler.
       writeControl(memory, 'memory.oom_control', 1);
+      writeControl(memory, 'memory.limit_in_bytes', limitBytes);
       return;
     }
     // The limit first: tasks waiting in an OOM are let go rather than killed.
@@ -146,11 +149,12 @@ export class CgroupV1 implements CgroupDriver {
 
   watchHierarchyOom(onNotice: () => void, onError: (err: Error) => void): () => void {
     const control = fs.openSync(path.join(this.memoryHierarchy, 'memory.oom_control'), 'r');
-    let efd: number;
+    let efd: number | null = null;
     try {
       efd = openEventFd();
       writeControl(this.memoryHierarchy, 'cgroup.event_control', `${efd} ${control}`);
     } catch (err) {
+      if (efd !== null) fs.closeSync(efd);
       fs.closeSync(control);
       throw err;
     }
@@ -170,6 +174,8 @@ export class CgroupV1 implements CgroupDriver {
 
   killNow(id: string): void {
     signalPids(this.members(id), 'SIGKILL');
+    // A frozen task takes its SIGKILL only once thawed (a paused container chosen as a victim).
+    if (fs.existsSync(this.dir('freezer', id))) this.thaw(id);
   }
 
   get listingDir(): string {
@@ -192,7 +198,9 @@ export class CgroupV1 implements CgroupDriver {
     const peak = readControl(memory, 'memory.max_usage_in_bytes');
     const limit = readControl(memory, 'memory.limit_in_bytes');
     if (peak === null || limit === null) return null;
-    return { kills, peakBytes: Number(peak), limitBytes: Number(limit) };
+    // It reached its own limit if it has one and its charge ever failed there (failcnt); else the OOM was above it.
+    const failcnt = Number(readControl(memory, 'memory.failcnt') ?? 0);
+    return { kills, peakBytes: Number(peak), limitBytes: Number(limit), atOwnLimit: Number(limit) < UNLIMITED_V1 && failcnt > 0 };
   }
 
   stats(id: string): CgroupStats | null {

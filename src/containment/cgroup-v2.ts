@@ -27,6 +27,8 @@ import { childCgroups, pollUntil, readControl, readPids, removeCgroupDir, signal
 import { V2_CONTROLLERS } from './detect.js';
 
 const FREEZE_TIMEOUT_MS = 5000;
+/** v2: memory that cannot be reclaimed, as a share of memory.high, at which the node counts as out of memory. */
+const V2_OOM_SHARE = 0.98;
 
 /** YARN's v2 cpu.weight: 100 per vcore (1024 shares), within the kernel's 1–10000. */
 export function cpuWeightOf(shares: number): number {
@@ -148,7 +150,11 @@ export class CgroupV2 implements CgroupDriver {
     const high = readControl(top, 'memory.high')?.trim();
     if (current === undefined || high === undefined || !/^\d+$/.test(current) || !/^(\d+|max)$/.test(high)) return null;
     const limitBytes = high === 'max' ? Infinity : Number(high);
-    return { usageBytes: Number(current), limitBytes, underOom: Number(current) >= limitBytes };
+    // At memory.high the kernel reclaims and throttles; page cache alone is no OOM. Out of memory is what it
+    // cannot reclaim without swap (anon, shmem, kernel memory) within 2 % of the limit.
+    const stat = parseKeyValues(readControl(top, 'memory.stat'));
+    const unreclaimable = (stat.get('anon') ?? 0) + (stat.get('shmem') ?? 0) + (stat.get('kernel') ?? stat.get('kernel_stack') ?? 0);
+    return { usageBytes: Number(current), limitBytes, underOom: unreclaimable >= limitBytes * V2_OOM_SHARE };
   }
 
   /** memory.events changes (its `high` count) are file events the kernel sends to inotify: fs.watch hears them. */
@@ -169,7 +175,13 @@ export class CgroupV2 implements CgroupDriver {
 
   killNow(id: string): void {
     const dir = this.dir(id);
-    if (fs.existsSync(dir)) writeControl(dir, 'cgroup.kill', 1);
+    if (!fs.existsSync(dir)) return;
+    try {
+      writeControl(dir, 'cgroup.kill', 1);
+    } catch {
+      // cgroup.kill is Linux 5.14+: before it, every member by hand.
+      signalPids(this.members(id), 'SIGKILL');
+    }
   }
 
   get listingDir(): string {
@@ -193,7 +205,9 @@ export class CgroupV2 implements CgroupDriver {
     const peak = readControl(dir, 'memory.peak') ?? readControl(dir, 'memory.current');
     const max = readControl(dir, 'memory.max')?.trim();
     if (peak === null || max === undefined) return null;
-    return { kills, peakBytes: Number(peak), limitBytes: max === 'max' ? Number.MAX_SAFE_INTEGER : Number(max) };
+    // `oom` counts the times its own memory.max was reached; an OOM above it (the node) is counted there, not here.
+    const atOwnLimit = max !== 'max' && (parseKeyValues(readControl(dir, 'memory.events')).get('oom') ?? 0) > 0;
+    return { kills, peakBytes: Number(peak), limitBytes: max === 'max' ? Number.MAX_SAFE_INTEGER : Number(max), atOwnLimit };
   }
 
   stats(id: string): CgroupStats | null {

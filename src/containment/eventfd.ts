@@ -4,7 +4,8 @@
  * Node does not have. koffi calls libc's eventfd; the counter is read with
  * an ordinary blocking fs.read, which waits on one of libuv's pool threads
  * until the kernel signals. No polling: the notice arrives when the OOM
- * does.
+ * does. That read holds one of libuv's four pool threads for as long as the
+ * daemon listens; the daemon's own file work needs few.
  *
  * Why koffi: a maintained FFI package with prebuilt binaries in its npm
  * package (no compiler at install), and the one call we need is one line.

@@ -115,7 +115,9 @@ const samples: Check = (r) => {
   if (r.oom !== undefined) {
     if (!isObject(r.oom)) return 'oom: expected container id → {kills, peakBytes, limitBytes}';
     for (const [id, n] of Object.entries(r.oom)) {
-      if (!isObject(n) || !isInt(n.kills) || !isNum(n.peakBytes) || !isNum(n.limitBytes)) return `oom.${id}: expected {kills, peakBytes, limitBytes}`;
+      if (!isObject(n) || !isInt(n.kills) || !isNum(n.peakBytes) || !isNum(n.limitBytes) || (n.atOwnLimit !== undefined && typeof n.atOwnLimit !== 'boolean')) {
+        return `oom.${id}: expected {kills, peakBytes, limitBytes, atOwnLimit?}`;
+      }
     }
   }
   if (r.pressure !== undefined && !isPressure(r.pressure)) return 'pressure: expected {some: {avg10, avg60, avg300, total}, full: … or null}';

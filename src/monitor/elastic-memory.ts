@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { CgroupDriver, NodeMemory } from '../containment/cgroup-driver.js';
 import type { Dispatcher } from '../core/dispatcher.js';
+import { ContainmentUnavailable } from '../containment/detect.js';
 
 /** YARN's watchdog period while under OOM, and how often a victim's leftovers get SIGKILL again. */
 const RECHECK_MS = 10;
@@ -46,6 +47,8 @@ interface Episode {
   unresolved: boolean;
   /** Said once per episode. */
   nothingToKillLogged: boolean;
+  /** The tracked containers when the handler last found none to kill (null: it has not). */
+  nothingToKillAmong: string | null;
 }
 
 /** What GET /v1/node and /healthz say of it. */
@@ -82,11 +85,25 @@ export class ElasticMemoryController {
    */
   start(): void {
     const { driver, log, limitBytes } = this.opts;
-    driver.limitHierarchyMemory(limitBytes);
-    this.stopWatching = driver.watchHierarchyOom(
-      () => this.onNotice(),
-      (err) => log.error({ err }, 'elastic memory control: the kernel\'s OOM notice cannot be read; until a restart, a node OOM is not handled'),
-    );
+    try {
+      // v1 refuses (EBUSY) a limit below what the containers hold and cannot give back.
+      driver.limitHierarchyMemory(limitBytes);
+      this.stopWatching = driver.watchHierarchyOom(
+        () => this.onNotice(),
+        (err) => log.error({ err }, 'elastic memory control: the kernel\'s OOM notice cannot be read; until a restart, a node OOM is not handled'),
+      );
+    } catch (err) {
+      // Nobody would answer the kernel: give the node back to its own OOM killer before saying so.
+      try {
+        driver.limitHierarchyMemory(null);
+      } catch {
+        // the error below is the one to tell
+      }
+      throw new ContainmentUnavailable(
+        `yarn.nodemanager.elastic-memory-control.enabled is true, but the node cgroup cannot be held to ${limitBytes} bytes and watched: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     log.info({ limitBytes, timeoutMs: this.opts.timeoutMs }, 'elastic memory control: the containers together are held to yarn.nodemanager.resource.memory-mb');
     this.onNotice();
   }
@@ -151,7 +168,11 @@ export class ElasticMemoryController {
   private async decide(): Promise<number | null> {
     const { driver, core, clock, log } = this.opts;
     const node = driver.hierarchyMemory();
-    if (node === null || !node.underOom) {
+    if (node === null) {
+      // Unreadable for a moment: an OOM under way is not over because we could not see it (v1 notifies once).
+      return this.episode ? NOTHING_TO_KILL_RECHECK_MS : null;
+    }
+    if (!node.underOom || !Number.isFinite(node.limitBytes)) {
       this.resolved();
       return null;
     }
@@ -161,14 +182,18 @@ export class ElasticMemoryController {
       driver.killNow(episode.victim);
       return RECHECK_MS;
     }
+    const tracked = [...core.monitorContext.tracking.keys()];
+    // Nothing was left to kill, and nothing has started since: the same answer, not another journal record.
+    if (episode.nothingToKillAmong !== null && episode.nothingToKillAmong === tracked.join('\n')) return NOTHING_TO_KILL_RECHECK_MS;
     const usages: Record<string, number> = {};
-    for (const id of core.monitorContext.tracking.keys()) {
+    for (const id of tracked) {
       const usage = driver.memoryUsage(id);
       if (usage !== null) usages[id] = usage;
     }
     const kills = core.monitor({ type: 'NODE_OOM', ts: clock.now(), limitBytes: node.limitBytes, usageBytes: node.usageBytes, usages });
     const kill = kills[0];
     if (kill === undefined) {
+      episode.nothingToKillAmong = tracked.join('\n');
       if (!episode.nothingToKillLogged) {
         episode.nothingToKillLogged = true;
         log.error(
@@ -190,7 +215,7 @@ export class ElasticMemoryController {
 
   private begin(node: NodeMemory): Episode {
     if (this.episode === null) {
-      this.episode = { since: this.opts.clock.now(), startedAt: performance.now(), victim: null, kills: 0, unresolved: false, nothingToKillLogged: false };
+      this.episode = { since: this.opts.clock.now(), startedAt: performance.now(), victim: null, kills: 0, unresolved: false, nothingToKillLogged: false, nothingToKillAmong: null };
       this.episodes++;
       this.opts.log.warn({ usageBytes: node.usageBytes, limitBytes: node.limitBytes }, 'elastic memory control: the containers together are out of memory; the OOM handler chooses who goes');
     }

@@ -173,11 +173,7 @@ export class NodeWarden {
       });
     } catch (err) {
       // What recovery decided is committed, but nothing acted on it (its effects are dropped): the next start owes them again.
-      this.runner.close();
-      this.launcher.close();
-      this.core.close();
-      this.store.close();
-      this.releaseLocks();
+      this.abandonStart();
       throw err;
     }
     // Last in the kernel's OOM order (kubelet's -999); containers get theirs at launch (oom-score.ts).
@@ -211,10 +207,16 @@ export class NodeWarden {
           timeoutMs: this.config.memoryPressure.elasticTimeoutSec * 1000,
         })
       : null;
+    try {
+      this.elastic?.start();
+    } catch (err) {
+      // The containers keep running; the start fails as a whole, before any timer is set.
+      this.abandonStart();
+      throw err;
+    }
     this.pruner = new JournalPruner({ store: this.store, core: this.core, clock: this.clock, log: this.log, retentionHours: this.config.journal.retentionHours });
     this.gc = new ContainerGc({ core: this.core, workDir: this.workDir, retentionMs: this.config.limits.finishedRetentionMs, clock: this.clock, log: this.log });
     this.monitor.start();
-    this.elastic?.start();
     this.pruner.start();
     this.gc.start();
   }
@@ -419,6 +421,15 @@ export class NodeWarden {
     this.containmentHeld.close();
     this.releaseLocks();
     this.log.info('nodewarden stopped');
+  }
+
+  /** A start that fails after recovery: let go of what was opened, leave the containers to the next start. */
+  private abandonStart(): void {
+    this.runner.close();
+    this.launcher.close();
+    this.core.close();
+    this.store.close();
+    this.releaseLocks();
   }
 
   /** The database's and the cgroup hierarchy's: the next daemon may have them. */
