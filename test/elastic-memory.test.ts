@@ -45,7 +45,12 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
   let stranger: ChildProcess | undefined;
   afterEach(async () => {
     try {
-      stranger?.kill('SIGKILL');
+      // Gone before the cgroup it was put in is removed (an exiting process still holds it).
+      if (stranger && stranger.exitCode === null && stranger.signalCode === null) {
+        const exited = new Promise((resolve) => stranger!.once('exit', resolve));
+        stranger.kill('SIGKILL');
+        await exited;
+      }
       await d?.stop();
       await dd?.cleanup();
     } finally {
@@ -166,7 +171,9 @@ describe.runIf(own !== null)('elastic memory control (v1, real kernel)', () => {
     await api.node.durable();
     expect((await exportLines(api.dbPath)).filter((l) => l.includes('"NODE_OOM"'))).toHaveLength(1);
 
+    const gone = new Promise((resolve) => stranger!.once('exit', resolve));
     stranger.kill('SIGKILL');
+    await gone;
     await waitFor(() => api.node.nodeReport().elastic?.underOom === false, 30_000, 'the OOM to end with the process');
     expect((await curl(api.socket, ['http://localhost/healthz'])).json.status).toBe('ok');
   }, 60_000);

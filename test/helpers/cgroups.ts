@@ -73,11 +73,11 @@ export class TestCgroups {
       }
     } finally {
       for (const c of V1_CONTROLLERS) {
-        try {
-          fs.rmdirSync(path.join(this.own[c], this.hierarchy)); // a cgroup: rmdir, never a recursive rm
-        } catch {
-          // already gone, or still busy: the error above says why
-        }
+        const dir = path.join(this.own[c], this.hierarchy);
+        // A cgroup: rmdir, never a recursive rm. A process just killed may hold it for a moment.
+        await waitFor(() => rmdirGone(dir), 5000, `${dir} to be removed`).catch(() => {
+          // still busy: the error above, if any, says why
+        });
       }
     }
   }
@@ -90,4 +90,14 @@ export class TestCgroups {
 export async function cleanupHierarchy(hierarchy: string): Promise<void> {
   const own = ownV1Cgroups();
   if (own) await new TestCgroups(own, hierarchy).cleanup();
+}
+
+/** rmdir a cgroup; true once it is gone. */
+function rmdirGone(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
