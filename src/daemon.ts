@@ -5,6 +5,7 @@
  */
 import { NodeWarden, type NodeWardenOptions } from './node/nodewarden.js';
 import { ApiServer, type ApiServerOptions } from './server/api-server.js';
+import { MetricsServer } from './server/metrics-server.js';
 import { claimSocket } from './server/socket-file.js';
 
 export interface DaemonOptions extends NodeWardenOptions, ApiServerOptions {
@@ -13,6 +14,9 @@ export interface DaemonOptions extends NodeWardenOptions, ApiServerOptions {
 
 export class Daemon {
   private closing: Promise<void> | null = null;
+
+  /** Prometheus over TCP (null: nodewarden.metrics.address is empty), and the port it bound. */
+  metrics: { server: MetricsServer; port: number } | null = null;
 
   private constructor(
     readonly node: NodeWarden,
@@ -36,6 +40,13 @@ export class Daemon {
     try {
       // The start record and what recovery decided are durable before the first request.
       await node.durable();
+      // The metrics port first: one that cannot be had fails the start before the socket is served.
+      const address = opts.config.metricsAddress;
+      if (address) {
+        // Set before it listens, so that the close below closes it too when it cannot.
+        daemon.metrics = { server: new MetricsServer(node, server.metrics), port: 0 };
+        daemon.metrics.port = await daemon.metrics.server.listen(address);
+      }
       await server.listen(opts.socketPath);
     } catch (err) {
       // A start that failed kills nothing, even when not supervised.
@@ -49,6 +60,7 @@ export class Daemon {
   close(opts: { keepContainers?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
       try {
+        await this.metrics?.server.close();
         await this.server.close();
       } finally {
         // Whatever happened to the server, commit and release the database.

@@ -159,7 +159,7 @@ describe('cgroup v2 on a fake cgroup directory', () => {
     fs.writeFileSync(path.join(dir, 'memory.swap.current'), '4096\n');
     fs.writeFileSync(path.join(dir, 'cpu.stat'), 'usage_usec 3500000\nuser_usec 2500000\nsystem_usec 1000000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 250000\n');
     fs.writeFileSync(path.join(dir, 'cpu.max'), 'max 100000\n');
-    const base = { memTotalBytes: 7340032, memRssBytes: 4194304, memCacheBytes: 2097152, memMappedFileBytes: 8192, memSwapBytes: 4096, cpuUserSecs: 2.5, cpuSystemSecs: 1 };
+    const base = { memTotalBytes: 7340032, memRssBytes: 4194304, memCacheBytes: 2097152, memInactiveFileBytes: 0, memMappedFileBytes: 8192, memSwapBytes: 4096, cpuUserSecs: 2.5, cpuSystemSecs: 1 };
     expect(cg.stats('c1')).toEqual({ ...base, throttling: null });
     fs.writeFileSync(path.join(dir, 'cpu.max'), '50000 100000\n');
     expect(cg.stats('c1')).toEqual({ ...base, throttling: { periods: 10, throttled: 4, throttledSecs: 0.25 } });

@@ -67,6 +67,7 @@ const CGROUP_DEFAULTS = {
   'yarn.nodemanager.elastic-memory-control.timeout-sec': 5,
   'nodewarden.memory-pressure.preempt-threshold-percent': 0,
   'nodewarden.memory-pressure.preempt-after-ms': 10_000,
+  'nodewarden.metrics.address': '',
 };
 const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS, ...CGROUP_DEFAULTS };
 
@@ -117,6 +118,7 @@ describe('defaults', () => {
       journal: { retentionHours: 24 },
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
       oomScoreAdj: -999,
+      metricsAddress: null,
       memoryPressure: { elastic: false, elasticTimeoutSec: 5, preemptThresholdPercent: 0, preemptAfterMs: 10_000 },
       cgroups: { enabled: 'auto', hierarchy: 'nodewarden', pidsMax: 4096, strictCpu: false, memory: { enabled: false, enforced: true, softLimitPercent: 90, swappiness: 0 } },
       runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },
@@ -420,5 +422,21 @@ describe('parseSetOption', () => {
 
   it('loadConfig reports a bad --set', () => {
     expect(() => loadConfig({ sets: ['oops'] })).toThrow(ConfigError);
+  });
+});
+
+describe('nodewarden.metrics.address', () => {
+  const noWarn = () => {};
+  it('HOST:PORT: a name, IPv4, or IPv6 in brackets; empty is off', () => {
+    expect(resolveConfig([{}], noWarn).metricsAddress).toBeNull();
+    expect(resolveConfig([{ 'nodewarden.metrics.address': '127.0.0.1:9464' }], noWarn).metricsAddress).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(resolveConfig([{ 'nodewarden.metrics.address': '[::1]:0' }], noWarn).metricsAddress).toEqual({ host: '::1', port: 0 });
+    expect(resolveConfig([{ 'nodewarden.metrics.address': 'node-7.example:9464' }], noWarn).metricsAddress).toEqual({ host: 'node-7.example', port: 9464 });
+  });
+
+  it('anything else is refused, naming the key and the form', () => {
+    for (const bad of ['9464', ':9464', 'localhost', '127.0.0.1:65536', '[zz::]:1', '::1:9464', 'http://x:1', 'a b:1']) {
+      expect(configError(() => resolveConfig([{ 'nodewarden.metrics.address': bad }], noWarn)).message, bad).toMatch(/nodewarden\.metrics\.address.*HOST:PORT/);
+    }
   });
 });

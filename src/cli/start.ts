@@ -6,7 +6,7 @@ import { parseArgs, UsageError } from './args.js';
 import { createLogger } from './logger.js';
 import { daemonPaths } from './paths.js';
 
-export const START_USAGE = `usage: nodewarden start [--config FILE] [--set KEY=VALUE]... [--socket PATH] [--db PATH] [--work-dir DIR] [--log-level LEVEL] [--pretty | --no-pretty]`;
+export const START_USAGE = `usage: nodewarden start [--config FILE] [--set KEY=VALUE]... [--socket PATH] [--db PATH] [--work-dir DIR] [--metrics-address HOST:PORT] [--log-level LEVEL] [--pretty | --no-pretty]`;
 
 export async function start(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, {
@@ -15,6 +15,7 @@ export async function start(argv: string[]): Promise<number> {
     db: { value: true },
     'work-dir': { value: true },
     socket: { value: true },
+    'metrics-address': { value: true },
     'log-level': { value: true },
     pretty: {},
     'no-pretty': {},
@@ -25,7 +26,8 @@ export async function start(argv: string[]): Promise<number> {
   const log = createLogger({ level: (options['log-level'] as string | undefined) ?? 'info', format });
   const config = loadConfig({
     file: options.config as string | undefined,
-    sets: (options.set as string[] | undefined) ?? [],
+    // --metrics-address is nodewarden.metrics.address, after (so over) any --set of it.
+    sets: [...((options.set as string[] | undefined) ?? []), ...(options['metrics-address'] !== undefined ? [`nodewarden.metrics.address=${options['metrics-address'] as string}`] : [])],
     warn: (msg) => log.warn(msg),
   });
   const paths = daemonPaths(options);

@@ -3,6 +3,7 @@
  * validation. load.ts is generic over this table; adding a key means adding a
  * row here and, if the code reads it, a field in types.ts.
  */
+import { parseListenAddress } from './listen-address.js';
 
 export type ConfigKind = 'boolean' | 'integer' | 'number' | 'string';
 export type ConfigValue = boolean | number | string;
@@ -117,6 +118,14 @@ export const KEYS: readonly KeySpec[] = [
     valid: (v) => v >= 0,
   },
   nonNegativeInt('nodewarden.executor.allowance.memory-mb', 32),
+  // Prometheus over TCP: GET /metrics and /healthz only, never the write API. Empty: off.
+  {
+    name: 'nodewarden.metrics.address',
+    kind: 'string',
+    default: '',
+    expected: 'HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464), or empty for none',
+    valid: (v) => v === '' || parseListenAddress(v) !== null,
+  },
   {
     name: 'nodewarden.procfs.root',
     kind: 'string',

@@ -2,6 +2,7 @@
  * Configuration loading (SPEC §2): a JSON or yarn-site.xml file, then repeated
  * `--set key=value`, over the defaults of keys.ts; later layers win.
  */
+import { parseListenAddress } from './listen-address.js';
 import { readFileSync } from 'node:fs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { KEYS, KEYS_BY_NAME, type ConfigValue, type KeySpec } from './keys.js';
@@ -266,6 +267,7 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       maxQueued: num('nodewarden.containers.max-queued'),
       finishedRetentionMs: num('nodewarden.containers.finished-retention-ms'),
     },
+    metricsAddress: str('nodewarden.metrics.address') === '' ? null : parseListenAddress(str('nodewarden.metrics.address')),
     memoryPressure: {
       elastic: bool('yarn.nodemanager.elastic-memory-control.enabled'),
       elasticTimeoutSec: num('yarn.nodemanager.elastic-memory-control.timeout-sec'),

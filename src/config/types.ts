@@ -1,3 +1,4 @@
+import type { ListenAddress } from './listen-address.js';
 import type { CgroupsSetting } from '../containment/detect.js';
 
 /**
@@ -77,6 +78,8 @@ export interface Config {
     /** nodewarden.containers.finished-retention-ms: a DONE container is forgotten, directory and all, this long after it finished. */
     finishedRetentionMs: number;
   };
+  /** nodewarden.metrics.address: where Prometheus scrapes over TCP (null: nowhere, the socket only). */
+  metricsAddress: ListenAddress | null;
   /** The node under memory pressure: YARN's elastic memory control, and our early preemption on PSI. */
   memoryPressure: {
     /** yarn.nodemanager.elastic-memory-control.enabled: the hierarchy is held to memory-mb and the daemon's OOM handler decides */

@@ -34,6 +34,8 @@ export interface CgroupStats {
   memRssBytes: number;
   /** v1 total_cache, v2 file. */
   memCacheBytes: number;
+  /** v1 total_inactive_file, v2 inactive_file: cache the kernel reclaims first (cAdvisor's working set leaves it out). */
+  memInactiveFileBytes: number;
   /** v1 total_mapped_file, v2 file_mapped. */
   memMappedFileBytes: number;
   /** v1 total_swap, v2 memory.swap.current (0 where swap is not accounted). */

@@ -21,6 +21,11 @@ import type { CgroupLimits } from './cgroup-driver.js';
 export const SHARES_PER_VCORE = 1024;
 export const OPPORTUNISTIC_SHARES = 2;
 
+/** A container's CPU weight in v1 shares (v2's cpu.weight is derived from it); cAdvisor's container_spec_cpu_shares. */
+export function cpuSharesOf(spec: Pick<ContainerSpec, 'resources' | 'executionType'>): number {
+  return spec.executionType === 'OPPORTUNISTIC' ? OPPORTUNISTIC_SHARES : Math.max(OPPORTUNISTIC_SHARES, SHARES_PER_VCORE * spec.resources.vcores);
+}
+
 /** YARN isProcessTreeOverLimit kills at once over twice the limit: that is where the kernel stops it. */
 export const BACKSTOP_FACTOR = 2;
 
@@ -96,7 +101,7 @@ export function cgroupLimits(
   const { pmemBytes } = containerLimits(spec.resources, { vmemPmemRatio: config.monitor.vmemPmemRatio, allowance: config.allowance });
   return {
     ...memoryLimits(spec, pmemBytes, config),
-    cpuShares: spec.executionType === 'OPPORTUNISTIC' ? OPPORTUNISTIC_SHARES : Math.max(OPPORTUNISTIC_SHARES, SHARES_PER_VCORE * spec.resources.vcores),
+    cpuShares: cpuSharesOf(spec),
     cpuQuota: cpuQuota(spec, config, processors),
     pidsMax: config.cgroups.pidsMax > 0 ? config.cgroups.pidsMax : null,
   };

@@ -215,6 +215,7 @@ export class CgroupV1 implements CgroupDriver {
       memTotalBytes: Number(usage),
       memRssBytes: memory.get('total_rss')!,
       memCacheBytes: memory.get('total_cache') ?? 0,
+      memInactiveFileBytes: memory.get('total_inactive_file') ?? 0,
       memMappedFileBytes: memory.get('total_mapped_file') ?? 0,
       memSwapBytes: memory.get('total_swap') ?? 0,
       cpuUserSecs: cpuacct.get('user')! / ticks,

@@ -222,6 +222,7 @@ export class CgroupV2 implements CgroupDriver {
       memTotalBytes: Number(current),
       memRssBytes: memory.get('anon')!,
       memCacheBytes: memory.get('file') ?? 0,
+      memInactiveFileBytes: memory.get('inactive_file') ?? 0,
       memMappedFileBytes: memory.get('file_mapped') ?? 0,
       memSwapBytes: swap !== null && /^\d+\s*$/.test(swap) ? Number(swap) : 0,
       cpuUserSecs: cpu.get('user_usec')! / 1e6,

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ExitStatus } from '../../state-machines/exit-status.js';
-import { CONTAINER_STATES, type ContainerEvent, type ContainerEventType, type ContainerState } from '../../state-machines/types.js';
+import { CONTAINER_STATES, type ContainerEvent, type ContainerEventType, type ContainerSpec, type ContainerState } from '../../state-machines/types.js';
 import { createBus, type Bus } from '../bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import { keepsContainersOnShutdown, type Config } from '../config/types.js';
@@ -17,7 +17,7 @@ import { badRequest, conflict, notFound, unavailable } from '../core/errors.js';
 import { checkRunAs } from '../launcher/run-as.js';
 import { checkId, parseLaunchRequest, sameSpec } from '../core/launch-request.js';
 import { ProcessLauncher } from '../launcher/process-launcher.js';
-import { ContainersMonitor, type MesosStatistics } from '../monitor/containers-monitor.js';
+import { ContainersMonitor, type ContainerFigures, type MesosStatistics } from '../monitor/containers-monitor.js';
 import type { HostFacts, NodeUtilization } from '../../state-machines/containers-monitor.js';
 import { JournalPruner } from '../journal/pruner.js';
 import type { OutputRecord } from '../journal/records.js';
@@ -28,6 +28,7 @@ import { readOomScoreAdj, setOwnOomScoreAdj } from '../procfs/oom-score-adj.js';
 import { procMemoryPressureFile, readPressureFile, type Pressure } from '../procfs/pressure.js';
 import { containerView, type ContainerUsage, type ContainerView } from './container-view.js';
 import type { Containment } from '../containment/containment.js';
+import type { CgroupStats } from '../containment/cgroup-driver.js';
 import { createContainment, type ContainmentReport } from '../containment/create.js';
 import { ElasticMemoryController, type ElasticMemoryStatus } from '../monitor/elastic-memory.js';
 import { ContainerGc } from './container-gc.js';
@@ -56,6 +57,17 @@ export interface NodeReport {
   /** Elastic memory control: the node cgroup's limit and use, and its OOM episodes (null: off). */
   elastic: ElasticMemoryStatus | null;
   config: Config['effective'];
+}
+
+/** One container as /metrics reports it. */
+export interface ContainerMetricFigures {
+  id: string;
+  spec: ContainerSpec;
+  figures: ContainerFigures;
+  /** Its cgroup's own figures (null: process groups, or the cgroup is gone). */
+  cgroup: CgroupStats | null;
+  /** The kernel's OOM kills in its cgroup. */
+  oomKills: number;
 }
 
 export interface NodeWardenOptions {
@@ -368,6 +380,20 @@ export class NodeWarden {
     for (const e of this.core.all()) {
       const usage = this.usageOf(e.spec.id);
       if (usage) yield { id: e.spec.id, usage };
+    }
+  }
+
+  /**
+   * Per container, what /metrics says of it: the monitor's figures (kept for
+   * the unregister delay after it stops, so finished ones drop out), and
+   * while it has a cgroup, the cgroup's own.
+   */
+  *metricFigures(): Generator<ContainerMetricFigures> {
+    for (const e of this.core.all()) {
+      const figures = this.monitor.figuresOf(e.spec.id);
+      if (!figures || (figures.measure === null && figures.usage === null)) continue;
+      const id = e.spec.id;
+      yield { id, spec: e.spec, figures, cgroup: this.containmentHeld.stats(id), oomKills: this.containmentHeld.oom(id)?.kills ?? 0 };
     }
   }
 

@@ -37,7 +37,7 @@ export interface ApiServerOptions {
 }
 
 /** Request lines at debug, not info: a launcher polling views would drown the daemon's own log. */
-class QuietRequestLog extends LogController {
+export class QuietRequestLog extends LogController {
   override incomingRequest(): void {}
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (error) reply.log.error({ err: error, method: request.method, url: request.url }, 'request errored');

@@ -39,6 +39,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   uid?: number;
   gid?: number;
+  /** More arguments for `nodewarden start`, after the settings. */
+  args?: string[];
   /** Another copy of `bin/nodewarden.js` (a staged install another user can read); it also runs in that copy's root. */
   bin?: string;
 }
@@ -68,6 +70,7 @@ export class DaemonDir {
     this.hierarchies.add(String(settings[HIERARCHY_KEY]));
     const args = ['start', '--socket', this.socket, '--db', this.db, '--work-dir', this.workDir];
     for (const [k, v] of Object.entries(settings)) args.push('--set', `${k}=${v}`);
+    args.push(...(opts.args ?? []));
     const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
       env: { ...process.env, ...opts.env },
       ...(opts.bin !== undefined ? { cwd: path.dirname(path.dirname(opts.bin)) } : {}),

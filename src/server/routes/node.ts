@@ -5,7 +5,11 @@ import type { ApiMetrics } from '../metrics.js';
 
 export function nodeRoutes(app: FastifyInstance, node: NodeWarden, metrics: ApiMetrics): void {
   app.get('/v1/node', async () => node.nodeReport());
+  scrapeRoutes(app, node, metrics);
+}
 
+/** What Prometheus scrapes: the health and the metrics, served on the socket and, alone, over TCP. */
+export function scrapeRoutes(app: FastifyInstance, node: NodeWarden, metrics: ApiMetrics): void {
   // Also how a second daemon learns who holds the socket.
   // Serving either way; "degraded" while the database cannot commit (launches get 503 then),
   // or while the node has been out of memory for longer than the elastic control's timeout.

@@ -1,0 +1,121 @@
+/**
+ * Prometheus over TCP (nodewarden.metrics.address): /metrics and /healthz
+ * only, the write API never; a bad address or a port in use is one clear
+ * line at start. The whole scrape passes `promtool check metrics`, and a
+ * finished container's series leave it after the unregister delay.
+ */
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
+import { DaemonDir } from './helpers/daemon-process.js';
+import { waitForAsync } from './helpers/proc.js';
+
+const HAS_PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
+
+async function get(port: number, path: string, init: RequestInit = {}): Promise<{ status: number; text: string; json: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json };
+}
+
+describe('metrics over TCP', () => {
+  let d: ApiTestDaemon | undefined;
+  let dd: DaemonDir | undefined;
+  let blocker: net.Server | undefined;
+  afterEach(async () => {
+    await d?.stop();
+    await dd?.cleanup();
+    await new Promise<void>((resolve) => (blocker ? blocker.close(() => resolve()) : resolve()));
+    d = undefined;
+    dd = undefined;
+    blocker = undefined;
+  });
+
+  it('serves GET /metrics and /healthz; every other path is 404, another method 405, in the error shape; the write API is not there', async () => {
+    d = await startApiDaemon({ 'nodewarden.metrics.address': '127.0.0.1:0' });
+    const port = d.daemon.metrics!.port;
+    const metrics = await get(port, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('# TYPE nodewarden_containers gauge');
+    expect((await get(port, '/healthz')).json).toMatchObject({ status: 'ok', pid: process.pid });
+
+    for (const path of ['/v1/node', '/v1/containers', '/v1/events', '/monitor/statistics', '/ws/v1/node/containers', '/']) {
+      const r = await get(port, path);
+      expect(r.status, path).toBe(404);
+      expect(r.json, path).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    }
+    const launch = await get(port, '/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command: ['true'] }) });
+    expect(launch.status).toBe(404);
+    expect(d.node.list()).toEqual([]);
+    const post = await get(port, '/metrics', { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.json).toMatchObject({ error: { code: 'METHOD_NOT_ALLOWED' } });
+  });
+
+  it('a loopback address is quiet; any other is served with a warning that it is reachable from elsewhere', async () => {
+    const logged: string[] = [];
+    d = await startApiDaemon({ 'nodewarden.metrics.address': '0.0.0.0:0' }, { log: pino({ level: 'info' }, { write: (l: string) => void logged.push(l) }) });
+    expect((await get(d.daemon.metrics!.port, '/healthz')).status).toBe(200);
+    const lines = logged.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(lines.find((l) => l.msg.startsWith('serving metrics on http://0.0.0.0:'))).toBeDefined();
+    expect(lines.find((l) => l.level === 40 && l.msg.includes('reachable from other machines'))).toBeDefined();
+  });
+
+  it('--metrics-address: a port in use is one line naming the key; so is an address that is not HOST:PORT; nothing else is started', async () => {
+    blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker!.listen(0, '127.0.0.1', resolve));
+    const busy = (blocker.address() as net.AddressInfo).port;
+    dd = new DaemonDir();
+    const inUse = await dd.start({ set: {}, args: ['--metrics-address', `127.0.0.1:${busy}`] }).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(inUse).toContain(`cannot serve metrics on 127.0.0.1:${busy} (nodewarden.metrics.address): the port is in use by another process`);
+    expect(inUse).not.toMatch(/\n\s+at /); // no stack trace
+
+    const bad = await dd.start({ set: {}, args: ['--metrics-address', 'localhost'] }).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(bad).toMatch(/nodewarden\.metrics\.address.*HOST:PORT/);
+  });
+
+  it.runIf(HAS_PROMTOOL)('promtool check metrics finds nothing in a whole scrape with a running container, prom-client\'s own metrics included', async () => {
+    d = await startApiDaemon({ 'nodewarden.metrics.address': '127.0.0.1:0', 'yarn.nodemanager.container-monitor.interval-ms': 100 });
+    await d.node.launch({ id: 'sleeper', command: ['sleep', '60'], resources: { memoryMb: 64, vcores: 1 } });
+    const port = d.daemon.metrics!.port;
+    const text = await waitForAsync(async () => {
+      const t = (await get(port, '/metrics')).text;
+      return t.includes('container_memory_rss{id="sleeper",name="sleeper"}') ? t : undefined;
+    }, 15_000, 'the container in the scrape');
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(check.stdout + check.stderr).toBe('');
+    expect(check.status).toBe(0);
+  });
+
+  it('a finished container leaves the scrape once the unregister delay is over (bounded label cardinality)', async () => {
+    d = await startApiDaemon({
+      'nodewarden.metrics.address': '127.0.0.1:0',
+      'yarn.nodemanager.container-monitor.interval-ms': 100,
+      'yarn.nodemanager.container-metrics.unregister-delay-ms': 500,
+    });
+    const port = d.daemon.metrics!.port;
+    await d.node.launch({ id: 'brief', command: ['sleep', '60'], resources: { memoryMb: 64, vcores: 1 } });
+    const series = /^(container_\w+|nodewarden_container_\w+)\{[^}]*"brief"/m;
+    await waitForAsync(async () => series.test((await get(port, '/metrics')).text) || undefined, 15_000, 'its series');
+    await d.node.kill('brief');
+    await d.until('brief', 'DONE');
+    // Still there during the delay (the last figures, for a final scrape)…
+    expect((await get(port, '/metrics')).text).toMatch(series);
+    // …then gone, every one of them.
+    await waitForAsync(async () => !series.test((await get(port, '/metrics')).text) || undefined, 15_000, 'its series to go');
+  });
+});
