@@ -23,6 +23,7 @@ export const CLIENT_USAGE = `  launch    [--id ID] --memory-mb N --vcores N [--e
   show ID   [--lines N]   one container's story: request, limits, usage, transitions, diagnostics, logs, stderr's last lines
   stats     Mesos /monitor/statistics of the monitored containers
   events    [--since SEQ] [--follow]   the journal of transitions
+  openapi   the socket API as an OpenAPI 3 document (JSON)
   (every command above takes --socket PATH (or NODEWARDEN_SOCKET) and --json)`;
 
 type Out = (text: string) => void;
@@ -118,6 +119,12 @@ async function show(ctx: Context): Promise<void> {
   ctx.out(renderStory({ view, transitions, logFiles, stderrTail, lines }));
 }
 
+/** The daemon's GET /openapi.json, pretty-printed (it is JSON whatever --json says). */
+async function openapi(ctx: Context): Promise<void> {
+  noArguments(ctx, 'openapi');
+  printJson(ctx.out, await ctx.client.get<unknown>('/openapi.json'));
+}
+
 async function stats(ctx: Context): Promise<void> {
   noArguments(ctx, 'stats');
   const entries = await ctx.client.get<MesosStatistics[]>('/monitor/statistics');
@@ -171,5 +178,6 @@ export const clientCommands: Record<string, (argv: string[], out: Out) => Promis
   ps: (argv, out) => withClient(argv, {}, ps, out),
   show: (argv, out) => withClient(argv, { lines: { value: true } }, show, out),
   stats: (argv, out) => withClient(argv, {}, stats, out),
+  openapi: (argv, out) => withClient(argv, {}, openapi, out),
   events: (argv, out) => withClient(argv, { since: { value: true }, follow: {} }, events, out),
 };

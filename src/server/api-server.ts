@@ -3,11 +3,15 @@
  * daemon's pino. Every route answers from a NodeWarden, whose request methods
  * resolve only once their effect is durable, so a reply always means "done".
  */
+import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { badRequest, StartupError } from '../core/errors.js';
+import { addMessageKeyword, AJV_OPTIONS, schemaErrorMessage } from '../core/request-schemas.js';
+import { ROUTE_SCHEMAS, SHARED_SCHEMAS } from './api-schemas.js';
+import { VERSION } from '../version.js';
 import type { NodeWarden } from '../node/nodewarden.js';
 import { clientErrorHandler, frameworkError, installErrorHandlers, RouteTable } from './errors.js';
 import { ApiMetrics } from './metrics.js';
@@ -86,10 +90,19 @@ export class ApiServer {
       // Refusals made before any route runs, in the API's error shape too.
       frameworkErrors: frameworkError,
       clientErrorHandler,
+      // The request schemas' own messages, in our error shape; nothing coerced or removed on the way.
+      ajv: { customOptions: { ...AJV_OPTIONS }, plugins: [addMessageKeyword] },
+      schemaErrorFormatter: (errors) => badRequest(schemaErrorMessage(errors)),
     });
+    // Responses as they are (see api-schemas.ts: the response schemas document, tests check them).
+    this.app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+    for (const schema of SHARED_SCHEMAS) this.app.addSchema(schema);
     this.metrics = new ApiMetrics(node);
     const routes = new RouteTable();
     this.app.addHook('onRoute', (route) => {
+      // Each route's schema, by method and path (one table, api-schemas.ts, rather than one per route file).
+      const schema = ROUTE_SCHEMAS[`${[route.method].flat()[0]} ${route.url}`];
+      if (schema && route.method !== 'HEAD') route.schema = { ...schema, ...route.schema };
       routes.add(route.url, [route.method].flat());
       for (const method of [route.method].flat()) if (method !== 'HEAD') this.served.push(`${method} ${route.url}`);
     });
@@ -111,12 +124,35 @@ export class ApiServer {
     });
 
     installErrorHandlers(this.app, routes, bodyLimit);
-    containerRoutes(this.app, node);
+    // The OpenAPI document, from the routes' schemas: swagger first, so that it sees every route added after it.
+    void this.app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'nodewarden',
+          version: VERSION,
+          description: 'The socket API of nodewarden, a per-node container agent modelled on the YARN NodeManager. Served on a Unix socket: curl --unix-socket PATH http://localhost/…',
+        },
+        tags: [
+          { name: 'containers', description: 'Launch, look at, kill, pause and resume containers' },
+          { name: 'events', description: 'The journal as a stream' },
+          { name: 'node', description: 'The node as a whole' },
+          { name: 'mesos', description: "Mesos's /monitor/statistics shape" },
+          { name: 'yarn', description: "YARN NodeManager's REST shapes" },
+        ],
+      },
+      hideUntagged: true,
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    });
     this.streams = { closing: this.closing.signal, responses: new Set() };
-    eventRoutes(this.app, node, this.streams);
-    nodeRoutes(this.app, node, this.metrics);
-    mesosRoutes(this.app, node);
-    yarnRoutes(this.app, node);
+    void this.app.register(async (api) => {
+      containerRoutes(api, node);
+      eventRoutes(api, node, this.streams);
+      nodeRoutes(api, node, this.metrics);
+      mesosRoutes(api, node);
+      yarnRoutes(api, node);
+      api.get('/openapi.json', { schema: { hide: true } }, async () => this.app.swagger());
+    });
   }
 
   /** Every route served, as "METHOD /path" (docs/reference.md is checked against it). */
