@@ -101,6 +101,39 @@ describe('metrics over TCP', () => {
     expect(check.status).toBe(0);
   });
 
+  it("cAdvisor's names and types for each container, labelled id and name; the limit is the one the monitor enforces", async () => {
+    d = await startApiDaemon({ 'nodewarden.metrics.address': '127.0.0.1:0', 'yarn.nodemanager.container-monitor.interval-ms': 100 });
+    await d.node.launch({ id: 'web', command: ['sleep', '60'], resources: { memoryMb: 64, vcores: 2 } });
+    const port = d.daemon.metrics!.port;
+    const text = await waitForAsync(async () => {
+      const t = (await get(port, '/metrics')).text;
+      return /^container_threads\{id="web",name="web"\} \d+$/m.test(t) ? t : undefined;
+    }, 15_000, 'its figures');
+    const types: Record<string, 'gauge' | 'counter'> = {
+      container_memory_working_set_bytes: 'gauge',
+      container_memory_rss: 'gauge',
+      container_memory_usage_bytes: 'gauge',
+      container_spec_memory_limit_bytes: 'gauge',
+      container_spec_cpu_shares: 'gauge',
+      container_cpu_usage_seconds_total: 'counter',
+      container_cpu_user_seconds_total: 'counter',
+      container_cpu_system_seconds_total: 'counter',
+      container_processes: 'gauge',
+      container_threads: 'gauge',
+    };
+    for (const [name, type] of Object.entries(types)) {
+      expect(text, name).toContain(`# TYPE ${name} ${type}\n`);
+      expect(text, name).toMatch(new RegExp(`^${name}\\{id="web",name="web"\\} [0-9.e+-]+$`, 'm'));
+    }
+    // Request plus the executor allowance (32 MB): what the monitor kills over, not a cgroup backstop above it.
+    expect(text).toContain(`container_spec_memory_limit_bytes{id="web",name="web"} ${(64 + 32) * 2 ** 20}\n`);
+    expect(text).toContain('container_spec_cpu_shares{id="web",name="web"} 2048\n');
+    if (d.node.containment.mode !== 'process-group') {
+      expect(text).toContain('# TYPE container_memory_cache gauge\n');
+      expect(text).toContain('container_oom_events_total{id="web",name="web"} 0\n');
+    }
+  });
+
   it('a finished container leaves the scrape once the unregister delay is over (bounded label cardinality)', async () => {
     d = await startApiDaemon({
       'nodewarden.metrics.address': '127.0.0.1:0',
