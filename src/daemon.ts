@@ -61,10 +61,13 @@ export class Daemon {
     this.closing ??= (async () => {
       try {
         await this.metrics?.server.close();
-        await this.server.close();
       } finally {
-        // Whatever happened to the server, commit and release the database.
-        await this.node.close(opts);
+        try {
+          await this.server.close();
+        } finally {
+          // Whatever happened to the servers, commit and release the database.
+          await this.node.close(opts);
+        }
       }
     })();
     return this.closing;

@@ -299,11 +299,13 @@ describe('socket API: the events stream', () => {
     expect(records.at(-1)).toMatchObject({ to: 'DONE' });
     const since = await get(`/v1/events?since=${seqs[1]}`);
     expect(since.body.trimEnd().split('\n').map((l) => JSON.parse(l).seq)).toEqual(seqs.slice(2));
+    // The spellings curl users write: a zero-padded seq, follow=0 (and follow=1 or a bare follow, below).
+    expect((await get(`/v1/events?since=000${seqs[1]}&follow=0`)).body).toBe(since.body);
 
     // Follow: the history first, then each commit as it happens, with no gap and no repeat.
     const seen: number[] = [];
     const stop = new AbortController();
-    const following = d.client.stream(`/v1/events?since=${seqs[2]}&follow=true`, (r) => seen.push((r as { seq: number }).seq), stop.signal);
+    const following = d.client.stream(`/v1/events?since=${seqs[2]}&follow=1`, (r) => seen.push((r as { seq: number }).seq), stop.signal);
     await waitFor(() => seen.length === 1, 15_000, 'the history');
     await post('/v1/containers', { id: 'e2', command: ['true'], resources: { memoryMb: 16, vcores: 1 } });
     await d.until('e2', 'DONE');
@@ -317,7 +319,7 @@ describe('socket API: the events stream', () => {
   it('a followed stream ends when the daemon closes, and the socket file goes with it', async () => {
     d = await startApiDaemon();
     const seen: unknown[] = [];
-    const following = d.client.stream('/v1/events?follow=true', (r) => seen.push(r));
+    const following = d.client.stream('/v1/events?follow', (r) => seen.push(r));
     await post('/v1/containers', { id: 'f1', command: ['true'], resources: { memoryMb: 16, vcores: 1 } });
     await waitFor(() => seen.length > 0, 15_000, 'the stream to be open');
     await d.daemon.close();

@@ -5,7 +5,9 @@
  * finished container's series leave it after the unregister delay.
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
@@ -51,10 +53,14 @@ describe('metrics over TCP', () => {
       const r = await get(port, path);
       expect(r.status, path).toBe(404);
       expect(r.json, path).toMatchObject({ error: { code: 'NOT_FOUND' } });
+      expect(r.json.error.message, path).toContain('this port serves only GET /metrics and /healthz; the API is on the Unix socket');
     }
     const launch = await get(port, '/v1/containers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command: ['true'] }) });
     expect(launch.status).toBe(404);
     expect(d.node.list()).toEqual([]);
+    // Reachable from the network: a silent or slow client is let go, and connections are capped.
+    const server = d.daemon.metrics!.server.app.server;
+    expect([server.requestTimeout, server.maxConnections]).toEqual([10_000, 64]);
     const post = await get(port, '/metrics', { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.json).toMatchObject({ error: { code: 'METHOD_NOT_ALLOWED' } });
@@ -144,11 +150,57 @@ describe('metrics over TCP', () => {
     await d.node.launch({ id: 'brief', command: ['sleep', '60'], resources: { memoryMb: 64, vcores: 1 } });
     const series = /^(container_\w+|nodewarden_container_\w+)\{[^}]*"brief"/m;
     await waitForAsync(async () => series.test((await get(port, '/metrics')).text) || undefined, 15_000, 'its series');
+    // The scrape the moment it is DONE (collected before any timer can run): its last figures are still there…
+    let atDone: Promise<string> | undefined;
+    d.node.bus.on('transitions', (rows) => {
+      if (rows.some((r) => r.containerId === 'brief' && r.to === 'DONE')) atDone = d!.daemon.server.metrics.text();
+    });
     await d.node.kill('brief');
     await d.until('brief', 'DONE');
-    // Still there during the delay (the last figures, for a final scrape)…
-    expect((await get(port, '/metrics')).text).toMatch(series);
-    // …then gone, every one of them.
+    expect(await atDone).toMatch(series);
+    // …and once the delay is over, gone, every one of them.
     await waitForAsync(async () => !series.test((await get(port, '/metrics')).text) || undefined, 15_000, 'its series to go');
+  });
+
+  it('each kill status is a series at 0 from the start, so the first kill is a rise that rate() sees', async () => {
+    d = await startApiDaemon({ 'nodewarden.metrics.address': '127.0.0.1:0' });
+    const text = (await get(d.daemon.metrics!.port, '/metrics')).text;
+    for (const status of [-100, -102, -103, -104, -105, -106, -107, -108, -109]) expect(text).toContain(`nodewarden_container_kills_total{exit_status="${status}"} 0\n`);
+    await d.node.launch({ id: 'k', command: ['sleep', '60'], resources: { memoryMb: 64, vcores: 1 } });
+    await d.until('k', 'RUNNING');
+    await d.node.kill('k');
+    await d.until('k', 'DONE');
+    expect((await get(d.daemon.metrics!.port, '/metrics')).text).toContain('nodewarden_container_kills_total{exit_status="-105"} 1\n');
+  });
+
+  it('a CPU counter never goes down: a tree whose busy child exits keeps the time it has shown', async () => {
+    // Process groups: the figures are the tree's, whose sum falls when the child exits (its time goes to the
+    // parent's cutime, which /proc/<pid>/stat's utime does not count). With a cgroup, cpuacct keeps it anyway.
+    d = await startApiDaemon({
+      'nodewarden.metrics.address': '127.0.0.1:0',
+      'nodewarden.cgroups.enabled': 'false',
+      'yarn.nodemanager.container-monitor.interval-ms': 100,
+      // A node process's address space is over any small container's virtual limit: not what this is about.
+      'yarn.nodemanager.vmem-check-enabled': false,
+    });
+    const port = d.daemon.metrics!.port;
+    // The child burns until the test has seen its time, however slowly the machine ticks.
+    const stop = path.join(d.dir, 'stop');
+    const burn = `const fs = require('fs'); for (let i = 0; ; i++) if (i % 1e6 === 0 && fs.existsSync(${JSON.stringify(stop)})) break;`;
+    await d.node.launch({ id: 'burst', command: ['sh', '-c', `node -e "$0"; exec sleep 60`, burn], resources: { memoryMb: 256, vcores: 1 } });
+    const figure = (name: string, text: string) => Number(new RegExp(`^${name}\\{id="burst",name="burst"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    // While the child burns, the counter rises past 0.2 s…
+    const during = await waitForAsync(async () => {
+      const text = (await get(port, '/metrics')).text;
+      const v = figure('container_cpu_usage_seconds_total', text);
+      return v >= 0.2 ? { cpu: v, processes: figure('container_processes', text) } : undefined;
+    }, 30_000, 'the busy child to show 0.2 s of CPU');
+    fs.writeFileSync(stop, '');
+    // …and once the child is gone (the wrapper and a sleeping shell left), it has not fallen.
+    const after = await waitForAsync(async () => {
+      const text = (await get(port, '/metrics')).text;
+      return figure('container_processes', text) < during.processes ? figure('container_cpu_usage_seconds_total', text) : undefined;
+    }, 30_000, 'the busy child to exit');
+    expect(after).toBeGreaterThanOrEqual(during.cpu);
   });
 });

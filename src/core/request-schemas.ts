@@ -130,10 +130,15 @@ export const launchRequestSchema = {
 export const eventsQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  [MESSAGE_KEYWORD]: 'unknown query parameter: {name}',
+  [MESSAGE_KEYWORD]: 'unknown query parameter: {name} (use since and follow)',
   properties: {
-    since: { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$', description: 'Only records after this sequence number.', [MESSAGE_KEYWORD]: 'since must be a sequence number (an integer ≥ 0)' },
-    follow: { type: 'string', enum: ['true', 'false'], description: 'Keep the stream open and send new records as they are committed.', [MESSAGE_KEYWORD]: 'follow must be true or false' },
+    since: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'Only records after this sequence number (default 0).', [MESSAGE_KEYWORD]: 'since must be a sequence number (an integer ≥ 0)' },
+    follow: {
+      type: 'string',
+      enum: ['true', 'false', '1', '0', ''],
+      description: 'Keep the stream open and send new records as they are committed (`true`, `1` or empty; default false).',
+      [MESSAGE_KEYWORD]: 'follow must be true or false',
+    },
   },
 } as const;
 
@@ -156,40 +161,57 @@ function fieldPath(instancePath: string, root: string): string {
   return out;
 }
 
+/** The fields of `data` an object schema does not know (none when it allows others). */
+function unknownFields(schema: Record<string, unknown> | undefined, data: unknown): string[] {
+  if (schema?.additionalProperties !== false || typeof data !== 'object' || data === null || Array.isArray(data)) return [];
+  const known = Object.keys((schema.properties as Record<string, unknown> | undefined) ?? {});
+  return Object.keys(data).filter((k) => !known.includes(k));
+}
+
+/** `unknown field in the launch request: x`, or every one of them, which a typo'd required field is too. */
+function unknownFieldsMessage(schema: Record<string, unknown>, path: string, extra: string[]): string {
+  const names = extra.join(', ');
+  const message = schema[MESSAGE_KEYWORD];
+  // An object whose message is about its names (the events query): name them there.
+  if (typeof message === 'string' && message.includes('{name}')) return fill(message, path, names)!;
+  return `unknown field${extra.length > 1 ? 's' : ''} in ${path === '' ? 'the launch request' : path}: ${names}`;
+}
+
 /**
  * The message for the first failure: the `x-message` of the schema node that
  * failed (or of its parent, for `required`, `additionalProperties` and
- * `propertyNames`, whose failure is the parent's).
+ * `propertyNames`, whose failure is the parent's). Unknown fields come
+ * first: ajv checks `required` before them, and a misspelt field is both.
  */
 export function schemaErrorMessage(errors: readonly ErrorObject[], root = ''): string {
   const e = errors[0];
   if (e === undefined) return 'the request is not valid';
   const parent = e.parentSchema as Record<string, unknown> | undefined;
   const path = fieldPath(e.instancePath, root);
+  if (parent !== undefined && (e.keyword === 'required' || e.keyword === 'additionalProperties')) {
+    const extra = unknownFields(parent, e.data);
+    if (extra.length > 0) return unknownFieldsMessage(parent, path, extra);
+  }
   if (e.keyword === 'required') {
     const missing = (e.params as { missingProperty: string }).missingProperty;
+    const field = path === '' ? missing : `${path}.${missing}`;
     const child = (parent?.properties as Record<string, Record<string, unknown>> | undefined)?.[missing];
-    return fill(child?.[MESSAGE_KEYWORD], path === '' ? missing : `${path}.${missing}`, missing);
-  }
-  if (e.keyword === 'additionalProperties' && parent?.additionalProperties === false) {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    const message = parent[MESSAGE_KEYWORD];
-    // An object of known fields: name the one that is not.
-    if (typeof message === 'string' && message.includes('{name}')) return fill(message, path, extra);
-    return `unknown field in ${path === '' ? 'the launch request' : path}: ${extra}`;
+    return fill(child?.[MESSAGE_KEYWORD], field, missing) ?? `${field} is required`;
   }
   // A property name that fails `propertyNames` (ajv names it on the error, and again on the propertyNames one).
   const badName = (e as { propertyName?: string }).propertyName ?? (e.keyword === 'propertyNames' ? (e.params as { propertyName: string }).propertyName : undefined);
   if (badName !== undefined) {
     const names = e.keyword === 'propertyNames' ? (parent?.propertyNames as Record<string, unknown> | undefined) : parent;
-    return fill(names?.[MESSAGE_KEYWORD], path, JSON.stringify(badName));
+    const message = fill(names?.[MESSAGE_KEYWORD], path, JSON.stringify(badName));
+    if (message !== undefined) return message;
   }
   return fill(parent?.[MESSAGE_KEYWORD], path, '') ?? `${path || 'the request'} is not valid (${e.message ?? e.keyword})`;
 }
 
-function fill(template: unknown, path: string, name: string): string {
-  if (typeof template !== 'string') return `${path || 'the request'} is not valid`;
-  return template.replace('{path}', path).replace('{name}', name);
+/** A message template with the field and the name put in (functions: a `$&` in a name stays as it is). */
+function fill(template: unknown, path: string, name: string): string | undefined {
+  if (typeof template !== 'string') return undefined;
+  return template.replace('{path}', () => path).replace('{name}', () => name);
 }
 
 const ajv = addMessageKeyword(new Ajv(AJV_OPTIONS));

@@ -74,7 +74,10 @@ export const containerViewSchema = {
 };
 
 const ref = (id: string) => ({ $ref: `${id}#` });
-const errors = { 400: ref('Error'), 404: ref('Error'), 409: ref('Error'), 503: ref('Error') };
+/** The error statuses a route can answer, each in the error shape. */
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ref('Error')]));
+/** A route that names a container: a bad id (400), or one not known (404). */
+const unknownId = errors(400, 404);
 const withId = { params: { type: 'object', required: ['id'], properties: { id: containerIdSchema } } };
 
 const transitionRow = obj({ seq: int, ts: num, from: str, to: str, event: { ...str, description: 'The event type; the whole event is in /v1/events' } });
@@ -114,29 +117,29 @@ export const ROUTE_SCHEMAS: Record<string, Record<string, unknown>> = {
     summary: 'Launch a container',
     description: 'Answers once the request is durable: 201 for a new container, 200 for the same request again (the same id), 409 for a different one under the same id.',
     body: ref('LaunchRequest'),
-    response: { 200: ref('Container'), 201: ref('Container'), 413: ref('Error'), ...errors },
+    response: { 200: ref('Container'), 201: ref('Container'), ...errors(400, 403, 409, 413, 503) },
   },
   'GET /v1/containers': {
     tags: ['containers'],
     summary: 'Every container known',
     response: { 200: obj({ containers: { type: 'array', items: ref('Container') } }) },
   },
-  'GET /v1/containers/:id': { tags: ['containers'], summary: 'One container', ...withId, response: { 200: ref('Container'), ...errors } },
-  'POST /v1/containers/:id/kill': { tags: ['containers'], summary: 'Kill it (KILLING now; DONE once its processes are gone)', ...withId, response: { 202: ref('Container'), ...errors } },
-  'POST /v1/containers/:id/pause': { tags: ['containers'], summary: 'Freeze every process of it', ...withId, response: { 202: ref('Container'), ...errors } },
-  'POST /v1/containers/:id/resume': { tags: ['containers'], summary: 'Let a paused one run again', ...withId, response: { 202: ref('Container'), ...errors } },
+  'GET /v1/containers/:id': { tags: ['containers'], summary: 'One container', ...withId, response: { 200: ref('Container'), ...unknownId } },
+  'POST /v1/containers/:id/kill': { tags: ['containers'], summary: 'Kill it (KILLING now; DONE once its processes are gone)', ...withId, response: { 202: ref('Container'), ...errors(400, 404, 409, 503) } },
+  'POST /v1/containers/:id/pause': { tags: ['containers'], summary: 'Freeze every process of it', ...withId, response: { 202: ref('Container'), ...errors(400, 404, 409, 503) } },
+  'POST /v1/containers/:id/resume': { tags: ['containers'], summary: 'Let a paused one run again', ...withId, response: { 202: ref('Container'), ...errors(400, 404, 409, 503) } },
   'GET /v1/containers/:id/transitions': {
     tags: ['containers'],
     summary: 'Its committed transitions, oldest first',
     ...withId,
-    response: { 200: { type: 'array', items: transitionRow }, ...errors },
+    response: { 200: { type: 'array', items: transitionRow }, ...unknownId },
   },
   'GET /v1/events': {
     tags: ['events'],
     summary: 'The journal\'s transitions and kill decisions as NDJSON',
     querystring: eventsQuerySchema,
     produces: ['application/x-ndjson'],
-    response: { 200: { description: 'One JSON record a line, in seq order', content: { 'application/x-ndjson': { schema: str } } }, 400: ref('Error') },
+    response: { 200: { description: 'One JSON record a line, in seq order', content: { 'application/x-ndjson': { schema: str } } }, ...errors(400) },
   },
   'GET /v1/node': { tags: ['node'], summary: 'The node: capacity, allocation, use, the containers by state, the configuration in force', response: { 200: nodeReport } },
   'GET /healthz': { tags: ['node'], summary: 'ok, or degraded (store fault, or an unresolved OOM)', response: { 200: health } },
@@ -144,13 +147,13 @@ export const ROUTE_SCHEMAS: Record<string, Record<string, unknown>> = {
   'GET /monitor/statistics': { tags: ['mesos'], summary: "Mesos's per-executor statistics", response: { 200: { type: 'array', items: { type: 'object' } } } },
   'GET /monitor/statistics.json': { tags: ['mesos'], summary: 'The same, by its .json name', response: { 200: { type: 'array', items: { type: 'object' } } } },
   'GET /ws/v1/node/containers': { tags: ['yarn'], summary: "YARN NodeManager REST: every container", response: { 200: { type: 'object' } } },
-  'GET /ws/v1/node/containers/:id': { tags: ['yarn'], summary: 'YARN NodeManager REST: one container', ...withId, response: { 200: { type: 'object' }, ...errors } },
-  'GET /ws/v1/node/containers/:id/logs': { tags: ['yarn'], summary: 'Its log files', ...withId, response: { 200: { type: 'object' }, ...errors } },
+  'GET /ws/v1/node/containers/:id': { tags: ['yarn'], summary: 'YARN NodeManager REST: one container', ...withId, response: { 200: { type: 'object' }, ...unknownId } },
+  'GET /ws/v1/node/containers/:id/logs': { tags: ['yarn'], summary: 'Its log files', ...withId, response: { 200: { type: 'object' }, ...unknownId } },
   'GET /ws/v1/node/containerlogs/:id/:filename': {
     tags: ['yarn'],
     summary: 'One log file; ?size=-N for the last N bytes',
     params: { type: 'object', required: ['id', 'filename'], properties: { id: containerIdSchema, filename: str } },
-    response: { 200: text('The file'), ...errors },
+    response: { 200: text('The file'), ...unknownId },
   },
 };
 

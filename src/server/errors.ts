@@ -62,7 +62,11 @@ function fromFastify(err: FastifyError, bodyLimit: number): { status: number; co
   return null;
 }
 
-export function installErrorHandlers(app: FastifyInstance, routes: RouteTable, bodyLimit: number): void {
+/** What a 404 points to on the socket. */
+export const SOCKET_ROUTES_HINT = 'see GET /v1/containers, /v1/node, /monitor/statistics, /metrics, /openapi.json';
+
+/** `routesHint`: the routes a 404 points to, which differ between the socket and the metrics port. */
+export function installErrorHandlers(app: FastifyInstance, routes: RouteTable, bodyLimit: number, routesHint = SOCKET_ROUTES_HINT): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof NodewardenError) {
       if (err.status >= 500) request.log.error({ err }, err.message);
@@ -81,7 +85,7 @@ export function installErrorHandlers(app: FastifyInstance, routes: RouteTable, b
       return sendError(reply.header('allow', allowed.join(', ')), 405, 'METHOD_NOT_ALLOWED',
         `${request.method} is not allowed on ${pathname}; use ${allowed.join(' or ')}`);
     }
-    return sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${pathname}; see GET /v1/containers, /v1/node, /monitor/statistics, /metrics`);
+    return sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${pathname}; ${routesHint}`);
   });
 }
 

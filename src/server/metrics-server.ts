@@ -15,6 +15,10 @@ import { scrapeRoutes } from './routes/node.js';
 
 /** GETs carry no body; anything bigger is refused (413) unread. */
 const BODY_LIMIT = 1024;
+/** A scraper that opens a connection and sends nothing, or too slowly, is let go (Prometheus's own scrape timeout is 10 s). */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** A port reachable from the network holds at most this many connections at once; a fleet's scrapers need a few. */
+const MAX_CONNECTIONS = 64;
 
 /** How the address reads in a URL ("[::1]:9464"). */
 export function hostPort(a: ListenAddress): string {
@@ -32,14 +36,18 @@ export class MetricsServer {
       loggerInstance: node.log.child({ component: 'metrics' }) as FastifyBaseLogger,
       logController: new QuietRequestLog(),
       bodyLimit: BODY_LIMIT,
+      connectionTimeout: REQUEST_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: REQUEST_TIMEOUT_MS,
       forceCloseConnections: true,
       frameworkErrors: frameworkError,
       clientErrorHandler,
     });
     const routes = new RouteTable();
     this.app.addHook('onRoute', (route) => routes.add(route.url, [route.method].flat()));
-    installErrorHandlers(this.app, routes, BODY_LIMIT);
+    installErrorHandlers(this.app, routes, BODY_LIMIT, 'this port serves only GET /metrics and /healthz; the API is on the Unix socket');
     scrapeRoutes(this.app, node, metrics);
+    this.app.server.maxConnections = MAX_CONNECTIONS;
   }
 
   /** Listen on the address; the port actually bound (the address may say 0). */

@@ -20,7 +20,7 @@ export class ApiMetrics {
     this.scrape = new Scrape(node);
     processMetrics(this.registry);
     nodeMetrics(this.registry, node, this.scrape);
-    containerMetrics(this.registry, node);
+    containerMetrics(this.registry, node, this.scrape);
   }
 
   text(): Promise<string> {

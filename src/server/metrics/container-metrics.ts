@@ -14,10 +14,11 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { cpuSharesOf } from '../../containment/cgroup-limits.js';
 import type { ContainerUsage } from '../../node/container-view.js';
 import type { ContainerMetricFigures, NodeWarden } from '../../node/nodewarden.js';
+import type { Scrape } from './scrape.js';
 
 type Pick_ = (f: ContainerMetricFigures, clockTicks: number) => number | undefined;
 
-export function containerMetrics(registry: Registry, node: NodeWarden): void {
+export function containerMetrics(registry: Registry, node: NodeWarden, scrape: Scrape): void {
   const registers = [registry];
   const clockTicks = node.monitor.settings.host.clockTicks;
 
@@ -30,7 +31,7 @@ export function containerMetrics(registry: Registry, node: NodeWarden): void {
       registers,
       collect() {
         this.reset();
-        for (const { id, usage } of node.usages()) {
+        for (const { id, usage } of scrape.usages) {
           const v = pick(usage);
           if (v !== undefined) this.set({ container: id }, v);
         }
@@ -49,7 +50,7 @@ export function containerMetrics(registry: Registry, node: NodeWarden): void {
   // cAdvisor's. Undefined: not known for that container (page cache without a cgroup).
   const cadvisor = (kind: 'gauge' | 'counter', name: string, help: string, pick: Pick_) => {
     const each = (set: (labels: { id: string; name: string }, v: number) => void) => {
-      for (const f of node.metricFigures()) {
+      for (const f of scrape.containerFigures) {
         const v = pick(f, clockTicks);
         if (v !== undefined && Number.isFinite(v) && v >= 0) set({ id: f.id, name: f.id }, v);
       }
@@ -67,7 +68,10 @@ export function containerMetrics(registry: Registry, node: NodeWarden): void {
         },
       });
     } else {
-      // A counter read whole from the kernel (or the tree) at the scrape.
+      // A counter read whole from the kernel (or the tree) at the scrape. A tree's sum falls when a child
+      // exits, and a container's figures fall back from its cgroup's to its tree's once the cgroup is gone:
+      // a counter never goes down, so each series keeps the highest value it has shown until it leaves.
+      const shown = new Map<string, number>();
       new Counter({
         name,
         help,
@@ -75,7 +79,14 @@ export function containerMetrics(registry: Registry, node: NodeWarden): void {
         registers,
         collect() {
           this.reset();
-          each((l, v) => this.inc(l, v));
+          const present = new Set<string>();
+          each((l, v) => {
+            const highest = Math.max(v, shown.get(l.id) ?? 0);
+            shown.set(l.id, highest);
+            present.add(l.id);
+            this.inc(l, highest);
+          });
+          for (const id of shown.keys()) if (!present.has(id)) shown.delete(id);
         },
       });
     }

@@ -6,11 +6,25 @@
  * daemon's start.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { ExitStatus } from '../../../state-machines/exit-status.js';
 import type { ElasticMemoryStatus } from '../../monitor/elastic-memory.js';
 import type { NodeReport, NodeWarden } from '../../node/nodewarden.js';
 import type { Scrape } from './scrape.js';
 
 const MB = 2 ** 20;
+
+/** The exit statuses a kill can carry. Their series exist at 0 from the start, so rate() sees the first kill. */
+const KILL_STATUSES = [
+  ExitStatus.ABORTED,
+  ExitStatus.PREEMPTED,
+  ExitStatus.KILLED_EXCEEDED_VMEM,
+  ExitStatus.KILLED_EXCEEDED_PMEM,
+  ExitStatus.KILLED_BY_APPMASTER,
+  ExitStatus.KILLED_BY_RESOURCEMANAGER,
+  ExitStatus.KILLED_AFTER_APP_COMPLETION,
+  ExitStatus.KILLED_BY_CONTAINER_SCHEDULER,
+  ExitStatus.KILLED_FOR_EXCESS_LOGS,
+];
 
 export function nodeMetrics(registry: Registry, node: NodeWarden, scrape: Scrape): void {
   const registers = [registry];
@@ -118,6 +132,7 @@ export function nodeMetrics(registry: Registry, node: NodeWarden, scrape: Scrape
     labelNames: ['exit_status'],
     registers,
   });
+  for (const status of KILL_STATUSES) kills.inc({ exit_status: String(status) }, 0);
   const transitions = new Counter({ name: 'nodewarden_transitions_total', help: 'Container transitions committed', registers });
   const tick = new Histogram({
     name: 'nodewarden_monitor_tick_duration_seconds',
