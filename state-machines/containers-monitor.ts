@@ -237,7 +237,8 @@ function oomKill(s: MonitorSettings, t: TrackedContainer, members: readonly Proc
     id: t.id,
     exitStatus: ExitStatus.KILLED_EXCEEDED_PMEM,
     diagnostics:
-      memoryKillMessage('physical', t.pid, t.id, usage, oom.peakBytes - t.limits.pmemBytes, processTreeDump(members)) +
+      // Never a negative 'beyond': in strict mode the cgroup limit is the limit, and the peak stops at it (or a page under).
+      memoryKillMessage('physical', t.pid, t.id, usage, Math.max(0, oom.peakBytes - t.limits.pmemBytes), processTreeDump(members)) +
       `The kernel's OOM killer stopped it ${times} at its cgroup memory limit of ${oom.limitBytes}B.\n`,
   };
 }

@@ -273,7 +273,7 @@ describe.runIf(own !== null)('containers in cgroups (v1, real kernel)', () => {
     expect(peak).toBeLessThanOrEqual(limit);
     const done = d.node.view('strict');
     expect(done.exitStatus).toBe(-104);
-    expect(done.diagnostics).toMatch(/is running -?\d+B beyond the 'PHYSICAL' memory limit\. Current usage: [\d.]+ MB of 160 MB physical memory used/);
+    expect(done.diagnostics).toMatch(/is running \d+B beyond the 'PHYSICAL' memory limit\. Current usage: [\d.]+ MB of 160 MB physical memory used/);
     expect(done.diagnostics).toContain(`The kernel's OOM killer stopped it once at its cgroup memory limit of ${limit}B.`);
   }, 60_000);
 

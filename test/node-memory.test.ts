@@ -181,5 +181,7 @@ describe("the kernel's own OOM kill, below the container's own limit", () => {
     // At its own limit it is YARN's -104, as before; so is a notice that does not say (a journal from before it was recorded).
     const at = threeContainers().step({ type: 'TICK', ts: 1000, samples: {}, oom: { o: { kills: 1, peakBytes: 640 * MB, limitBytes: 640 * MB, atOwnLimit: true }, 'g-over': { kills: 1, peakBytes: 9 * MB, limitBytes: 640 * MB } } });
     expect(at.map((k) => k.exitStatus)).toEqual([ExitStatus.KILLED_EXCEEDED_PMEM, ExitStatus.KILLED_EXCEEDED_PMEM]);
+    // g-over's peak is under its limit (strict mode: the cgroup limit is the limit): 0 B beyond, never a negative figure.
+    expect(at[1]!.diagnostics).toMatch(/^Container \[pid=300,containerID=g-over\] is running 0B beyond the 'PHYSICAL' memory limit\./);
   });
 });
