@@ -8,7 +8,7 @@
 import mittModule, { type Emitter } from 'mitt';
 import type { Logger } from 'pino';
 import type { ContainerEffect } from '../state-machines/types.js';
-import type { TransitionRow } from './store/store.js';
+import type { TransitionRow } from './store/rows.js';
 
 export type BusEvents = {
   effect: { id: string; effect: ContainerEffect };

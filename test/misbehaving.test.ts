@@ -21,7 +21,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ContainerView } from '../src/node/container-view.js';
 import { ExitCode, ExitStatus } from '../state-machines/exit-status.js';
-import type { TransitionRow } from '../src/store/store.js';
+import type { TransitionRow } from '../src/store/rows.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { containerProcesses, liveMembers, waitFor, waitForAsync } from './helpers/proc.js';

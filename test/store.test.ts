@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, openDatabase, StoreError } from '../src/store/database.js';
-import { Store, type ContainerRow } from '../src/store/store.js';
+import type { ContainerRow } from '../src/store/rows.js';
+import { Store } from '../src/store/store.js';
 import { containerSpec } from './helpers/spec.js';
 
 let dir: string;

@@ -23,7 +23,8 @@ import type { Bus } from '../bus.js';
 import type { Config } from '../config/types.js';
 import type { InputRecord, OutputRecord } from '../journal/records.js';
 import { hostFacts } from '../procfs/host-facts.js';
-import type { ContainerRow, Store, TransitionRow } from '../store/store.js';
+import type { ContainerRow, TransitionRow } from '../store/rows.js';
+import type { Store } from '../store/store.js';
 import { unavailable, type NodewardenError } from './errors.js';
 import { NodeCore } from './node-core.js';
 

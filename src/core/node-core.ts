@@ -26,7 +26,7 @@ import type { ContainerEffect, ContainerEvent, ContainerEventType, ContainerSpec
 import type { Config } from '../config/types.js';
 import { encodeMonitor, encodeSamples, type InputRecord, type OutputRecord } from '../journal/records.js';
 import { checkEvent } from '../journal/validate.js';
-import { contextFromRow, rowFromContext, type ContainerRow } from '../store/store.js';
+import { contextFromRow, rowFromContext, type ContainerRow } from '../store/rows.js';
 
 export interface ContainerEntry {
   readonly spec: ContainerSpec;

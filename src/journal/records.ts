@@ -20,7 +20,7 @@ import type { ProcessSample } from '../../state-machines/process-tree.js';
 import type { FoundProcess } from '../../state-machines/recovery.js';
 import type { ContainerEvent, ContainerSpec, ContainerState, Resources } from '../../state-machines/types.js';
 import type { CpuTracker } from '../../state-machines/cpu-tracker.js';
-import type { ContainerRow, TransitionRow } from '../store/store.js';
+import type { ContainerRow, TransitionRow } from '../store/rows.js';
 
 export const JOURNAL_FORMAT = 'nodewarden-journal';
 export const JOURNAL_VERSION = 1;

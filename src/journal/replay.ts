@@ -20,7 +20,7 @@ import type { HostFacts, MonitorEvent } from '../../state-machines/containers-mo
 import { resolveConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { NodeCore } from '../core/node-core.js';
-import type { ContainerRow } from '../store/store.js';
+import type { ContainerRow } from '../store/rows.js';
 import { describeOutput } from './describe.js';
 import { decodeMonitor, decodeSamples, isOutput, type InputRecord, type JournalHeader, type JournalRecord, type KillRecord, type OutputRecord } from './records.js';
 import { JournalError, parseHeader, parseRecord } from './validate.js';

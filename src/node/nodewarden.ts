@@ -22,7 +22,8 @@ import type { HostFacts, NodeUtilization } from '../../state-machines/containers
 import { JournalPruner } from '../journal/pruner.js';
 import type { OutputRecord } from '../journal/records.js';
 import { lockDatabase, type DbLock } from '../store/db-lock.js';
-import { Store, type TransitionRow } from '../store/store.js';
+import type { TransitionRow } from '../store/rows.js';
+import { Store } from '../store/store.js';
 import { bootId, hostFacts } from '../procfs/host-facts.js';
 import { readOomScoreAdj, setOwnOomScoreAdj } from '../procfs/oom-score-adj.js';
 import { procMemoryPressureFile, readPressureFile, type Pressure } from '../procfs/pressure.js';
