@@ -40,6 +40,23 @@ interface Entry {
   executionType: ExecutionType;
 }
 
+/** A container the scheduler holds, as a checkpoint writes it. */
+export interface HeldContainer {
+  id: string;
+  need: Allocation;
+  executionType: ExecutionType;
+}
+
+/** The scheduler's whole state, each list in its order (a journal checkpoint carries it, and replay goes on from it). */
+export interface SchedulerSnapshot {
+  /** Started and not yet completed, in the order they started (reclaiming kills the newest first). */
+  running: HeldContainer[];
+  queuedGuaranteed: HeldContainer[];
+  queuedOpportunistic: HeldContainer[];
+  /** Told to die to make room, or dying: their room is as good as free. */
+  beingKilled: string[];
+}
+
 const add = (a: Allocation, b: Allocation): Allocation => ({
   memoryMb: a.memoryMb + b.memoryMb,
   milliVcores: a.milliVcores + b.milliVcores,
@@ -113,7 +130,24 @@ export class ContainerScheduler {
     return decisions;
   }
 
-  /** Recovery: a container that was already running before a restart holds its resources again. */
+  /** Everything the scheduler holds, in order. */
+  snapshot(): SchedulerSnapshot {
+    const held = (m: Map<string, Entry>): HeldContainer[] => [...m].map(([id, e]) => ({ id, need: { ...e.need }, executionType: e.executionType }));
+    return { running: held(this.running), queuedGuaranteed: held(this.queuedGuaranteed), queuedOpportunistic: held(this.queuedOpportunistic), beingKilled: [...this.beingKilled] };
+  }
+
+  /** Take up a snapshot's state (an empty scheduler: replay starting at a checkpoint). */
+  restore(s: SchedulerSnapshot): void {
+    const fill = (m: Map<string, Entry>, list: HeldContainer[]) => {
+      for (const h of list) m.set(h.id, { need: { ...h.need }, executionType: h.executionType });
+    };
+    fill(this.running, s.running);
+    fill(this.queuedGuaranteed, s.queuedGuaranteed);
+    fill(this.queuedOpportunistic, s.queuedOpportunistic);
+    for (const id of s.beingKilled) this.beingKilled.add(id);
+    for (const e of this.running.values()) this.used = add(this.used, e.need);
+  }
+
   /** A container started before a restart; `dying`: it is being killed or has ended, so its room is as good as free. */
   restoreRunning(id: string, need: Allocation, executionType: ExecutionType, dying = false): void {
     this.running.set(id, { need, executionType });

@@ -3,7 +3,7 @@
  * of inputs — launches, the shell's answers to the effects, random (often
  * impossible) events, monitor ticks with random trees near the limits,
  * commits, crashes that lose the uncommitted batch, restarts with random
- * findings — go through the live path (Dispatcher, a real SQLite file); the
+ * findings, checkpoints, prunes and prunes cut short by a crash — go through the live path (Dispatcher, a real SQLite file); the
  * journal is exported from that file and replayed with --check. It must find
  * every transition and kill identical, and as many transitions as the
  * database holds.
@@ -53,8 +53,8 @@ type Op =
   | { op: 'commit' }
   | { op: 'crash'; found: number[] }
   | { op: 'restart'; found: number[]; config: number }
-  | { op: 'snapshot' }
-  | { op: 'prune' };
+  | { op: 'checkpoint' }
+  | { op: 'prune'; crashAfter: number | null };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('launch' as const), memoryMb: fc.integer({ min: 16, max: 600 }), vcores: fc.integer({ min: 1, max: 3 }), opportunistic: fc.boolean(), retries: fc.integer({ min: 0, max: 2 }), local: fc.boolean() }) },
@@ -66,8 +66,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ op: 'commit' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('crash' as const), found: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 8 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), found: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 8 }), config: fc.integer({ min: 0, max: CONFIGS.length - 1 }) }) },
-  { weight: 1, arbitrary: fc.constant({ op: 'snapshot' as const }) },
-  { weight: 1, arbitrary: fc.constant({ op: 'prune' as const }) },
+  { weight: 1, arbitrary: fc.constant({ op: 'checkpoint' as const }) },
+  // A prune pass; or one that crashes after `crashAfter` slices of two rows a table.
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('prune' as const), crashAfter: fc.option(fc.integer({ min: 0, max: 4 })) }) },
 );
 
 /** An event of `type` with made-up fields, as the shell or a request could send it. */
@@ -220,26 +221,26 @@ class LiveRun {
       case 'commit':
         await core.durable();
         return;
-      case 'snapshot':
-        core.snapshotMonitor(this.ts);
+      case 'checkpoint':
+        core.checkpoint(this.ts);
         return;
-      case 'crash':
-        // SIGKILL: the batch not yet committed is lost, with the effects it held back.
-        this.store.close();
-        core.close();
-        [this.store, this.core] = this.open(o.found);
-        return;
-      case 'restart':
+      case 'prune': {
+        const window = this.config.journal.retentionHours * 3_600_000;
+        if (o.crashAfter === null) {
+          // Everything before the newest checkpoint older than the window (7.2 s) goes.
+          await new JournalPruner({ store: this.store, checkpoint: (ts) => core.checkpoint(ts), storeFaulted: () => false, clock: { now: () => this.ts }, log, retentionHours: this.config.journal.retentionHours, intervalMs: 0 }).run();
+          return;
+        }
+        // A pass cut short by SIGKILL: a checkpoint, a few slices deleted, then the crash.
+        core.checkpoint(this.ts);
         await core.durable();
-        core.close();
+        const cut = this.store.checkpointBefore(this.ts - window);
+        for (let i = 0; cut !== null && i < o.crashAfter; i++) this.store.pruneBefore(cut.seq, 2);
         this.store.close();
-        this.config = CONFIGS[o.config]!;
-        [this.store, this.core] = this.open(o.found);
+        core.close();
+        [this.store, this.core] = this.open([]);
         return;
-      case 'prune':
-        // Samples older than the window (7.2 s) go, cut at a snapshot.
-        await new JournalPruner({ store: this.store, core, clock: { now: () => this.ts }, log, retentionHours: this.config.journal.retentionHours }).run();
-        return;
+      }
     }
   }
 
@@ -274,7 +275,7 @@ describe('replay property', () => {
           expect(summary.divergence).toBeNull();
           if (process.env.NW_PROPERTY_STATS) {
             const header = JSON.parse(lines[0]!);
-            console.log(JSON.stringify({ ops: ops.length, records: summary.records, transitions: summary.transitions, kills: summary.kills, pruned: header.samplesFrom !== null, starts: recordedStarts(lines) }));
+            console.log(JSON.stringify({ ops: ops.length, records: summary.records, transitions: summary.transitions, kills: summary.kills, pruned: header.prunedBefore !== undefined, starts: recordedStarts(lines) }));
           }
           const recorded = lines.slice(1).map((l) => JSON.parse(l) as { type: string });
           expect(summary.transitions).toBe(recorded.filter((r) => r.type === 'transition').length);

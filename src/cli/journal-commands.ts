@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { exportJournal } from '../journal/export.js';
-import { JournalError, lastStartConfig, Replayer, type ReplaySummary } from '../journal/replay.js';
+import { headerRecords, JournalError, lastStartConfig, mayCarryConfig, Replayer, type ReplaySummary } from '../journal/replay.js';
 import type { OutputRecord } from '../journal/records.js';
 import { parseArgs, UsageError } from './args.js';
 import { eventLine } from './format.js';
@@ -43,13 +43,23 @@ export async function replay(argv: string[], out: Out): Promise<number> {
   const check = options.check === true;
   const json = options.json === true;
   const timeline = (r: OutputRecord) => out(json ? `${JSON.stringify(r)}\n` : `${eventLine(r)}\n`);
-  // A first pass for the last start's configuration: the header's differences from it are edits to replay with.
-  const starts: string[] = [];
+  // The header's differences from the recorded configuration are edits to replay with. An export since
+  // checkpoints carries it in its header, and the journal is read once, streaming; an older one takes a first
+  // pass for its last start's.
+  let header: string | undefined;
   await readLines(file, (line) => {
-    if (line.includes('"type":"start"')) starts.push(line);
-    return true;
+    header = line;
+    return false;
   });
-  const lastStart = lastStartConfig(starts);
+  let lastStart: Record<string, string | number | boolean> | undefined;
+  if (!headerRecords(header)) {
+    const starts: string[] = [];
+    await readLines(file, (line) => {
+      if (mayCarryConfig(line)) starts.push(line);
+      return true;
+    });
+    lastStart = lastStartConfig(starts);
+  }
   const replayer = new Replayer({ check, source: file, ...(lastStart ? { lastStartConfig: lastStart } : {}), ...(check ? {} : { onOutput: timeline }) });
   await readLines(file, (line) => {
     replayer.feed(line);

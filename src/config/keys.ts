@@ -140,6 +140,14 @@ export const KEYS: readonly KeySpec[] = [
     expected: 'a number > 0',
     valid: (v) => v > 0,
   },
+  // How often the pruner checkpoints and cuts: the journal holds the window plus at most one interval.
+  {
+    name: 'nodewarden.journal.prune-interval-ms',
+    kind: 'number',
+    default: 0,
+    expected: 'an integer ≥ 0 (0: a quarter of the retention window, at most an hour)',
+    valid: (v) => Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1,
+  },
   // Containment (SPEC §10): cgroups as YARN's LinuxContainerExecutor and Mesos use them.
   {
     name: 'nodewarden.cgroups.enabled',

@@ -261,6 +261,7 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
     },
     journal: {
       retentionHours: num('nodewarden.journal.retention-hours'),
+      pruneIntervalMs: num('nodewarden.journal.prune-interval-ms'),
     },
     limits: {
       maxKnown: num('nodewarden.containers.max-known'),

@@ -69,6 +69,8 @@ export interface Config {
   journal: {
     /** nodewarden.journal.retention-hours */
     retentionHours: number;
+    /** nodewarden.journal.prune-interval-ms (0: a quarter of the window, at most an hour). */
+    pruneIntervalMs: number;
   };
   limits: {
     /** nodewarden.containers.max-known: containers the daemon knows at once, finished ones included. */

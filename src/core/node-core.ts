@@ -24,7 +24,7 @@ import { MonitorActor } from '../../state-machines/monitor-actor.js';
 import { recoveryPlan, type FoundProcess, type RecoveryPlan, type RestoredContainer } from '../../state-machines/recovery.js';
 import type { ContainerEffect, ContainerEvent, ContainerEventType, ContainerSpec, ContainerState } from '../../state-machines/types.js';
 import type { Config } from '../config/types.js';
-import { encodeMonitor, encodeSamples, type InputRecord, type OutputRecord } from '../journal/records.js';
+import { decodeMonitor, encodeMonitor, encodeSamples, type CheckpointRecord, type InputRecord, type OutputRecord } from '../journal/records.js';
 import { checkEvent } from '../journal/validate.js';
 import { contextFromRow, rowFromContext, type ContainerRow } from '../store/rows.js';
 
@@ -302,6 +302,32 @@ export abstract class NodeCore {
   snapshotMonitor(ts: number): void {
     this.input(() => ({ ts, type: 'monitor-snapshot', ...encodeMonitor(this.monitorActor.context) }));
     this.drained();
+  }
+
+  /** Everything the core decides from, as it is now (between inputs: nothing is queued). */
+  checkpointOf(ts: number): Omit<CheckpointRecord, 'seq'> {
+    return {
+      ts,
+      type: 'checkpoint',
+      host: this.host,
+      config: this.config.effective,
+      containers: [...this.entries.values()].map((e) => this.rowOf(e)),
+      scheduler: this.scheduler.snapshot(),
+      monitor: encodeMonitor(this.monitorActor.context),
+    };
+  }
+
+  /** A checkpoint (input): the journal can be replayed from here, and what is older pruned. */
+  checkpoint(ts: number): void {
+    this.input(() => this.checkpointOf(ts));
+    this.drained();
+  }
+
+  /** Take up a checkpoint's state: an empty core (replay starting at it). */
+  restoreCheckpoint(r: CheckpointRecord): void {
+    for (const row of r.containers) this.restore(row);
+    this.scheduler.restore(r.scheduler);
+    this.restoreMonitor(decodeMonitor(r.monitor, this.monitorSettings));
   }
 
   /**

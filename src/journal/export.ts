@@ -1,13 +1,14 @@
 /**
  * `nodewarden journal export`: the journal of a database as NDJSON (SPEC §8),
  * read straight from the file — the daemon may be running or stopped. The
- * header carries the configuration of the last daemon start (the one in
- * force), where the records start (--since) and where the monitor's samples
- * start after pruning.
+ * header carries the configuration in force (of the last daemon start or
+ * checkpoint), twice: `config` to edit for a what-if replay, `recorded` as
+ * it was. It says where the records start (--since), and where the journal
+ * starts after pruning: at its oldest checkpoint.
  */
 import { StoreError } from '../store/database.js';
 import { Store } from '../store/store.js';
-import { JOURNAL_FORMAT, JOURNAL_VERSION, type JournalHeader, type StartRecord } from './records.js';
+import { JOURNAL_FORMAT, JOURNAL_VERSION, type JournalHeader } from './records.js';
 
 const PAGE = 2000;
 
@@ -17,11 +18,27 @@ export async function exportJournal(dbPath: string, since: number, write: (chunk
   try {
     // One snapshot: a commit or prune pass of the running daemon during the export cannot tear it.
     return await store.snapshot(async () => {
-      const start = store.lastRecord('start') as StartRecord | null;
-      if (start === null) throw new StoreError(`database ${dbPath} has no journal yet: start nodewarden on it first`);
-      const header: JournalHeader = { format: JOURNAL_FORMAT, version: JOURNAL_VERSION, config: start.config, since, samplesFrom: store.samplesFrom() };
+      const inForce = store.lastConfigRecord();
+      if (inForce === null) throw new StoreError(`database ${dbPath} has no journal yet: start nodewarden on it first`);
+      const prunedBefore = store.prunedBefore();
+      if (prunedBefore !== null && since > 0 && since < prunedBefore - 1) {
+        throw new StoreError(
+          `records after seq ${since} up to seq ${prunedBefore - 1} are gone: the journal was pruned to its retention window (nodewarden.journal.retention-hours) ` +
+            `and starts at the checkpoint at seq ${prunedBefore}. Export without --since, or with --since ${prunedBefore - 1}`,
+        );
+      }
+      const header: JournalHeader = {
+        format: JOURNAL_FORMAT,
+        version: JOURNAL_VERSION,
+        config: inForce.config,
+        since,
+        samplesFrom: store.samplesFrom(),
+        recorded: inForce.config,
+        ...(prunedBefore !== null ? { prunedBefore } : {}),
+      };
       await write(`${JSON.stringify(header)}\n`);
-      let last = since;
+      // After a prune the journal starts at its checkpoint (anything older a crashed prune left is not a journal).
+      let last = prunedBefore !== null ? Math.max(since, prunedBefore - 1) : since;
       let count = 0;
       for (;;) {
         const page = store.journalLines(last, PAGE);

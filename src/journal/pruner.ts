@@ -1,18 +1,19 @@
 /**
- * Keeps the monitor's samples for the retention window
- * (nodewarden.journal.retention-hours) and drops older ones. Samples are
- * nearly all of the journal's bytes; everything else — requests, notices,
- * transitions, kills — is kept.
+ * Keeps the journal to its retention window (nodewarden.journal.retention-hours),
+ * so the database stops growing once the window is full: each pass journals a
+ * checkpoint (everything the core decides from), then deletes every record
+ * — inputs, samples, transitions and kills alike — before the newest
+ * checkpoint older than the window. Replay and export start at that
+ * checkpoint as they would at a daemon start. Freed pages are reused by
+ * SQLite, and the WAL is checkpointed after each pass.
  *
- * Replay must still decide exactly after a cut, so each pass first journals
- * a snapshot of the monitor's state, and a cut is only ever made at such a
- * snapshot: replay carries the monitor on from there. The rows go a slice of
- * about 2 MB at a time, the event loop free in between, so a tick waits at
- * most for one slice.
+ * The rows go a slice of about 2 MB at a time, oldest first, the event loop
+ * free in between, so a tick waits at most for one slice; a crash between
+ * slices leaves every record from the cut on, and the mark of where the
+ * journal starts.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { NodeCore } from '../core/node-core.js';
 import type { Store } from '../store/store.js';
 
 /** Rows go in slices of about this many bytes (a slice is one transaction on the event loop). */
@@ -22,21 +23,30 @@ const HOUR_MS = 3_600_000;
 
 export interface JournalPrunerOptions {
   store: Store;
-  core: Pick<NodeCore, 'snapshotMonitor'>;
+  /** Journal a checkpoint now (staged with the next group commit). */
+  checkpoint: (ts: number) => void;
+  /** Whether the database cannot commit right now: no checkpoint is staged, nothing pruned. */
+  storeFaulted: () => boolean;
   clock: Clock;
   log: Logger;
   retentionHours: number;
+  /** nodewarden.journal.prune-interval-ms; 0: a quarter of the window, at most an hour. */
+  intervalMs: number;
+}
+
+/** How often a pass runs: records are kept for the window plus at most one interval. */
+export function pruneInterval(retentionHours: number, intervalMs: number): number {
+  return intervalMs > 0 ? intervalMs : Math.max(1, Math.min((retentionHours * HOUR_MS) / 4, HOUR_MS));
 }
 
 export class JournalPruner {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number> | null = null;
   private closed = false;
-  /** How often a pass runs: samples are kept between one and 1.25 windows. */
   readonly intervalMs: number;
 
   constructor(private readonly opts: JournalPrunerOptions) {
-    this.intervalMs = Math.max(1, Math.min((opts.retentionHours * HOUR_MS) / 4, HOUR_MS));
+    this.intervalMs = pruneInterval(opts.retentionHours, opts.intervalMs);
   }
 
   start(): void {
@@ -44,7 +54,7 @@ export class JournalPruner {
     this.timer.unref();
   }
 
-  /** One pass: a snapshot now, then every sample older than the window, up to the newest snapshot in it. Resolves to rows deleted. */
+  /** One pass: a checkpoint now, then every record before the newest checkpoint older than the window. Resolves to rows deleted. */
   run(): Promise<number> {
     this.running ??= this.pass().finally(() => (this.running = null));
     return this.running;
@@ -57,27 +67,31 @@ export class JournalPruner {
   }
 
   private async pass(): Promise<number> {
-    const { store, core, clock, log, retentionHours } = this.opts;
+    const { store, clock, log, retentionHours } = this.opts;
+    // During a store fault a checkpoint would only wait, staged, with the rest: the next pass makes one.
+    if (this.opts.storeFaulted()) return 0;
     const now = clock.now();
-    core.snapshotMonitor(now);
-    const cut = store.snapshotBefore(now - retentionHours * HOUR_MS);
-    if (cut === null) return 0;
+    this.opts.checkpoint(now);
     let deleted = 0;
+    let cut: { seq: number; ts: number } | null = null;
     try {
+      cut = store.checkpointBefore(now - retentionHours * HOUR_MS);
+      if (cut === null) return 0;
       // A tick holds every monitored tree: with many containers a few rows are megabytes.
       const slice = Math.max(1, Math.min(MAX_SLICE_ROWS, Math.floor(SLICE_BYTES / Math.max(1, store.lastTickBytes()))));
       for (;;) {
         await new Promise((resolve) => setImmediate(resolve));
         if (this.closed) break;
-        const n = store.pruneSamples(cut.seq, slice);
+        const n = store.pruneBefore(cut.seq, slice);
         deleted += n;
-        if (n < slice) break;
+        if (n === 0) break;
       }
+      store.checkpointWal();
     } catch (err) {
       log.error({ err }, 'pruning the journal failed; it is tried again next pass');
       return deleted;
     }
-    if (deleted > 0) log.info({ deleted, samplesFrom: cut.seq, retentionHours }, `journal: pruned ${deleted} monitor sample record(s) older than ${retentionHours} h`);
+    if (deleted > 0) log.info({ deleted, from: cut.seq, retentionHours }, `journal: pruned ${deleted} record(s) older than ${retentionHours} h; it starts at the checkpoint at seq ${cut.seq}`);
     return deleted;
   }
 }

@@ -6,13 +6,17 @@
  * back by `nodewarden replay`.
  *
  * Inputs:  start (a daemon start: the containers as restored and what was
- *          found of their processes), launch, event (a request or a notice
+ *          found of their processes), checkpoint (the whole state the core
+ *          decides from: replay can start there, and older records can be
+ *          pruned), launch, event (a request or a notice
  *          from the shell), monitor (start/stop monitoring), tick (the
  *          process trees sampled), log-tick, monitor-snapshot (the monitor's
- *          state, so samples before it can be pruned), forget (finished
+ *          state: written by daemons before checkpoints, and where a store
+ *          fault collapsed ticks), forget (finished
  *          containers dropped after their retention).
  * Outputs: transition, kill.
  */
+import type { SchedulerSnapshot } from '../../state-machines/container-scheduler.js';
 import type { HostFacts, MonitorContext, MonitorEvent, MonitorSettings, NodeUtilization, OomNotice, TrackedContainer } from '../../state-machines/containers-monitor.js';
 import { containerLimits } from '../../state-machines/limits.js';
 import type { Pressure, PressureWatch } from '../../state-machines/node-memory.js';
@@ -34,6 +38,15 @@ export interface JournalHeader {
   since: number;
   /** Monitor samples before this seq were pruned (retention); the monitor-snapshot at it carries on. null: none pruned. */
   samplesFrom: number | null;
+  /**
+   * The configuration as the daemon last recorded it, untouched: `config`'s
+   * differences from it are a reader's edits, laid over each start's own.
+   * Absent in exports from before checkpoints (replay then finds it with a
+   * first pass over the journal).
+   */
+  recorded?: Record<string, string | number | boolean>;
+  /** Records before this seq were pruned: the journal starts at the checkpoint there. Absent: nothing was. */
+  prunedBefore?: number;
 }
 
 type At = { seq: number; ts: number };
@@ -61,6 +74,26 @@ export type LogTickRecord = At & { type: 'log-tick'; logDirs: Record<string, Arr
 /** Finished containers whose retention is over: forgotten, so their ids may be used again. */
 export type ForgetRecord = At & { type: 'forget'; containers: string[] };
 export type MonitorSnapshotRecord = At & { type: 'monitor-snapshot'; tracking: EncodedTracked[]; utilization: NodeUtilization; pressure?: PressureWatch };
+/** The monitor's state, as a snapshot or a checkpoint carries it. */
+export type EncodedMonitor = Pick<MonitorSnapshotRecord, 'tracking' | 'utilization' | 'pressure'>;
+/**
+ * Everything the core decides from, at one moment between inputs: replay can
+ * start here, the way it starts at a daemon start, and the pruner deletes
+ * every record before the newest checkpoint older than the retention window.
+ */
+export type CheckpointRecord = At & {
+  type: 'checkpoint';
+  /** Facts of the machine (as in the start record of the daemon that wrote it). */
+  host: HostFacts;
+  /** The configuration in force. */
+  config: Record<string, string | number | boolean>;
+  /** Every container not yet forgotten, finished ones too, in the order the core holds them. */
+  containers: ContainerRow[];
+  /** The ContainerScheduler: who runs, who waits, in order. */
+  scheduler: SchedulerSnapshot;
+  /** The ContainersMonitor. */
+  monitor: EncodedMonitor;
+};
 export type TransitionRecord = At & {
   type: 'transition';
   container: string;
@@ -78,7 +111,7 @@ export type KillRecord = At & {
   diagnostics: string;
 };
 
-export type InputRecord = StartRecord | LaunchRecord | EventRecord | MonitorRecord | TickRecord | LogTickRecord | MonitorSnapshotRecord | ForgetRecord;
+export type InputRecord = StartRecord | CheckpointRecord | LaunchRecord | EventRecord | MonitorRecord | TickRecord | LogTickRecord | MonitorSnapshotRecord | ForgetRecord;
 export type OutputRecord = TransitionRecord | KillRecord;
 export type JournalRecord = InputRecord | OutputRecord;
 export type JournalRecordType = JournalRecord['type'];
@@ -144,7 +177,7 @@ export interface EncodedTracked {
   usage: TrackedContainer['usage'];
 }
 
-export function encodeMonitor(context: MonitorContext): Pick<MonitorSnapshotRecord, 'tracking' | 'utilization' | 'pressure'> {
+export function encodeMonitor(context: MonitorContext): EncodedMonitor {
   const tracking = [...context.tracking.values()].map((t) => ({
     id: t.id,
     pid: t.pid,
@@ -158,7 +191,7 @@ export function encodeMonitor(context: MonitorContext): Pick<MonitorSnapshotReco
   return { tracking, utilization: context.utilization, pressure: context.pressure };
 }
 
-export function decodeMonitor(r: Pick<MonitorSnapshotRecord, 'tracking' | 'utilization' | 'pressure'>, settings: MonitorSettings): MonitorContext {
+export function decodeMonitor(r: EncodedMonitor, settings: MonitorSettings): MonitorContext {
   const tracking = new Map<string, TrackedContainer>();
   for (const t of r.tracking) {
     tracking.set(t.id, { ...t, executionType: t.executionType ?? 'GUARANTEED', ages: new Map(t.ages), limits: containerLimits(t.resources, settings) });

@@ -22,7 +22,17 @@ import type { Config } from '../config/types.js';
 import { NodeCore } from '../core/node-core.js';
 import type { ContainerRow } from '../store/rows.js';
 import { describeOutput } from './describe.js';
-import { decodeMonitor, decodeSamples, isOutput, type InputRecord, type JournalHeader, type JournalRecord, type KillRecord, type OutputRecord } from './records.js';
+import {
+  decodeMonitor,
+  decodeSamples,
+  isOutput,
+  type CheckpointRecord,
+  type InputRecord,
+  type JournalHeader,
+  type JournalRecord,
+  type KillRecord,
+  type OutputRecord,
+} from './records.js';
 import { JournalError, parseHeader, parseRecord } from './validate.js';
 
 export { JournalError } from './validate.js';
@@ -124,6 +134,8 @@ export class Replayer {
   readonly summary: ReplaySummary = { records: 0, inputs: 0, transitions: 0, kills: 0, skipped: 0, from: null, divergence: null, notes: [] };
   /** The header's changes to the recorded configuration. */
   private edits: Record<string, string | number | boolean> = {};
+  /** The configuration the daemon last recorded (the header's, or the caller's); undefined: the header's is used throughout. */
+  private recorded: Record<string, string | number | boolean> | undefined;
 
   constructor(private readonly opts: ReplayOptions) {}
 
@@ -140,7 +152,8 @@ export class Replayer {
     if (this.header === null) {
       this.header = parseHeader(text, where);
       this.config = this.configOf(this.header.config, `${where}: the header's configuration`);
-      const recorded = this.opts.lastStartConfig;
+      const recorded = this.opts.lastStartConfig ?? this.header.recorded;
+      this.recorded = recorded;
       if (recorded) {
         for (const k of new Set([...Object.keys(recorded), ...Object.keys(this.header.config)])) {
           if (this.header.config[k] !== recorded[k] && this.header.config[k] !== undefined) this.edits[k] = this.header.config[k];
@@ -171,9 +184,9 @@ export class Replayer {
     const extra = this.produced.shift();
     if (extra && this.going) this.diverge(extra.seq, extra.container, 'nothing (the journal ends there)', describeOutput(extra));
     if (this.core === null && this.opts.check) {
-      throw new JournalError(`${this.opts.source ?? 'journal'} has no daemon start to replay from, so nothing can be checked (export it without --since)`);
+      throw new JournalError(`${this.opts.source ?? 'journal'} has no daemon start or checkpoint to replay from, so nothing can be checked (export it without --since)`);
     }
-    if (this.core === null && this.summary.records > 0) this.summary.notes.push('the journal has no daemon start: nothing was replayed');
+    if (this.core === null && this.summary.records > 0) this.summary.notes.push('the journal has no daemon start or checkpoint: nothing was replayed');
     return this.summary;
   }
 
@@ -193,7 +206,7 @@ export class Replayer {
       this.compare(r);
       return;
     }
-    if (this.core === null && r.type !== 'start') {
+    if (this.core === null && r.type !== 'start' && r.type !== 'checkpoint') {
       this.summary.skipped++;
       return;
     }
@@ -205,6 +218,11 @@ export class Replayer {
     }
     this.seq = r.seq - 1;
     this.summary.inputs++;
+    if (r.type === 'checkpoint') {
+      this.seq = r.seq;
+      this.checkpoint(r);
+      return;
+    }
     const core = this.core!;
     switch (r.type) {
       case 'start':
@@ -262,11 +280,43 @@ export class Replayer {
       this.summary.notes.push(`the ${r.done} container(s) already finished at the start at seq ${r.seq} are not in this journal: late events for them are not replayed as the daemon took them`);
     }
     this.summary.from ??= r.seq;
-    const config = this.opts.lastStartConfig ? this.configOf({ ...r.config, ...this.edits }, "the start's configuration (with the header's changes)") : this.config!;
+    const config = this.recorded ? this.configOf({ ...r.config, ...this.edits }, "the start's configuration (with the header's changes)") : this.config!;
     this.core = new ReplayCore(config, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
     for (const row of done) this.core.restore(row);
     for (const row of r.containers) this.core.restore(row);
     this.core.recover(r.found, r.ts);
+  }
+
+  /**
+   * A checkpoint: replay starts here when it has nothing before (a pruned
+   * journal); otherwise, under check, replay's own state must be the one
+   * the daemon wrote.
+   */
+  private checkpoint(r: CheckpointRecord): void {
+    if (this.core === null) {
+      this.summary.from ??= r.seq;
+      const config = this.recorded ? this.configOf({ ...r.config, ...this.edits }, "the checkpoint's configuration (with the header's changes)") : this.config!;
+      this.core = new ReplayCore(config, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
+      this.core.restoreCheckpoint(r);
+      return;
+    }
+    if (!this.opts.check) return;
+    const mine = this.core.checkpointOf(r.ts);
+    const rows = new Map(mine.containers.map((row) => [row.id, decided(row)]));
+    for (const row of r.containers) {
+      const own = rows.get(row.id);
+      rows.delete(row.id);
+      if (!own) return this.diverge(r.seq, row.id, `at the checkpoint, ${row.state}`, 'unknown to replay');
+      if (!sameJson(decided(row), own)) return this.diverge(r.seq, row.id, `at the checkpoint, ${JSON.stringify(decided(row))}`, `${JSON.stringify(own)} in replay`);
+    }
+    for (const [id, own] of rows) return this.diverge(r.seq, id, 'not at the checkpoint', `${own.state} in replay`);
+    if (!sameJson(r.scheduler, mine.scheduler)) return this.diverge(r.seq, null, `the scheduler at the checkpoint as ${JSON.stringify(r.scheduler)}`, JSON.stringify(mine.scheduler));
+    // The node's utilization is a figure the monitor reports, not one any rule decides from; the idle ticks
+    // that move it are not journaled. What decides is compared.
+    const deciding = (m: CheckpointRecord['monitor']) => ({ tracking: m.tracking, pressure: m.pressure });
+    if (!sameJson(deciding(r.monitor), deciding(mine.monitor))) {
+      return this.diverge(r.seq, null, `the monitor at the checkpoint as ${JSON.stringify(deciding(r.monitor))}`, JSON.stringify(deciding(mine.monitor)));
+    }
   }
 
   private output(o: OutputRecord): void {
@@ -334,7 +384,7 @@ function monitorEventOf(r: Extract<JournalRecord, { type: 'monitor' | 'tick' | '
 
 /** Replay a whole journal given as lines. */
 export function replayLines(lines: readonly string[], opts: ReplayOptions): ReplaySummary {
-  const replayer = new Replayer({ ...opts, lastStartConfig: opts.lastStartConfig ?? lastStartConfig(lines) });
+  const replayer = new Replayer({ ...opts, lastStartConfig: opts.lastStartConfig ?? (headerRecords(lines[0]) ? undefined : lastStartConfig(lines)) });
   for (const line of lines) {
     replayer.feed(line);
     if (!replayer.going) break;
@@ -342,17 +392,37 @@ export function replayLines(lines: readonly string[], opts: ReplayOptions): Repl
   return replayer.end();
 }
 
-/** The configuration of the last start record among these lines (a first pass over the journal; undefined when none parses). */
+/** Whether a line may be a start or checkpoint record (each carries the configuration in force). */
+export function mayCarryConfig(line: string): boolean {
+  return line.includes('"type":"start"') || line.includes('"type":"checkpoint"');
+}
+
+/**
+ * The configuration of the last start or checkpoint record among these lines
+ * (a first pass over a journal exported before headers carried it; undefined
+ * when none parses).
+ */
 export function lastStartConfig(lines: Iterable<string>): Record<string, string | number | boolean> | undefined {
   let config: Record<string, string | number | boolean> | undefined;
   for (const line of lines) {
-    if (!line.includes('"type":"start"')) continue;
+    if (!mayCarryConfig(line)) continue;
     try {
       const r = JSON.parse(line) as { type?: unknown; config?: unknown };
-      if (r.type === 'start' && typeof r.config === 'object' && r.config !== null) config = r.config as typeof config;
+      if ((r.type === 'start' || r.type === 'checkpoint') && typeof r.config === 'object' && r.config !== null) config = r.config as typeof config;
     } catch {
       // a corrupt line: the replay itself will say so
     }
   }
   return config;
+}
+
+/** Whether a header line carries the recorded configuration (exports since checkpoints: replay then reads the journal once). */
+export function headerRecords(line: string | undefined): boolean {
+  if (line === undefined) return false;
+  try {
+    const h = JSON.parse(line) as { recorded?: unknown };
+    return typeof h.recorded === 'object' && h.recorded !== null;
+  } catch {
+    return false;
+  }
 }

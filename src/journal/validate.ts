@@ -44,7 +44,17 @@ export function parseHeader(text: string, where: string): JournalHeader {
   const samplesFrom = h.samplesFrom ?? null;
   if (!isInt(since) || since < 0) throw new JournalError(`${where}: "since" must be a sequence number`);
   if (samplesFrom !== null && !isInt(samplesFrom)) throw new JournalError(`${where}: "samplesFrom" must be a sequence number or null`);
-  return { format: JOURNAL_FORMAT, version: JOURNAL_VERSION, config: h.config as JournalHeader['config'], since, samplesFrom };
+  if (h.recorded !== undefined && !isObject(h.recorded)) throw new JournalError(`${where}: "recorded" must be the recorded configuration (an object of key → value)`);
+  if (h.prunedBefore !== undefined && !isInt(h.prunedBefore)) throw new JournalError(`${where}: "prunedBefore" must be a sequence number`);
+  return {
+    format: JOURNAL_FORMAT,
+    version: JOURNAL_VERSION,
+    config: h.config as JournalHeader['config'],
+    since,
+    samplesFrom,
+    ...(h.recorded !== undefined ? { recorded: h.recorded as JournalHeader['config'] } : {}),
+    ...(h.prunedBefore !== undefined ? { prunedBefore: h.prunedBefore as number } : {}),
+  };
 }
 
 /** The first field that is wrong, as "field: expected …", or null when the record has its shape. */
@@ -167,8 +177,14 @@ const row = (v: unknown): boolean =>
 
 const FOUND_KINDS: ReadonlySet<unknown> = new Set(['none', 'alive', 'ended']);
 
+const host = need(
+  'host',
+  (h) => isObject(h) && isInt(h.processors) && isInt(h.pageSize) && isInt(h.clockTicks) && (h.clockTicks as number) > 0 && (h.cgroups === undefined || typeof h.cgroups === 'boolean'),
+  '{processors, pageSize, clockTicks, cgroups?}',
+);
+
 const start: Check = all(
-  need('host', (h) => isObject(h) && isInt(h.processors) && isInt(h.pageSize) && isInt(h.clockTicks) && (h.clockTicks as number) > 0 && (h.cgroups === undefined || typeof h.cgroups === 'boolean'), '{processors, pageSize, clockTicks, cgroups?}'),
+  host,
   need('config', isObject, 'the configuration the daemon started with'),
   need('containers', (c) => Array.isArray(c) && c.every(row), 'the unfinished containers as restored'),
   need('done', (n) => n === undefined || isInt(n), 'a count'),
@@ -193,6 +209,31 @@ const snapshot = need(
   'the tracked containers',
 );
 
+const monitorState: Check = all(
+  snapshot,
+  need('utilization', isObject, 'the node utilization'),
+  need('pressure', (p) => p === undefined || (isObject(p) && (p.overSince === null || isNum(p.overSince))), '{overSince}'),
+);
+
+const held = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((h) => isObject(h) && isStr(h.id) && isObject(h.need) && isInt(h.need.memoryMb) && isInt(h.need.milliVcores) && EXECUTION_TYPES.has(h.executionType));
+
+const checkpoint: Check = all(
+  host,
+  need('config', isObject, 'the configuration in force'),
+  need('containers', (c) => Array.isArray(c) && c.every(row), 'every container known, as rows'),
+  need(
+    'scheduler',
+    (s) => isObject(s) && held(s.running) && held(s.queuedGuaranteed) && held(s.queuedOpportunistic) && Array.isArray(s.beingKilled) && s.beingKilled.every(isStr),
+    '{running, queuedGuaranteed, queuedOpportunistic, beingKilled}',
+  ),
+  (r) => {
+    if (!isObject(r.monitor)) return "monitor: expected the monitor's state";
+    const wrong = monitorState(r.monitor);
+    return wrong === null ? null : `monitor.${wrong}`;
+  },
+);
+
 const CHECKS: Record<JournalRecord['type'], Check> = {
   start,
   launch: all(container, spec),
@@ -200,11 +241,8 @@ const CHECKS: Record<JournalRecord['type'], Check> = {
   monitor: monitorEvent,
   tick: samples,
   'log-tick': logDirs,
-  'monitor-snapshot': all(
-    snapshot,
-    need('utilization', isObject, 'the node utilization'),
-    need('pressure', (p) => p === undefined || (isObject(p) && (p.overSince === null || isNum(p.overSince))), '{overSince}'),
-  ),
+  checkpoint,
+  'monitor-snapshot': monitorState,
   forget: need('containers', (c) => Array.isArray(c) && c.every(isStr), 'a list of container ids'),
   transition: all(container, need('from', (s) => STATES.has(s), 'a container state'), need('to', (s) => STATES.has(s), 'a container state'), event),
   kill: all(container, need('by', (b) => b === 'monitor' || b === 'scheduler', 'monitor or scheduler'), need('exitStatus', isInt, 'an exit status'), need('diagnostics', isStr, 'a string')),

@@ -227,7 +227,15 @@ export class NodeWarden {
       this.abandonStart();
       throw err;
     }
-    this.pruner = new JournalPruner({ store: this.store, core: this.core, clock: this.clock, log: this.log, retentionHours: this.config.journal.retentionHours });
+    this.pruner = new JournalPruner({
+      store: this.store,
+      checkpoint: (ts) => this.core.checkpoint(ts),
+      storeFaulted: () => this.core.storeFault !== null,
+      clock: this.clock,
+      log: this.log,
+      retentionHours: this.config.journal.retentionHours,
+      intervalMs: this.config.journal.pruneIntervalMs,
+    });
     this.gc = new ContainerGc({ core: this.core, workDir: this.workDir, retentionMs: this.config.limits.finishedRetentionMs, clock: this.clock, log: this.log });
     this.monitor.start();
     this.pruner.start();

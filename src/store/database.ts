@@ -45,6 +45,9 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
 export const DB_DIR_MODE = 0o750;
 const DB_FILE_MODE = 0o640;
 
+/** The WAL file is cut back to this after a checkpoint (SQLite's autocheckpoint runs at about 4 MB of WAL). */
+export const WAL_SIZE_LIMIT = 4 * 1024 * 1024;
+
 export function openDatabase(file: string, migrations: Migration[] = loadMigrations()): Db {
   const isNew = file !== ':memory:' && !fs.existsSync(file);
   if (isNew) {
@@ -65,6 +68,8 @@ export function openDatabase(file: string, migrations: Migration[] = loadMigrati
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    // A checkpoint resets the WAL; this truncates its file back too, so a burst does not leave it large for good.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     migrate(db, file, migrations);
     return db;
   } catch (err) {

@@ -106,6 +106,7 @@ export class Store {
   private readonly deleteContainer;
   /** Prepared on the first prune (a read-only store never prunes). */
   private pruning: { remove: Database.Statement; mark: Database.Statement } | null = null;
+  private cutting: { journal: Database.Statement; transitions: Database.Statement; mark: Database.Statement } | null = null;
   private readonly selectOutputs;
   private readonly selectRecords;
   private seq: number;
@@ -286,6 +287,50 @@ export class Store {
       mark.run(String(snapshotSeq));
       return changes;
     })();
+  }
+
+  /** The newest checkpoint at or before `ts`: where pruning cuts. */
+  checkpointBefore(ts: number): { seq: number; ts: number } | null {
+    const r = this.db.prepare(`SELECT seq, ts FROM journal WHERE type = 'checkpoint' AND ts <= ? ORDER BY seq DESC LIMIT 1`).get(ts) as { seq: number; ts: number } | undefined;
+    return r ?? null;
+  }
+
+  /**
+   * Pruning, a slice at a time: delete up to `limit` records of each table
+   * (inputs, kills, transitions) before the checkpoint at `seq`, oldest
+   * first, and note that the journal now starts there (in the same
+   * transaction: a crash between slices leaves a journal that still says
+   * where it starts, and every record from there on). Returns rows deleted.
+   */
+  pruneBefore(seq: number, limit: number): number {
+    this.cutting ??= {
+      journal: this.db.prepare(`DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq < ? ORDER BY seq LIMIT ?)`),
+      transitions: this.db.prepare(`DELETE FROM transitions WHERE seq IN (SELECT seq FROM transitions WHERE seq < ? ORDER BY seq LIMIT ?)`),
+      mark: this.db.prepare(`INSERT INTO journal_meta (key, value) VALUES ('pruned_before', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+    };
+    const { journal, transitions, mark } = this.cutting;
+    return this.db.transaction(() => {
+      mark.run(String(seq));
+      return journal.run(seq, limit).changes + transitions.run(seq, limit).changes;
+    })();
+  }
+
+  /** Records before this seq were pruned, and the journal starts at the checkpoint there (null: none were). */
+  prunedBefore(): number | null {
+    const r = this.db.prepare(`SELECT value FROM journal_meta WHERE key = 'pruned_before'`).get() as { value: string } | undefined;
+    return r ? Number(r.value) : null;
+  }
+
+  /** Write the WAL back into the database and cut its file back (journal_size_limit); false if readers kept part of it. */
+  checkpointWal(): boolean {
+    const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    return r !== undefined && r.busy === 0 && r.log === r.checkpointed;
+  }
+
+  /** The configuration in force: the newest start's or checkpoint's (a pruned journal may have no start left). */
+  lastConfigRecord(): (JournalRecord & { type: 'start' | 'checkpoint' }) | null {
+    const r = this.db.prepare(`SELECT record FROM journal WHERE type IN ('start', 'checkpoint') ORDER BY seq DESC LIMIT 1`).get() as { record: string } | undefined;
+    return r ? (JSON.parse(r.record) as JournalRecord & { type: 'start' | 'checkpoint' }) : null;
   }
 
   /** The newest monitor snapshot at or before `ts`: where pruning may cut. */
