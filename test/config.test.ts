@@ -68,6 +68,7 @@ const CGROUP_DEFAULTS = {
   'nodewarden.memory-pressure.preempt-threshold-percent': 0,
   'nodewarden.memory-pressure.preempt-after-ms': 10_000,
   'nodewarden.metrics.address': '',
+  'nodewarden.journal.prune-interval-ms': 0,
 };
 const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS, ...CGROUP_DEFAULTS };
 
@@ -115,7 +116,7 @@ describe('defaults', () => {
       diagnosticsMaxSize: 10000,
       opportunisticQueueLength: 0,
       recovery: { enabled: true, supervised: true, exitCodeFileTimeoutMs: 2000 },
-      journal: { retentionHours: 24 },
+      journal: { retentionHours: 24, pruneIntervalMs: 0 },
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
       oomScoreAdj: -999,
       metricsAddress: null,

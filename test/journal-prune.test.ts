@@ -11,25 +11,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HostFacts } from '../state-machines/containers-monitor.js';
-import type { ProcessSample } from '../state-machines/process-tree.js';
-import type { ContainerEffect } from '../state-machines/types.js';
-import { createBus } from '../src/bus.js';
-import { resolveConfig } from '../src/config/load.js';
-import { Dispatcher } from '../src/core/dispatcher.js';
 import { exportJournal, exportLines } from '../src/journal/export.js';
-import { JournalPruner } from '../src/journal/pruner.js';
 import { replayLines } from '../src/journal/replay.js';
-import { Store } from '../src/store/store.js';
 import { DaemonDir } from './helpers/daemon-process.js';
-import { containerSpec } from './helpers/spec.js';
+import { FailingStore, SteppedNode } from './helpers/stepped-node.js';
+import { waitForAsync } from './helpers/proc.js';
 
 const run = promisify(execFile);
 const BIN = path.join(process.cwd(), 'bin', 'nodewarden.js');
-const log = pino({ level: 'silent' });
-const HOST: HostFacts = { processors: 2, pageSize: 4096, clockTicks: 100 };
 const HOUR = 3_600_000;
 
 let dir: string | undefined;
@@ -40,116 +30,6 @@ afterEach(async () => {
   await daemonDir?.cleanup();
   daemonDir = undefined;
 });
-
-/** One process of `pages` resident pages, its CPU time growing with the clock. */
-const tree = (pid: number, pages: number, ts: number): ProcessSample[] => [
-  { pid, ppid: 1, pgrp: pid, session: pid, comm: 'sh', state: 'S', utime: Math.floor(ts / 1000) % 1_000_000, stime: 0, numThreads: 1, startTime: 1, vsize: pages * 4096, rssPages: pages },
-];
-
-/**
- * A node on a stepped clock, driven through the live path (Dispatcher, a real
- * SQLite file): containers launched, monitored, ticked, ended and forgotten,
- * the shell's answers given the way the effect runner gives them.
- */
-class SteppedNode {
-  now = 1_700_000_000_000;
-  readonly store: Store;
-  readonly core: Dispatcher;
-  readonly pruner: JournalPruner;
-  private pid = 1000;
-  private effects: Array<{ id: string; effect: ContainerEffect }> = [];
-
-  constructor(
-    readonly file: string,
-    settings: Record<string, string | number | boolean>,
-  ) {
-    const config = resolveConfig([{ 'yarn.nodemanager.vmem-check-enabled': false, ...settings }]);
-    this.store = new Store(file);
-    const bus = createBus(log);
-    bus.on('effect', (e) => this.effects.push(e));
-    this.core = new Dispatcher(this.store, bus, config, log, { host: HOST });
-    this.pruner = new JournalPruner({
-      store: this.store,
-      checkpoint: (ts) => this.core.checkpoint(ts),
-      storeFaulted: () => this.core.storeFault !== null,
-      clock: { now: () => this.now },
-      log,
-      retentionHours: config.journal.retentionHours,
-      intervalMs: config.journal.pruneIntervalMs,
-    });
-    this.core.recover({}, this.now);
-  }
-
-  launch(id: string, memoryMb = 64): void {
-    this.core.add(containerSpec(id, { resources: { memoryMb, vcores: 1 } }), this.now);
-  }
-
-  /** Commit, then answer what was asked (localize, launch, kill, clean up, monitor) until nothing more is. */
-  async settle(): Promise<void> {
-    for (;;) {
-      await this.core.durable();
-      const effects = this.effects;
-      this.effects = [];
-      if (effects.length === 0) return;
-      for (const { id, effect } of effects) this.answer(id, effect);
-    }
-  }
-
-  private answer(id: string, effect: ContainerEffect): void {
-    const ts = this.now;
-    switch (effect.type) {
-      case 'LAUNCH_CONTAINER':
-      case 'RELAUNCH_CONTAINER': {
-        const pid = ++this.pid;
-        this.core.dispatch(id, { type: 'CONTAINER_LAUNCHED', ts, pid, startTime: 1 });
-        return;
-      }
-      case 'CLEANUP_CONTAINER':
-        this.core.dispatch(id, { type: 'CONTAINER_KILLED_ON_REQUEST', ts, exitCode: 137, diagnostics: 'killed' });
-        return;
-      case 'CLEANUP_CONTAINER_RESOURCES':
-        this.core.dispatch(id, { type: 'CONTAINER_RESOURCES_CLEANEDUP', ts });
-        return;
-      case 'START_MONITORING':
-        this.core.monitor({ type: 'START_MONITORING', ts, id, pid: effect.pid, resources: this.core.get(id)!.spec.resources });
-        return;
-      case 'STOP_MONITORING':
-        this.core.monitor({ type: 'STOP_MONITORING', ts, id });
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** One monitor tick of every tracked tree (`pages` by id; 1000 resident pages otherwise). */
-  tick(pages: Record<string, number> = {}): void {
-    const samples: Record<string, ProcessSample[]> = {};
-    for (const t of this.core.monitorContext.tracking.values()) samples[t.id] = tree(t.pid, pages[t.id] ?? 1000, this.now);
-    this.core.monitor({ type: 'TICK', ts: this.now, samples });
-  }
-
-  /** Ticks every 5 s for `ms`. */
-  async run(ms: number, pages: Record<string, number> = {}): Promise<void> {
-    for (const end = this.now + ms; this.now < end; this.now += 5000) this.tick(pages);
-    await this.settle();
-  }
-
-  /** Finished containers forgotten, as the ContainerGc does once their retention is over. */
-  forgetDone(): void {
-    this.core.forget([...this.core.all()].filter((e) => e.actor.state === 'DONE').map((e) => e.spec.id), this.now);
-  }
-
-  bytesOnDisk(): number {
-    return [this.file, `${this.file}-wal`].reduce((sum, f) => sum + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
-  }
-
-  async close(): Promise<void> {
-    await this.pruner.close();
-    await this.settle();
-    this.core.close();
-    this.store.close();
-  }
-}
 
 const records = (lines: string[]) => lines.slice(1).map((l) => JSON.parse(l) as { seq: number; type: string; container?: string });
 
@@ -314,4 +194,39 @@ describe('journal pruning', () => {
     const check = await run(process.execPath, [BIN, 'replay', file, '--check']);
     expect(check.stdout).toMatch(/^replay matches the journal: /);
   }, 60_000);
+
+  it('a store fault of many ticks stays bounded: staged ticks collapse into a snapshot, and what commits afterwards replays', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-prune-'));
+    const file = path.join(dir, 'db.sqlite');
+    const store = new FailingStore(file);
+    const node = new SteppedNode(file, {}, store);
+    for (const id of ['steady', 'grows', 'late']) node.launch(id);
+    await node.settle();
+    await node.run(60_000);
+
+    // An hour of ticks while nothing commits: one container goes over its limit (killed from collapsed ticks).
+    store.failing = true;
+    let most = 0;
+    for (let i = 0; i < 720; i++) {
+      node.tick(i === 300 ? { grows: 30_000 } : {});
+      node.now += 5000;
+      await node.answerUncommitted();
+      most = Math.max(most, store.stagedRecordCount());
+    }
+    expect(node.core.storeFault?.code).toBe('SQLITE_FULL');
+    expect(node.core.get('grows')!.actor.state).not.toBe('RUNNING');
+    // 720 ticks, yet a handful of records staged: at most 8 ticks, a gap, a snapshot, and the kill's own records.
+    expect(most).toBeLessThan(30);
+
+    // The database commits again: the retry inserts what is staged, once.
+    store.failing = false;
+    await waitForAsync(async () => (node.core.storeFault === null && !store.hasStaged()) || undefined, 30_000, 'the retry to commit');
+    await node.run(60_000, { late: 30_000 }); // a kill from ticks that are kept
+    await node.close();
+    const lines = await exportLines(file);
+    const kept = records(lines);
+    expect(kept.filter((r) => r.type === 'samples-gap')).toHaveLength(1);
+    expect(kept.filter((r) => r.type === 'kill').map((r) => r.container)).toEqual(['grows', 'late']);
+    expect(replayLines(lines, { check: true }).divergence).toBeNull();
+  });
 });

@@ -152,7 +152,7 @@ describe('replay', () => {
     fs.writeFileSync(none, nw('journal', 'export', '--db', d.db, '--since', String(second!.seq)).stdout);
     const n = nw('replay', none, '--check');
     expect(n.status).toBe(1);
-    expect(n.stderr).toMatch(/has no daemon start to replay from, so nothing can be checked \(export it without --since\)\n$/);
+    expect(n.stderr).toMatch(/has no daemon start or checkpoint to replay from, so nothing can be checked \(export it without --since\)\n$/);
   });
 
   it('prints the timeline: container, from → to, event, time; --json as NDJSON', () => {

@@ -79,7 +79,8 @@ function report(s: ReplaySummary, json: boolean, out: Out): void {
   } else if (d) {
     process.stderr.write(`replay diverged at seq ${d.seq}${d.container ? `, container ${d.container}` : ''}:\n  expected: ${d.expected}\n  got:      ${d.got}\n`);
   } else {
-    const partial = s.skipped > 0 ? ` (from the daemon start at seq ${s.from}; ${count(s.skipped, 'earlier record')} not replayed)` : '';
+    const at = s.fromKind === 'checkpoint' ? 'the checkpoint' : 'the daemon start';
+    const partial = s.skipped > 0 ? ` (from ${at} at seq ${s.from}; ${count(s.skipped, 'earlier record')} not replayed)` : '';
     out(`replay matches the journal: ${count(s.records, 'record')}, ${count(s.transitions, 'transition')} and ${count(s.kills, 'kill')}, all identical${partial}\n`);
   }
 }

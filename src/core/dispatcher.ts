@@ -17,7 +17,7 @@
  * recovery of the next start reads what the kill left (the exit-code file).
  */
 import type { Logger } from 'pino';
-import type { HostFacts } from '../../state-machines/containers-monitor.js';
+import type { HostFacts, MonitorEvent, MonitorKill } from '../../state-machines/containers-monitor.js';
 import type { ContainerEffect } from '../../state-machines/types.js';
 import type { Bus } from '../bus.js';
 import type { Config } from '../config/types.js';
@@ -37,6 +37,9 @@ const RUN_DURING_STORE_FAULT: ReadonlySet<ContainerEffect['type']> = new Set([
   'START_MONITORING',
   'STOP_MONITORING',
 ]);
+
+/** Monitor samples kept staged during a store fault before they collapse into a snapshot. */
+const MAX_STAGED_SAMPLES = 8;
 
 /** A failed commit is tried again after 1 s, then twice as long each time, up to 15 s. */
 const STORE_RETRY_MS = 1000;
@@ -99,6 +102,20 @@ export class Dispatcher extends NodeCore {
   /** Why commits fail right now (null: the database is writable). */
   get storeFault(): StoreFault | null {
     return this.fault;
+  }
+
+  /**
+   * During a store fault every tick is staged until the database commits
+   * again: past a few, they collapse into a snapshot of the monitor (the
+   * store's collapseStagedSamples), so a fault of hours holds a bounded
+   * batch and each retry inserts only that.
+   */
+  override monitor(event: MonitorEvent): MonitorKill[] {
+    if (this.fault !== null && (event.type === 'TICK' || event.type === 'LOG_TICK') && this.store.stagedSamples() >= MAX_STAGED_SAMPLES) {
+      this.snapshotMonitor(event.ts);
+      this.store.collapseStagedSamples();
+    }
+    return super.monitor(event);
   }
 
   protected nextSeq(): number {

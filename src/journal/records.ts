@@ -12,7 +12,8 @@
  *          from the shell), monitor (start/stop monitoring), tick (the
  *          process trees sampled), log-tick, monitor-snapshot (the monitor's
  *          state: written by daemons before checkpoints, and where a store
- *          fault collapsed ticks), forget (finished
+ *          fault collapsed ticks), samples-gap (where those ticks were),
+ *          forget (finished
  *          containers dropped after their retention).
  * Outputs: transition, kill.
  */
@@ -74,6 +75,13 @@ export type LogTickRecord = At & { type: 'log-tick'; logDirs: Record<string, Arr
 /** Finished containers whose retention is over: forgotten, so their ids may be used again. */
 export type ForgetRecord = At & { type: 'forget'; containers: string[] };
 export type MonitorSnapshotRecord = At & { type: 'monitor-snapshot'; tracking: EncodedTracked[]; utilization: NodeUtilization; pressure?: PressureWatch };
+/**
+ * During a long store fault the staged ticks collapse: from this record
+ * until the monitor-snapshot at `until`, the monitor's inputs are not in the
+ * journal (the kills it decided from them are), and the snapshot carries it
+ * on — the way an old pruner's cut at a snapshot did.
+ */
+export type SamplesGapRecord = At & { type: 'samples-gap'; until: number };
 /** The monitor's state, as a snapshot or a checkpoint carries it. */
 export type EncodedMonitor = Pick<MonitorSnapshotRecord, 'tracking' | 'utilization' | 'pressure'>;
 /**
@@ -111,14 +119,22 @@ export type KillRecord = At & {
   diagnostics: string;
 };
 
-export type InputRecord = StartRecord | CheckpointRecord | LaunchRecord | EventRecord | MonitorRecord | TickRecord | LogTickRecord | MonitorSnapshotRecord | ForgetRecord;
+export type InputRecord =
+  | StartRecord
+  | CheckpointRecord
+  | LaunchRecord
+  | EventRecord
+  | MonitorRecord
+  | TickRecord
+  | LogTickRecord
+  | MonitorSnapshotRecord
+  | SamplesGapRecord
+  | ForgetRecord;
 export type OutputRecord = TransitionRecord | KillRecord;
 export type JournalRecord = InputRecord | OutputRecord;
 export type JournalRecordType = JournalRecord['type'];
 
 export const OUTPUT_TYPES: ReadonlySet<JournalRecordType> = new Set(['transition', 'kill']);
-/** The records pruned after the retention window. */
-export const SAMPLE_TYPES: readonly JournalRecordType[] = ['tick', 'log-tick', 'monitor-snapshot'];
 
 export function transitionRecord(row: TransitionRow): TransitionRecord {
   return { seq: row.seq, ts: row.ts, type: 'transition', container: row.containerId, from: row.from, to: row.to, event: row.event };

@@ -11,8 +11,10 @@
  * must be what replay itself arrived at — and recovery decides again from
  * what was found of their processes. Records before the first start (a
  * journal exported with --since, or written before a migration) are skipped.
- * Where the monitor's samples were pruned, the kills it decided are taken
- * as recorded until the snapshot its state carries on from.
+ * Where the monitor's samples are gone (pruned by a daemon from before
+ * checkpoints, or collapsed during a long store fault: a samples-gap), the
+ * kills it decided are taken as recorded until the snapshot its state
+ * carries on from.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { pino, type Logger } from 'pino';
@@ -55,8 +57,10 @@ export interface ReplaySummary {
   kills: number;
   /** Records before the first daemon start, not replayed. */
   skipped: number;
-  /** The seq of the first daemon start: everything from it on was replayed (null: none). */
+  /** The seq of the first daemon start or checkpoint: everything from it on was replayed (null: none). */
   from: number | null;
+  /** What is at `from`. */
+  fromKind?: 'start' | 'checkpoint';
   divergence: Divergence | null;
   /** Things a reader should know (a configuration changed between starts, samples pruned, …). */
   notes: string[];
@@ -136,6 +140,8 @@ export class Replayer {
   private edits: Record<string, string | number | boolean> = {};
   /** The configuration the daemon last recorded (the header's, or the caller's); undefined: the header's is used throughout. */
   private recorded: Record<string, string | number | boolean> | undefined;
+  /** Inside a samples-gap: the seq of the monitor snapshot that ends it. */
+  private gapUntil: number | null = null;
 
   constructor(private readonly opts: ReplayOptions) {}
 
@@ -191,7 +197,7 @@ export class Replayer {
   }
 
   private apply(r: JournalRecord): void {
-    if (this.core !== null && r.type === 'kill' && r.by === 'monitor' && this.samplesPruned(r.seq)) {
+    if (this.core !== null && r.type === 'kill' && r.by === 'monitor' && this.monitorInputsGone(r.seq)) {
       this.seq = r.seq - 1;
       this.core.recordedKill(r);
       this.compare(r);
@@ -237,14 +243,21 @@ export class Replayer {
       case 'monitor':
       case 'tick':
       case 'log-tick':
-        if (this.samplesPruned(r.seq)) return;
+        if (this.monitorInputsGone(r.seq)) return;
         core.monitor(monitorEventOf(r));
+        return;
+      case 'samples-gap':
+        this.gapUntil = r.until;
         return;
       case 'forget':
         core.forget(r.containers, r.ts);
         return;
       case 'monitor-snapshot':
-        if (r.seq === this.header!.samplesFrom) core.restoreMonitor(decodeMonitor(r, core.monitorSettings));
+        // Where the monitor's inputs before it are gone (pruned by an old daemon, or collapsed in a store fault), it carries on from here.
+        if (r.seq === this.header!.samplesFrom || r.seq === this.gapUntil) {
+          core.restoreMonitor(decodeMonitor(r, core.monitorSettings));
+          this.gapUntil = null;
+        }
         return;
     }
   }
@@ -279,7 +292,7 @@ export class Replayer {
     } else if (r.done) {
       this.summary.notes.push(`the ${r.done} container(s) already finished at the start at seq ${r.seq} are not in this journal: late events for them are not replayed as the daemon took them`);
     }
-    this.summary.from ??= r.seq;
+    if (this.summary.from === null) Object.assign(this.summary, { from: r.seq, fromKind: 'start' });
     const config = this.recorded ? this.configOf({ ...r.config, ...this.edits }, "the start's configuration (with the header's changes)") : this.config!;
     this.core = new ReplayCore(config, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
     for (const row of done) this.core.restore(row);
@@ -294,7 +307,7 @@ export class Replayer {
    */
   private checkpoint(r: CheckpointRecord): void {
     if (this.core === null) {
-      this.summary.from ??= r.seq;
+      if (this.summary.from === null) Object.assign(this.summary, { from: r.seq, fromKind: 'checkpoint' });
       const config = this.recorded ? this.configOf({ ...r.config, ...this.edits }, "the checkpoint's configuration (with the header's changes)") : this.config!;
       this.core = new ReplayCore(config, r.host, this.log, { nextSeq: () => ++this.seq, output: (o) => this.output(o) });
       this.core.restoreCheckpoint(r);
@@ -352,9 +365,10 @@ export class Replayer {
     this.summary.divergence = { seq, container, expected, got };
   }
 
-  private samplesPruned(seq: number): boolean {
+  /** Whether the monitor's inputs at this seq are not in the journal: its kills there are taken as recorded. */
+  private monitorInputsGone(seq: number): boolean {
     const from = this.header!.samplesFrom;
-    return from !== null && seq < from;
+    return (from !== null && seq < from) || (this.gapUntil !== null && seq < this.gapUntil);
   }
 
   /** `what` names the configuration in the error: the header's, or a start's with the header's changes. */

@@ -243,6 +243,7 @@ const CHECKS: Record<JournalRecord['type'], Check> = {
   'log-tick': logDirs,
   checkpoint,
   'monitor-snapshot': monitorState,
+  'samples-gap': (r) => (isInt(r.until) && (r.until as number) > (r.seq as number) ? null : 'until: expected the seq of a later monitor-snapshot'),
   forget: need('containers', (c) => Array.isArray(c) && c.every(isStr), 'a list of container ids'),
   transition: all(container, need('from', (s) => STATES.has(s), 'a container state'), need('to', (s) => STATES.has(s), 'a container state'), event),
   kill: all(container, need('by', (b) => b === 'monitor' || b === 'scheduler', 'monitor or scheduler'), need('exitStatus', isInt, 'an exit status'), need('diagnostics', isStr, 'a string')),

@@ -8,9 +8,12 @@
  */
 import type Database from 'better-sqlite3';
 import type { ContainerEvent, ContainerSpec, ContainerState } from '../../state-machines/types.js';
-import { SAMPLE_TYPES, transitionRecord, type JournalRecord, type OutputRecord } from '../journal/records.js';
+import { transitionRecord, type JournalRecord, type OutputRecord, type SamplesGapRecord } from '../journal/records.js';
 import { openDatabase, openDatabaseReadOnly, type Db } from './database.js';
 import type { ContainerRow, TransitionRow } from './rows.js';
+
+/** Monitor samples: the records a long store fault collapses. */
+const SAMPLES: ReadonlySet<string> = new Set(['tick', 'log-tick']);
 
 /** The schema that has the journal (db/migrations/003_journal.sql). */
 export const JOURNAL_SCHEMA = 3;
@@ -105,7 +108,6 @@ export class Store {
   private readonly insertRecord;
   private readonly deleteContainer;
   /** Prepared on the first prune (a read-only store never prunes). */
-  private pruning: { remove: Database.Statement; mark: Database.Statement } | null = null;
   private cutting: { journal: Database.Statement; transitions: Database.Statement; mark: Database.Statement } | null = null;
   private readonly selectOutputs;
   private readonly selectRecords;
@@ -203,6 +205,38 @@ export class Store {
     }
   }
 
+  /** Monitor samples (ticks, log ticks) staged and not yet committed. */
+  stagedSamples(): number {
+    return this.stagedRecords.reduce((n, r) => n + (SAMPLES.has(r[2]) ? 1 : 0), 0);
+  }
+
+  /**
+   * A long store fault: the staged samples give way to the monitor snapshot
+   * just staged (the last record). Where the first of them was, a
+   * samples-gap record says until which seq the monitor's inputs are
+   * missing; a gap staged before is stretched to the new snapshot, and the
+   * snapshot it ended at goes. What stays staged is bounded by what happened
+   * besides the ticks.
+   */
+  collapseStagedSamples(): void {
+    const last = this.stagedRecords.at(-1);
+    if (last === undefined || last[2] !== 'monitor-snapshot') throw new Error('collapseStagedSamples: stage the monitor snapshot first');
+    const gapRow = this.stagedRecords.find((r) => r[2] === 'samples-gap');
+    const gap = gapRow ? (JSON.parse(gapRow[4]) as SamplesGapRecord) : null;
+    const first = gapRow ?? this.stagedRecords.find((r) => SAMPLES.has(r[2]));
+    if (first === undefined) return;
+    const kept = this.stagedRecords.filter((r) => !(SAMPLES.has(r[2]) || r[2] === 'samples-gap' || (gap !== null && r[0] === gap.until)));
+    const marker: SamplesGapRecord = { seq: first[0], ts: first[1], type: 'samples-gap', until: last[0] };
+    const at = kept.findIndex((r) => r[0] > marker.seq);
+    kept.splice(at === -1 ? kept.length : at, 0, [marker.seq, marker.ts, marker.type, null, JSON.stringify(marker)]);
+    this.stagedRecords = kept;
+  }
+
+  /** Staged journal records (a long store fault must keep this bounded). */
+  stagedRecordCount(): number {
+    return this.stagedRecords.length + this.stagedTransitions.length;
+  }
+
   hasStaged(): boolean {
     return this.stagedContainers.size > 0 || this.stagedTransitions.length > 0 || this.stagedRecords.length > 0 || this.stagedForgotten.size > 0;
   }
@@ -251,42 +285,16 @@ export class Store {
     }
   }
 
-  /** The latest record of a type (the configuration in force is the last start's). */
-  lastRecord(type: JournalRecord['type']): JournalRecord | null {
-    const r = this.db.prepare(`SELECT record FROM journal WHERE type = ? ORDER BY seq DESC LIMIT 1`).get(type) as { record: string } | undefined;
-    return r ? (JSON.parse(r.record) as JournalRecord) : null;
-  }
-
   /** Monitor samples before this seq were pruned (null: none were). */
   samplesFrom(): number | null {
     const r = this.db.prepare(`SELECT value FROM journal_meta WHERE key = 'samples_from'`).get() as { value: string } | undefined;
     return r ? Number(r.value) : null;
   }
 
-  /**
-   * Pruning, a slice at a time: delete up to `limit` monitor samples (ticks,
-   * log ticks, older snapshots) before `snapshotSeq`, and note that samples
-   * now start at that snapshot. Returns how many rows went.
-   */
   /** The size of the newest tick record, bytes (0: none): pruning sizes its slices by it. */
   lastTickBytes(): number {
     const r = this.db.prepare(`SELECT length(record) AS n FROM journal WHERE type = 'tick' ORDER BY seq DESC LIMIT 1`).get() as { n: number } | undefined;
     return r?.n ?? 0;
-  }
-
-  pruneSamples(snapshotSeq: number, limit: number): number {
-    this.pruning ??= {
-      remove: this.db.prepare(
-        `DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE type IN (${SAMPLE_TYPES.map(() => '?').join(', ')}) AND seq < ? ORDER BY seq LIMIT ?)`,
-      ),
-      mark: this.db.prepare(`INSERT INTO journal_meta (key, value) VALUES ('samples_from', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
-    };
-    const { remove, mark } = this.pruning;
-    return this.db.transaction(() => {
-      const { changes } = remove.run(...SAMPLE_TYPES, snapshotSeq, limit);
-      mark.run(String(snapshotSeq));
-      return changes;
-    })();
   }
 
   /** The newest checkpoint at or before `ts`: where pruning cuts. */
@@ -331,14 +339,6 @@ export class Store {
   lastConfigRecord(): (JournalRecord & { type: 'start' | 'checkpoint' }) | null {
     const r = this.db.prepare(`SELECT record FROM journal WHERE type IN ('start', 'checkpoint') ORDER BY seq DESC LIMIT 1`).get() as { record: string } | undefined;
     return r ? (JSON.parse(r.record) as JournalRecord & { type: 'start' | 'checkpoint' }) : null;
-  }
-
-  /** The newest monitor snapshot at or before `ts`: where pruning may cut. */
-  snapshotBefore(ts: number): { seq: number; ts: number } | null {
-    const r = this.db.prepare(`SELECT seq, ts FROM journal WHERE type = 'monitor-snapshot' AND ts <= ? ORDER BY seq DESC LIMIT 1`).get(ts) as
-      | { seq: number; ts: number }
-      | undefined;
-    return r ?? null;
   }
 
   transitionsOf(containerId: string): TransitionRow[] {
