@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exportJournal, exportLines } from '../src/journal/export.js';
 import { replayLines } from '../src/journal/replay.js';
+import { curl } from './helpers/curl.js';
 import { DaemonDir } from './helpers/daemon-process.js';
 import { FailingStore, SteppedNode } from './helpers/stepped-node.js';
 import { waitForAsync } from './helpers/proc.js';
@@ -216,6 +217,13 @@ describe('journal pruning', () => {
     // The daemon's start is gone: a --since before the cut says so, and what to do.
     const gone = await run(process.execPath, [BIN, 'journal', 'export', '--db', d.db, '--since', '1']).catch((e: { code: number; stderr: string }) => e);
     expect(gone).toMatchObject({ code: 1, stderr: expect.stringMatching(/records after seq 1 up to seq \d+ are gone: the journal was pruned to its retention window \(nodewarden\.journal\.retention-hours\)/) });
+    // The events stream says the same to a reader that would miss records (the cut moves on with the timer:
+    // a reader past it, or from the start, is served).
+    const events = await curl(d.socket, ['http://localhost/v1/events?since=1']);
+    expect(events.status).toBe(410);
+    expect(events.json.error).toMatchObject({ code: 'GONE', message: expect.stringMatching(/^records after seq 1 up to seq \d+ are gone/) });
+    expect((await curl(d.socket, ['http://localhost/v1/events?since=999999999'])).status).toBe(200);
+    expect((await curl(d.socket, ['http://localhost/v1/events'])).status).toBe(200);
     await d.current!.client.post('/v1/containers/sleeper/kill', {});
     await d.until('sleeper', 'DONE');
     await d.stop();

@@ -2,7 +2,7 @@
  * Errors the core gives back for bad input. Each carries the HTTP status and
  * code the API answers with; none of them changes any state.
  */
-export type ErrorStatus = 400 | 403 | 404 | 405 | 409 | 413 | 500 | 503;
+export type ErrorStatus = 400 | 403 | 404 | 405 | 409 | 410 | 413 | 500 | 503;
 
 export class NodewardenError extends Error {
   constructor(
@@ -19,6 +19,8 @@ export const badRequest = (message: string) => new NodewardenError(400, 'BAD_REQ
 export const notFound = (id: string) => new NodewardenError(404, 'NOT_FOUND', `container ${id} not found`);
 export const conflict = (message: string) => new NodewardenError(409, 'CONFLICT', message);
 export const forbidden = (message: string) => new NodewardenError(403, 'FORBIDDEN', message);
+/** What was asked for existed once and was pruned (the journal before its retention window). */
+export const gone = (message: string) => new NodewardenError(410, 'GONE', message);
 /** The node cannot take the request now (a limit, a store fault); the same request may succeed later. */
 export const unavailable = (code: string, message: string) => new NodewardenError(503, code, message);
 

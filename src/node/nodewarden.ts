@@ -344,6 +344,11 @@ export class NodeWarden {
     return this.store.transitionsOf(id).filter((t) => t.ts >= entry.createdAt);
   }
 
+  /** Records before this seq were pruned (the journal starts at the checkpoint there); null: none were. */
+  journalStart(): number | null {
+    return this.store.prunedBefore();
+  }
+
   /** Committed transitions and kill decisions after `sinceSeq`, oldest first, at most `limit` (the events stream pages through these). */
   outputsSince(sinceSeq: number, limit: number): OutputRecord[] {
     return this.store.outputs(sinceSeq, limit);

@@ -139,7 +139,7 @@ export const ROUTE_SCHEMAS: Record<string, Record<string, unknown>> = {
     summary: 'The journal\'s transitions and kill decisions as NDJSON',
     querystring: eventsQuerySchema,
     produces: ['application/x-ndjson'],
-    response: { 200: { description: 'One JSON record a line, in seq order', content: { 'application/x-ndjson': { schema: str } } }, ...errors(400) },
+    response: { 200: { description: 'One JSON record a line, in seq order', content: { 'application/x-ndjson': { schema: str } } }, ...errors(400, 410) },
   },
   'GET /v1/node': { tags: ['node'], summary: 'The node: capacity, allocation, use, the containers by state, the configuration in force', response: { 200: nodeReport } },
   'GET /healthz': { tags: ['node'], summary: 'ok, or degraded (store fault, or an unresolved OOM)', response: { 200: health } },

@@ -9,6 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { gone } from '../../core/errors.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
 
 const PAGE = 500;
@@ -63,6 +64,11 @@ export function eventRoutes(app: FastifyInstance, node: NodeWarden, open: OpenSt
   const { closing, responses } = open;
   app.get('/v1/events', async (request, reply) => {
     const query = parseQuery(request.query as { since?: string; follow?: string });
+    // A reader that would silently miss records is told instead (export refuses the same --since).
+    const start = node.journalStart();
+    if (query.since > 0 && start !== null && query.since < start - 1) {
+      throw gone(`records after seq ${query.since} up to seq ${start - 1} are gone: the journal was pruned to its retention window (nodewarden.journal.retention-hours). Read from since=${start - 1}, or without since`);
+    }
     // Ends the stream when the client goes or the daemon closes (one listener each, removed with the stream).
     const stop = new AbortController();
     const end = () => stop.abort();
