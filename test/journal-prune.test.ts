@@ -117,8 +117,12 @@ describe('journal pruning', () => {
     expect(cut.ts).toBe(node.now - 30 * 60_000);
     const before = records(await exportLines(file)).filter((r) => r.seq >= cut.seq);
     // Two slices of a pass, then SIGKILL: no close, no commit of anything staged after.
-    node.store.pruneBefore(cut.seq, 50);
-    node.store.pruneBefore(cut.seq, 50);
+    node.store.pruneBefore(cut.seq, 3);
+    node.store.pruneBefore(cut.seq, 3);
+    // What the cut-short pass left below the cut (transitions among it) is not served: the events stream and
+    // the transitions start at the checkpoint.
+    expect(node.store.outputs(0, 10_000).filter((r) => r.seq < cut.seq)).toEqual([]);
+    expect(node.store.transitionsOf('a')).toEqual([]);
     node.core.close();
     node.store.close();
     const lines = await exportLines(file);
@@ -130,6 +134,30 @@ describe('journal pruning', () => {
     reopened.now = node.now;
     expect(await reopened.pruner.run()).toBeGreaterThan(0);
     await reopened.close();
+  });
+
+  it('replay from a daemon start that only counted its finished containers takes them up at the next checkpoint', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-prune-'));
+    const file = path.join(dir, 'db.sqlite');
+    const first = new SteppedNode(file, {});
+    first.launch('finished');
+    await first.settle();
+    first.core.dispatch('finished', { type: 'KILL_CONTAINER', ts: first.now, exitStatus: -105, diagnostics: 'done' });
+    await first.settle();
+    expect(first.core.get('finished')!.actor.state).toBe('DONE');
+    await first.close();
+    // A restart: its start record counts 'finished' without its row; then a checkpoint names it.
+    const second = new SteppedNode(file, {});
+    second.now += 60_000;
+    second.launch('later');
+    await second.settle();
+    second.core.checkpoint(second.now);
+    await second.run(30_000);
+    await second.close();
+    const lines = await exportLines(file);
+    const starts = records(lines).filter((r) => r.type === 'start');
+    const partial = await exportLines(file, starts[1]!.seq - 1);
+    expect(replayLines(partial, { check: true })).toMatchObject({ divergence: null, from: starts[1]!.seq });
   });
 
   it("replay's check compares its own state with each checkpoint it passes", async () => {
@@ -243,7 +271,13 @@ describe('journal pruning', () => {
     await node.run(60_000);
 
     // An hour of ticks while nothing commits: one container goes over its limit (killed from collapsed ticks).
+    // The fault begins with a batch that holds a tick and a checkpoint: replay may start at that checkpoint,
+    // so no gap may reach across it.
     store.failing = true;
+    node.tick();
+    node.core.checkpoint(node.now);
+    node.now += 5000;
+    await node.answerUncommitted();
     let most = 0;
     for (let i = 0; i < 720; i++) {
       node.tick(i === 300 ? { grows: 30_000 } : {});
@@ -263,8 +297,14 @@ describe('journal pruning', () => {
     await node.close();
     const lines = await exportLines(file);
     const kept = records(lines);
-    expect(kept.filter((r) => r.type === 'samples-gap')).toHaveLength(1);
+    const gaps = kept.filter((r) => r.type === 'samples-gap');
+    expect(gaps).toHaveLength(1);
+    const checkpoint = kept.find((r) => r.type === 'checkpoint')!;
+    expect(checkpoint.seq).toBeLessThan(gaps[0]!.seq);
     expect(kept.filter((r) => r.type === 'kill').map((r) => r.container)).toEqual(['grows', 'late']);
     expect(replayLines(lines, { check: true }).divergence).toBeNull();
+    // And from the checkpoint on, as a journal pruned there would be replayed.
+    const fromCheckpoint = await exportLines(file, checkpoint.seq - 1);
+    expect(replayLines(fromCheckpoint, { check: true })).toMatchObject({ divergence: null, from: checkpoint.seq });
   });
 });

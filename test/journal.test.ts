@@ -87,7 +87,7 @@ afterAll(async () => {
 describe('journal export', () => {
   it('writes the header with the configuration in force, then every record in seq order', () => {
     const { header, records } = readJournal(journal);
-    expect(header).toMatchObject({ format: 'nodewarden-journal', version: 1, since: 0, samplesFrom: null });
+    expect(header).toMatchObject({ format: 'nodewarden-journal', version: 2, since: 0, samplesFrom: null });
     expect((header.config as Record<string, unknown>)['yarn.nodemanager.vmem-check-enabled']).toBe(false);
     const seqs = records.map((r) => r.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
@@ -203,11 +203,11 @@ describe('replay', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^nodewarden: .*corrupt\.ndjson line 6: not valid JSON .*the journal is corrupt or truncated\n$/);
 
-    const version = path.join(d.dir, 'v2.ndjson');
-    fs.writeFileSync(version, [JSON.stringify({ ...JSON.parse(text[0]!), version: 2 }), ...text.slice(1)].join('\n'));
+    const version = path.join(d.dir, 'v3.ndjson');
+    fs.writeFileSync(version, [JSON.stringify({ ...JSON.parse(text[0]!), version: 3 }), ...text.slice(1)].join('\n'));
     r = nw('replay', version);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^nodewarden: .*v2\.ndjson line 1: journal version 2 is not supported: this nodewarden reads version 1\n$/);
+    expect(r.stderr).toMatch(/^nodewarden: .*v3\.ndjson line 1: journal version 3 is not supported: this nodewarden reads versions 1 and 2\n$/);
 
     r = nw('replay', path.join(d.dir, 'missing.ndjson'));
     expect(r.status).toBe(1);

@@ -53,16 +53,18 @@ export async function replay(argv: string[], out: Out): Promise<number> {
   });
   let lastStart: Record<string, string | number | boolean> | undefined;
   if (!headerRecords(header)) {
-    const starts: string[] = [];
+    let newest: string | undefined;
     await readLines(file, (line) => {
-      if (mayCarryConfig(line)) starts.push(line);
+      if (mayCarryConfig(line)) newest = line;
       return true;
     });
-    lastStart = lastStartConfig(starts);
+    lastStart = newest === undefined ? undefined : lastStartConfig([newest]);
   }
   const replayer = new Replayer({ check, source: file, ...(lastStart ? { lastStartConfig: lastStart } : {}), ...(check ? {} : { onOutput: timeline }) });
-  await readLines(file, (line) => {
+  await readLines(file, async (line) => {
     replayer.feed(line);
+    // The timeline waits for a slow reader rather than pile up in memory.
+    if (process.stdout.writableNeedDrain) await new Promise((resolve) => process.stdout.once('drain', resolve));
     return replayer.going;
   });
   const summary = replayer.end();
@@ -88,7 +90,7 @@ function report(s: ReplaySummary, json: boolean, out: Out): void {
 const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** Each line of the file to `take`, until it returns false. A missing or unreadable file is a JournalError. */
-async function readLines(file: string, take: (line: string) => boolean): Promise<void> {
+async function readLines(file: string, take: (line: string) => boolean | Promise<boolean>): Promise<void> {
   let stream: fs.ReadStream;
   try {
     const fd = fs.openSync(file, 'r');
@@ -104,7 +106,7 @@ async function readLines(file: string, take: (line: string) => boolean): Promise
   }
   const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
   try {
-    for await (const line of lines) if (!take(line)) break;
+    for await (const line of lines) if (!(await take(line))) break;
   } finally {
     lines.close();
     stream.destroy();

@@ -71,14 +71,14 @@ export class JournalPruner {
     // During a store fault a checkpoint would only wait, staged, with the rest: the next pass makes one.
     if (this.opts.storeFaulted()) return 0;
     const now = clock.now();
-    this.opts.checkpoint(now);
     let deleted = 0;
     let cut: { seq: number; ts: number } | null = null;
     try {
+      this.opts.checkpoint(now);
       cut = store.checkpointBefore(now - retentionHours * HOUR_MS);
       if (cut === null) return 0;
-      // A tick holds every monitored tree: with many containers a few rows are megabytes.
-      const slice = Math.max(1, Math.min(MAX_SLICE_ROWS, Math.floor(SLICE_BYTES / Math.max(1, store.lastTickBytes()))));
+      // A tick holds every monitored tree, a checkpoint every container known: with many containers a few rows are megabytes.
+      const slice = Math.max(1, Math.min(MAX_SLICE_ROWS, Math.floor(SLICE_BYTES / Math.max(1, store.largeRecordBytes()))));
       for (;;) {
         await new Promise((resolve) => setImmediate(resolve));
         if (this.closed) break;

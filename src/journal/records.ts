@@ -28,16 +28,18 @@ import type { CpuTracker } from '../../state-machines/cpu-tracker.js';
 import type { ContainerRow, TransitionRow } from '../store/rows.js';
 
 export const JOURNAL_FORMAT = 'nodewarden-journal';
-export const JOURNAL_VERSION = 1;
+/** 2: checkpoints, samples-gap records, the header's `recorded` and `prunedBefore`. Version 1 journals are read too. */
+export const JOURNAL_VERSION = 2;
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface JournalHeader {
   format: typeof JOURNAL_FORMAT;
-  version: typeof JOURNAL_VERSION;
+  version: number;
   /** The effective configuration (flat key → value) replay decides with. */
   config: Record<string, string | number | boolean>;
   /** Records after this seq only (export --since). */
   since: number;
-  /** Monitor samples before this seq were pruned (retention); the monitor-snapshot at it carries on. null: none pruned. */
+  /** Monitor samples before this seq were pruned by a daemon from before checkpoints; the monitor-snapshot at it carries on. null: none were. */
   samplesFrom: number | null;
   /**
    * The configuration as the daemon last recorded it, untouched: `config`'s

@@ -142,6 +142,8 @@ export class Replayer {
   private recorded: Record<string, string | number | boolean> | undefined;
   /** Inside a samples-gap: the seq of the monitor snapshot that ends it. */
   private gapUntil: number | null = null;
+  /** Replay began at a start with finished containers it does not know: a checkpoint may name them. */
+  private unknownDone = false;
 
   constructor(private readonly opts: ReplayOptions) {}
 
@@ -167,11 +169,14 @@ export class Replayer {
         const changed = Object.entries(this.edits).map(([k, v]) => `${k}=${v}`);
         if (changed.length > 0) this.summary.notes.push(`replaying with the header's changes to the recorded configuration: ${changed.join(', ')}`);
       }
-      if (this.header.since > 0) this.summary.notes.push(`exported from seq ${this.header.since}: replay starts at the first daemon start after it`);
+      if (this.header.since > 0) this.summary.notes.push(`exported from seq ${this.header.since}: replay starts at the first daemon start or checkpoint after it`);
       return;
     }
     const r = parseRecord(text, where);
     if (r.seq <= this.lastSeq) throw new JournalError(`${where}: seq ${r.seq} does not follow seq ${this.lastSeq}: the records are out of order`);
+    if (this.gapUntil !== null && r.seq > this.gapUntil) {
+      throw new JournalError(`${where}: a samples-gap ends at seq ${this.gapUntil}, but there is no monitor-snapshot there: the journal is incomplete`);
+    }
     this.lastSeq = r.seq;
     this.summary.records++;
     if (!this.going) return;
@@ -189,6 +194,9 @@ export class Replayer {
     if (this.going) this.core?.settle();
     const extra = this.produced.shift();
     if (extra && this.going) this.diverge(extra.seq, extra.container, 'nothing (the journal ends there)', describeOutput(extra));
+    if (this.gapUntil !== null) {
+      throw new JournalError(`${this.opts.source ?? 'journal'} ends inside a samples-gap: the monitor-snapshot at seq ${this.gapUntil} that ends it is missing`);
+    }
     if (this.core === null && this.opts.check) {
       throw new JournalError(`${this.opts.source ?? 'journal'} has no daemon start or checkpoint to replay from, so nothing can be checked (export it without --since)`);
     }
@@ -290,6 +298,7 @@ export class Replayer {
         if (!this.going) return;
       }
     } else if (r.done) {
+      this.unknownDone = true;
       this.summary.notes.push(`the ${r.done} container(s) already finished at the start at seq ${r.seq} are not in this journal: late events for them are not replayed as the daemon took them`);
     }
     if (this.summary.from === null) Object.assign(this.summary, { from: r.seq, fromKind: 'start' });
@@ -319,6 +328,11 @@ export class Replayer {
     for (const row of r.containers) {
       const own = rows.get(row.id);
       rows.delete(row.id);
+      // A finished container the start this replay began at only counted: known from here on.
+      if (!own && row.state === 'DONE' && this.unknownDone) {
+        this.core.restore(row);
+        continue;
+      }
       if (!own) return this.diverge(r.seq, row.id, `at the checkpoint, ${row.state}`, 'unknown to replay');
       if (!sameJson(decided(row), own)) return this.diverge(r.seq, row.id, `at the checkpoint, ${JSON.stringify(decided(row))}`, `${JSON.stringify(own)} in replay`);
     }

@@ -4,7 +4,7 @@
  * what is wrong with it — never a stack trace, never a machine fed garbage.
  */
 import { CONTAINER_EVENT_TYPES, CONTAINER_STATES } from '../../state-machines/types.js';
-import { JOURNAL_FORMAT, JOURNAL_VERSION, type JournalHeader, type JournalRecord } from './records.js';
+import { JOURNAL_FORMAT, JOURNAL_VERSION, READABLE_VERSIONS, type JournalHeader, type JournalRecord } from './records.js';
 
 export class JournalError extends Error {
   override name = 'JournalError';
@@ -36,8 +36,8 @@ export function parseHeader(text: string, where: string): JournalHeader {
   if (h.format !== JOURNAL_FORMAT) {
     throw new JournalError(`${where}: not a nodewarden journal (the first line must be {"format":"${JOURNAL_FORMAT}","version":${JOURNAL_VERSION},…}); make one with \`nodewarden journal export\``);
   }
-  if (h.version !== JOURNAL_VERSION) {
-    throw new JournalError(`${where}: journal version ${JSON.stringify(h.version)} is not supported: this nodewarden reads version ${JOURNAL_VERSION}`);
+  if (!READABLE_VERSIONS.includes(h.version as number)) {
+    throw new JournalError(`${where}: journal version ${JSON.stringify(h.version)} is not supported: this nodewarden reads versions ${READABLE_VERSIONS.join(' and ')}`);
   }
   if (!isObject(h.config)) throw new JournalError(`${where}: the header has no configuration ("config" must be an object of key → value)`);
   const since = h.since ?? 0;
@@ -48,7 +48,7 @@ export function parseHeader(text: string, where: string): JournalHeader {
   if (h.prunedBefore !== undefined && !isInt(h.prunedBefore)) throw new JournalError(`${where}: "prunedBefore" must be a sequence number`);
   return {
     format: JOURNAL_FORMAT,
-    version: JOURNAL_VERSION,
+    version: h.version as number,
     config: h.config as JournalHeader['config'],
     since,
     samplesFrom,

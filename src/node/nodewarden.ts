@@ -344,9 +344,9 @@ export class NodeWarden {
     return this.store.transitionsOf(id).filter((t) => t.ts >= entry.createdAt);
   }
 
-  /** Records before this seq were pruned (the journal starts at the checkpoint there); null: none were. */
-  journalStart(): number | null {
-    return this.store.prunedBefore();
+  /** The newest transition or kill pruned with the journal (null: none was): the events stream after it is whole. */
+  outputsPrunedThrough(): number | null {
+    return this.store.outputsPrunedThrough();
   }
 
   /** Committed transitions and kill decisions after `sinceSeq`, oldest first, at most `limit` (the events stream pages through these). */

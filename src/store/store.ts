@@ -108,7 +108,7 @@ export class Store {
   private readonly insertRecord;
   private readonly deleteContainer;
   /** Prepared on the first prune (a read-only store never prunes). */
-  private cutting: { journal: Database.Statement; transitions: Database.Statement; mark: Database.Statement } | null = null;
+  private cutting: Record<'journal' | 'transitions' | 'lastOutput' | 'mark' | 'markOutputs', Database.Statement> | null = null;
   private readonly selectOutputs;
   private readonly selectRecords;
   private seq: number;
@@ -186,7 +186,7 @@ export class Store {
     this.stagedContainers.set(row.id, { row, isNew: isNew || (staged?.isNew ?? false) });
   }
 
-  /** Stage the removal of a forgotten container's row (its journal records stay: replay needs them). */
+  /** Stage the removal of a forgotten container's row (its journal records stay until the retention window prunes them). */
   stageForget(id: string): void {
     this.stagedContainers.delete(id);
     this.stagedForgotten.add(id);
@@ -221,15 +221,22 @@ export class Store {
   collapseStagedSamples(): void {
     const last = this.stagedRecords.at(-1);
     if (last === undefined || last[2] !== 'monitor-snapshot') throw new Error('collapseStagedSamples: stage the monitor snapshot first');
-    const gapRow = this.stagedRecords.find((r) => r[2] === 'samples-gap');
+    // A checkpoint or start staged in the batch is a barrier: replay may start there, so what is before it stays.
+    let barrier = -1;
+    this.stagedRecords.forEach((r, i) => {
+      if (r[2] === 'checkpoint' || r[2] === 'start') barrier = i;
+    });
+    const before = this.stagedRecords.slice(0, barrier + 1);
+    const after = this.stagedRecords.slice(barrier + 1);
+    const gapRow = after.find((r) => r[2] === 'samples-gap');
     const gap = gapRow ? (JSON.parse(gapRow[4]) as SamplesGapRecord) : null;
-    const first = gapRow ?? this.stagedRecords.find((r) => SAMPLES.has(r[2]));
+    const first = gapRow ?? after.find((r) => SAMPLES.has(r[2]));
     if (first === undefined) return;
-    const kept = this.stagedRecords.filter((r) => !(SAMPLES.has(r[2]) || r[2] === 'samples-gap' || (gap !== null && r[0] === gap.until)));
+    const kept = after.filter((r) => !(SAMPLES.has(r[2]) || r[2] === 'samples-gap' || (gap !== null && r[0] === gap.until)));
     const marker: SamplesGapRecord = { seq: first[0], ts: first[1], type: 'samples-gap', until: last[0] };
     const at = kept.findIndex((r) => r[0] > marker.seq);
     kept.splice(at === -1 ? kept.length : at, 0, [marker.seq, marker.ts, marker.type, null, JSON.stringify(marker)]);
-    this.stagedRecords = kept;
+    this.stagedRecords = [...before, ...kept];
   }
 
   /** Staged journal records (a long store fault must keep this bounded). */
@@ -257,19 +264,29 @@ export class Store {
     return (this.db.prepare(`SELECT * FROM containers ORDER BY created_at, rowid`).all() as RawContainer[]).map(toContainerRow);
   }
 
+  /**
+   * Where reading starts at the earliest: after a prune the journal starts at
+   * its checkpoint, and what a prune cut short by a crash left below it is
+   * not read (its two tables may have been cut to different seqs).
+   */
+  private from(sinceSeq: number): number {
+    const start = this.prunedBefore();
+    return start === null ? sinceSeq : Math.max(sinceSeq, start - 1);
+  }
+
   /** Transitions after `sinceSeq`, oldest first; at most `limit` (-1: all). */
   transitions(sinceSeq = 0, limit = -1): TransitionRow[] {
-    return (this.selectTransitions.all(sinceSeq, limit) as RawTransition[]).map(toTransitionRow);
+    return (this.selectTransitions.all(this.from(sinceSeq), limit) as RawTransition[]).map(toTransitionRow);
   }
 
   /** Transitions and kill decisions after `sinceSeq`, oldest first, at most `limit` (the events stream). */
   outputs(sinceSeq: number, limit: number): OutputRecord[] {
-    return (this.selectOutputs.all({ since: sinceSeq, limit }) as RawRecord[]).map((r) => parseRecord(r) as OutputRecord);
+    return (this.selectOutputs.all({ since: this.from(sinceSeq), limit }) as RawRecord[]).map((r) => parseRecord(r) as OutputRecord);
   }
 
   /** Journal lines after `sinceSeq`, in order, at most `limit`: the JSON of each record, as export writes it. */
   journalLines(sinceSeq: number, limit: number): Array<{ seq: number; line: string }> {
-    return (this.selectRecords.all({ since: sinceSeq, limit }) as RawRecord[]).map((r) => ({
+    return (this.selectRecords.all({ since: this.from(sinceSeq), limit }) as RawRecord[]).map((r) => ({
       seq: r.seq,
       line: r.record ?? JSON.stringify(transitionRecord(toTransitionRow(r as RawTransition))),
     }));
@@ -291,15 +308,17 @@ export class Store {
     return r ? Number(r.value) : null;
   }
 
-  /** The size of the newest tick record, bytes (0: none): pruning sizes its slices by it. */
-  lastTickBytes(): number {
-    const r = this.db.prepare(`SELECT length(record) AS n FROM journal WHERE type = 'tick' ORDER BY seq DESC LIMIT 1`).get() as { n: number } | undefined;
-    return r?.n ?? 0;
+  /** The size of the biggest of the newest tick and checkpoint records, bytes (0: none): pruning sizes its slices by it. */
+  largeRecordBytes(): number {
+    const newest = this.db.prepare(`SELECT length(record) AS n FROM journal WHERE type = ? ORDER BY seq DESC LIMIT 1`);
+    return Math.max(...['tick', 'checkpoint'].map((type) => (newest.get(type) as { n: number } | undefined)?.n ?? 0));
   }
 
-  /** The newest checkpoint at or before `ts`: where pruning cuts. */
+  /** The newest checkpoint at or before `ts`, never below where the journal starts: where pruning cuts. */
   checkpointBefore(ts: number): { seq: number; ts: number } | null {
-    const r = this.db.prepare(`SELECT seq, ts FROM journal WHERE type = 'checkpoint' AND ts <= ? ORDER BY seq DESC LIMIT 1`).get(ts) as { seq: number; ts: number } | undefined;
+    const r = this.db.prepare(`SELECT seq, ts FROM journal WHERE type = 'checkpoint' AND ts <= ? AND seq >= ? ORDER BY seq DESC LIMIT 1`).get(ts, this.prunedBefore() ?? 0) as
+      | { seq: number; ts: number }
+      | undefined;
     return r ?? null;
   }
 
@@ -311,16 +330,31 @@ export class Store {
    * where it starts, and every record from there on). Returns rows deleted.
    */
   pruneBefore(seq: number, limit: number): number {
+    const meta = (key: string) => this.db.prepare(`INSERT INTO journal_meta (key, value) VALUES ('${key}', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
     this.cutting ??= {
       journal: this.db.prepare(`DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq < ? ORDER BY seq LIMIT ?)`),
       transitions: this.db.prepare(`DELETE FROM transitions WHERE seq IN (SELECT seq FROM transitions WHERE seq < ? ORDER BY seq LIMIT ?)`),
-      mark: this.db.prepare(`INSERT INTO journal_meta (key, value) VALUES ('pruned_before', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+      // The newest transition or kill a slice takes: a reader of the events stream after it has missed nothing.
+      lastOutput: this.db.prepare(`
+        SELECT max(seq) AS m FROM (
+          SELECT seq FROM (SELECT seq FROM transitions WHERE seq < @cut ORDER BY seq LIMIT @limit)
+          UNION ALL SELECT seq FROM (SELECT seq, type FROM journal WHERE seq < @cut ORDER BY seq LIMIT @limit) WHERE type = 'kill')`),
+      mark: meta('pruned_before'),
+      markOutputs: meta('outputs_pruned_through'),
     };
-    const { journal, transitions, mark } = this.cutting;
+    const { journal, transitions, lastOutput, mark, markOutputs } = this.cutting;
     return this.db.transaction(() => {
       mark.run(String(seq));
+      const { m } = lastOutput.get({ cut: seq, limit }) as { m: number | null };
+      if (m !== null && m > (this.outputsPrunedThrough() ?? 0)) markOutputs.run(String(m));
       return journal.run(seq, limit).changes + transitions.run(seq, limit).changes;
     })();
+  }
+
+  /** The newest transition or kill pruned (null: none was): the events stream after it is whole. */
+  outputsPrunedThrough(): number | null {
+    const r = this.db.prepare(`SELECT value FROM journal_meta WHERE key = 'outputs_pruned_through'`).get() as { value: string } | undefined;
+    return r ? Number(r.value) : null;
   }
 
   /** Records before this seq were pruned, and the journal starts at the checkpoint there (null: none were). */
@@ -342,7 +376,8 @@ export class Store {
   }
 
   transitionsOf(containerId: string): TransitionRow[] {
-    return (this.selectTransitionsOf.all(containerId) as RawTransition[]).map(toTransitionRow);
+    const from = this.from(0);
+    return (this.selectTransitionsOf.all(containerId) as RawTransition[]).filter((t) => t.seq > from).map(toTransitionRow);
   }
 
   close(): void {

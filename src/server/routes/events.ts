@@ -64,10 +64,12 @@ export function eventRoutes(app: FastifyInstance, node: NodeWarden, open: OpenSt
   const { closing, responses } = open;
   app.get('/v1/events', async (request, reply) => {
     const query = parseQuery(request.query as { since?: string; follow?: string });
-    // A reader that would silently miss records is told instead (export refuses the same --since).
-    const start = node.journalStart();
-    if (query.since > 0 && start !== null && query.since < start - 1) {
-      throw gone(`records after seq ${query.since} up to seq ${start - 1} are gone: the journal was pruned to its retention window (nodewarden.journal.retention-hours). Read from since=${start - 1}, or without since`);
+    // A reader that would silently miss transitions or kills is told instead (export refuses such a --since too).
+    const through = node.outputsPrunedThrough();
+    if (query.since > 0 && through !== null && query.since < through) {
+      throw gone(
+        `records after seq ${query.since} up to seq ${through} are gone: the journal was pruned to its retention window (nodewarden.journal.retention-hours). Read from since=${through}, or without since`,
+      );
     }
     // Ends the stream when the client goes or the daemon closes (one listener each, removed with the stream).
     const stop = new AbortController();
