@@ -17,19 +17,12 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
-import type { ProcessSample } from '../state-machines/process-tree.js';
-import { createBus } from '../src/bus.js';
-import { resolveConfig } from '../src/config/load.js';
-import { Dispatcher } from '../src/core/dispatcher.js';
 import { exportLines } from '../src/journal/export.js';
 import { replayLines } from '../src/journal/replay.js';
-import { NEVER_RETRY } from '../state-machines/retry-policy.js';
-import type { ContainerEffect } from '../state-machines/types.js';
-import { Store } from '../src/store/store.js';
 import { benchDir } from './cleanup.js';
 import { BenchDaemon, pool, waitUntil } from './daemon.js';
 import { figure, type Figure } from './stats.js';
+import { jobTree, SteppedNode } from './stepped-node.js';
 
 const DEFAULT_INTERVAL_MS = 3000;
 const TICKS_PER_HOUR = 3_600_000 / DEFAULT_INTERVAL_MS;
@@ -60,61 +53,26 @@ export interface JournalBenchResult {
 
 /** Writes a journal through the live path: `containers` in waves of `concurrent`, each sampled `ticksEach` times. */
 export async function recordWorkload(file: string, containers: number, concurrent: number, ticksEach: number): Promise<void> {
-  const log = pino({ level: 'silent' });
-  const store = new Store(file);
-  const bus = createBus(log);
-  const config = resolveConfig([{ 'yarn.nodemanager.vmem-check-enabled': false, 'yarn.nodemanager.resource.memory-mb': 1 << 20, 'yarn.nodemanager.resource.cpu-vcores': 1 << 16 }]);
-  const core = new Dispatcher(store, bus, config, log, { host: { processors: 2, pageSize: 4096, clockTicks: 100 } });
-  let effects: Array<{ id: string; effect: ContainerEffect }> = [];
-  bus.on('effect', (e) => effects.push(e));
-  let ts = 1_700_000_000_000;
-  let pid = 10_000;
-  core.recover({}, ts);
-  // The shell's answers, after each commit, as the effect runner and monitor shell give them.
-  const answer = async () => {
-    await core.durable();
-    while (effects.length > 0) {
-      const batch = effects;
-      effects = [];
-      for (const { id, effect } of batch) {
-        if (effect.type === 'LAUNCH_CONTAINER') core.dispatch(id, { type: 'CONTAINER_LAUNCHED', ts, pid: ++pid, startTime: pid });
-        else if (effect.type === 'START_MONITORING') core.monitor({ type: 'START_MONITORING', ts, id, pid: effect.pid, resources: core.get(id)!.spec.resources });
-        else if (effect.type === 'STOP_MONITORING') core.monitor({ type: 'STOP_MONITORING', ts, id });
-        else if (effect.type === 'CLEANUP_CONTAINER') core.dispatch(id, { type: 'CONTAINER_KILLED_ON_REQUEST', ts, exitCode: 137, diagnostics: '' });
-        else if (effect.type === 'CLEANUP_CONTAINER_RESOURCES') core.dispatch(id, { type: 'CONTAINER_RESOURCES_CLEANEDUP', ts });
-      }
-      await core.durable();
-    }
-  };
+  const node = new SteppedNode(file);
   for (let wave = 0; wave * concurrent < containers; wave++) {
     const ids: string[] = [];
     for (let i = 0; i < concurrent && wave * concurrent + i < containers; i++) {
       const id = `container_${wave}_${String(i).padStart(4, '0')}`;
       ids.push(id);
-      core.add({ id, command: ['python3', 'job.py'], env: {}, resources: { memoryMb: 256, vcores: 1 }, executionType: 'GUARANTEED', localResources: [], retryPolicy: NEVER_RETRY }, ts);
+      node.launch(id);
     }
-    await answer();
+    await node.settle();
     for (let t = 0; t < ticksEach; t++) {
-      ts += DEFAULT_INTERVAL_MS;
-      const samples: Record<string, ProcessSample[]> = {};
-      for (const tracked of core.monitorContext.tracking.values()) {
-        // One in ten grows past its limit (256 + 32 MiB) in its last ticks.
-        const pages = tracked.id.endsWith('7') && t > ticksEach - 3 ? 200_000 : 20_000 + t;
-        const p = (n: number, ppid: number, comm: string): ProcessSample => ({
-          pid: n, ppid, pgrp: tracked.pid, session: tracked.pid, comm, state: 'S', utime: t * 30, stime: t * 2, numThreads: 4,
-          startTime: tracked.pid, vsize: pages * 4096 * 2, rssPages: comm === 'bash' ? 800 : pages,
-        });
-        samples[tracked.id] = [p(tracked.pid, 1, 'bash'), p(tracked.pid + 1, tracked.pid, 'python3')];
-      }
-      core.monitor({ type: 'TICK', ts, samples });
-      await answer();
+      node.now += DEFAULT_INTERVAL_MS;
+      // One in ten grows past its limit (256 + 32 MiB) in its last ticks.
+      node.tick((tracked) => jobTree(tracked, t, tracked.id.endsWith('7') && t > ticksEach - 3 ? 200_000 : 20_000 + t));
+      await node.settle();
     }
-    ts += 1000;
-    for (const id of ids) if (core.get(id)!.actor.state === 'RUNNING') core.dispatch(id, { type: 'CONTAINER_EXITED_WITH_SUCCESS', ts, exitCode: 0 });
-    await answer();
+    node.now += 1000;
+    for (const id of ids) node.exit(id);
+    await node.settle();
   }
-  core.close();
-  store.close();
+  await node.close();
 }
 
 export async function journalBench({ quick, runs }: { quick: boolean; runs: number }): Promise<JournalBenchResult> {

@@ -14,6 +14,7 @@ import { apiBench } from './api.js';
 import { containmentBench } from './containment.js';
 import { enforcementBench } from './enforcement.js';
 import { journalBench } from './journal.js';
+import { journalBoundedBench } from './journal-bounded.js';
 import { launchesBench } from './launches.js';
 import { nodeMemoryBench, type OomRun } from './node-memory.js';
 import { recoveryBench } from './recovery.js';
@@ -250,6 +251,30 @@ async function journalSection(): Promise<Record<string, unknown>> {
   return r as unknown as Record<string, unknown>;
 }
 
+async function journalBoundedSection(): Promise<Record<string, unknown>> {
+  const r = await journalBoundedBench({ quick, runs: RUNS });
+  const { growth: g, pruner: p, replay: y } = r;
+  const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+  console.log(
+    `the journal kept to its window: a job every ${g.tickMs / 1000} s running ${g.lifeMs / 1000} s, a ${g.retentionHours * 60}-minute window (${g.containersPerWindow} containers), ` +
+      `a pass every ${g.pruneIntervalMs / 1000} s, finished containers forgotten after ${g.finishedRetentionMs / 1000} s`,
+  );
+  for (const pt of g.points) {
+    line(
+      `database + WAL, ${fmt(pt.windows)}× the window's containers`,
+      mb(pt.dbBytes + pt.walBytes),
+      `${fmt(pt.containers)} run: ${mb(pt.dbBytes)} + WAL ${mb(pt.walBytes)}, ${kb(pt.bytesPerWindowContainer)} per container of the window; export ${fmt(pt.exportLines)} lines`,
+    );
+  }
+  line('database, last point / first', `${g.lastToFirst.toFixed(2)} x`, `goal flat (≤ ${g.goal}x): ${met(g.met)}`);
+  line(`pruner pass, ${p.containers} monitored, cutting ${p.cutMs / 60_000} min`, `${ms(p.passMs.median)} ms`, `${range(p.passMs, ms)}  ${fmt(p.rowsPerPass.median)} rows`);
+  line('event-loop delay during a pass, p99', `${ms(p.delayP99Ms.median)} ms`, `${range(p.delayP99Ms, ms)}  max ${ms(p.delayMaxMs.max)} ms  goal < ${p.goal} ms: ${met(p.met)}`);
+  line(`database + WAL, the window full (${p.containers} containers)`, mb(p.fullBytes), `${kb(p.bytesPerContainerHour)} per container-hour`);
+  line(`replay --check, ${y.hours} h of ${y.containers} containers (CLI)`, `${ms(y.wallMs)} ms`, `${fmt(y.records)} records, ${mb(y.bytes)}; peak RSS ${y.peakRssMb.toFixed(1)} MB`);
+  return r as unknown as Record<string, unknown>;
+}
+
 const BENCHES: Record<string, () => Promise<Record<string, unknown> | undefined>> = {
   transitions: transitionsSection,
   sampling: samplingSection,
@@ -260,6 +285,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown> | undefined>
   launches: launchesSection,
   recovery: recoverySection,
   journal: journalSection,
+  'journal-bounded': journalBoundedSection,
 };
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { EnforcementBenchResult } from './enforcement.js';
 import type { JournalBenchResult } from './journal.js';
+import type { BoundedBenchResult } from './journal-bounded.js';
 import type { LaunchesBenchResult } from './launches.js';
 import type { NodeMemoryBenchResult } from './node-memory.js';
 import type { RecoveryBenchResult } from './recovery.js';
@@ -167,6 +168,36 @@ export function summarize(results: Record<string, unknown>): SummaryRow[] {
       ratio: '',
       goal: `≥ ${fmt(journal.replay.goal)}/s`,
       met: journal.replay.met,
+    });
+  }
+  const bounded = results['journal-bounded'] as BoundedBenchResult | undefined;
+  if (bounded) {
+    const { growth: g, pruner: p, replay: y } = bounded;
+    const at = g.points.map((pt) => `${fmt(pt.windows)}×`).join(' / ');
+    add(bounded, {
+      figure: `database + WAL after ${at} the window's containers`,
+      nodewarden: `${g.points.map((pt) => ((pt.dbBytes + pt.walBytes) / 2 ** 20).toFixed(1)).join(' / ')} MB`,
+      alternative: '',
+      ratio: `${g.lastToFirst.toFixed(2)}×`,
+      goal: `flat (≤ ${g.goal}×)`,
+      met: g.met,
+    });
+    add(bounded, { figure: 'journal export lines, same points', nodewarden: g.points.map((pt) => fmt(pt.exportLines)).join(' / '), alternative: '', ratio: '', goal: '', met: null });
+    add(bounded, {
+      figure: `pruner pass cutting ${p.cutMs / 60_000} min, ${p.containers} containers monitored`,
+      nodewarden: `${ms(p.passMs.median)}, event-loop delay p99 ${ms(p.delayP99Ms.median)} (worst pass ${ms(p.delayP99Ms.max)})`,
+      alternative: '',
+      ratio: '',
+      goal: `p99 < ${p.goal} ms`,
+      met: p.met,
+    });
+    add(bounded, {
+      figure: `replay --check, ${y.hours} h of ${y.containers} containers (CLI)`,
+      nodewarden: `${ms(y.wallMs)}, peak RSS ${y.peakRssMb.toFixed(0)} MB`,
+      alternative: '',
+      ratio: '',
+      goal: '',
+      met: null,
     });
   }
   const nodeMemory = results['node-memory'] as NodeMemoryBenchResult | undefined;

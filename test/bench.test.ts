@@ -106,7 +106,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.machine).toMatchObject({ cpus: os.cpus().length, kernel: os.release(), node: process.version });
     // node-memory needs root and cgroup v1: elsewhere it says n/a and writes nothing.
     const withCgroups = ownV1Cgroups() !== null;
-    expect(Object.keys(report.results).sort()).toEqual(['containment', 'enforcement', 'journal', 'launches', ...(withCgroups ? ['node-memory'] : []), 'recovery', 'sampling', 'transitions']);
+    expect(Object.keys(report.results).sort()).toEqual(['containment', 'enforcement', 'journal', 'journal-bounded', 'launches', ...(withCgroups ? ['node-memory'] : []), 'recovery', 'sampling', 'transitions']);
     expect(report.summary.length).toBeGreaterThanOrEqual(10);
     const enforcement = report.results.enforcement as unknown as {
       nodewarden: { exitStatus: number };
