@@ -18,8 +18,8 @@
  * pruner cuts the oldest hour of it: timed, with the event-loop delay it
  * causes (perf_hooks). The database then holds a full window: its bytes per
  * container-hour.
- * --quick runs up to 100× the window, and a day of one hour (a 1 h window, a
- * pass every 15 min).
+ * --quick runs up to 30× the window, and a "day" of 15 minutes (a 15 min
+ * window, one pass).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -112,8 +112,9 @@ export interface BoundedBenchResult {
 export async function journalBoundedBench({ quick, runs }: { quick: boolean; runs: number }): Promise<BoundedBenchResult> {
   const { dir, remove } = benchDir('nw-bench-bounded-');
   try {
-    const growth = await growthBench(path.join(dir, 'growth.sqlite'), quick ? [10, 100] : [10, 100, 1000]);
-    const { replay, pruner } = await dayBench(dir, quick ? 1 : 24, runs);
+    // Quick: the suite runs it (test/bench.test.ts), so a few seconds; goals are judged on the full run.
+    const growth = await growthBench(path.join(dir, 'growth.sqlite'), quick ? [10, 30] : [10, 100, 1000]);
+    const { replay, pruner } = await dayBench(dir, quick ? 0.25 : 24, quick ? 1 : runs);
     return {
       description: 'the journal kept to its window: database bytes and export lines as containers run; a pass of the pruner and the event-loop delay with 200 containers monitored; replay --check of a day of 200 containers by the CLI',
       growth,

@@ -38,15 +38,17 @@ export class SteppedNode {
   readonly pruner: JournalPruner;
   readonly gc: ContainerGc;
   private pid = 10_000;
-  private effects: Array<{ id: string; effect: ContainerEffect }> = [];
+  /** What the shell was asked and has not answered yet. */
+  protected effects: Array<{ id: string; effect: ContainerEffect }> = [];
 
-  /** `settings`: configuration keys over a node big enough that nothing waits for room. */
+  /** `settings`: configuration keys over a node big enough that nothing waits for room. `store`: another (a failing one, in tests). */
   constructor(
     readonly file: string,
     settings: Record<string, string | number | boolean> = {},
+    store?: Store,
   ) {
     const config = resolveConfig([{ 'yarn.nodemanager.vmem-check-enabled': false, 'yarn.nodemanager.resource.memory-mb': 1 << 20, 'yarn.nodemanager.resource.cpu-vcores': 1 << 16, ...settings }]);
-    this.store = new Store(file);
+    this.store = store ?? new Store(file);
     const bus = createBus(log);
     bus.on('effect', (e) => this.effects.push(e));
     this.core = new Dispatcher(this.store, bus, config, log, { host: { processors: 2, pageSize: 4096, clockTicks: 100 } });
@@ -123,9 +125,9 @@ export class SteppedNode {
     this.store.close();
   }
 
-  private answer(id: string, effect: ContainerEffect): void {
+  protected answer(id: string, effect: ContainerEffect): void {
     const ts = this.now;
-    if (effect.type === 'LAUNCH_CONTAINER') this.core.dispatch(id, { type: 'CONTAINER_LAUNCHED', ts, pid: ++this.pid, startTime: this.pid });
+    if (effect.type === 'LAUNCH_CONTAINER' || effect.type === 'RELAUNCH_CONTAINER') this.core.dispatch(id, { type: 'CONTAINER_LAUNCHED', ts, pid: ++this.pid, startTime: this.pid });
     else if (effect.type === 'START_MONITORING') this.core.monitor({ type: 'START_MONITORING', ts, id, pid: effect.pid, resources: this.core.get(id)!.spec.resources });
     else if (effect.type === 'STOP_MONITORING') this.core.monitor({ type: 'STOP_MONITORING', ts, id });
     else if (effect.type === 'CLEANUP_CONTAINER') this.core.dispatch(id, { type: 'CONTAINER_KILLED_ON_REQUEST', ts, exitCode: 137, diagnostics: '' });

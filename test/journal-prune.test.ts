@@ -274,13 +274,13 @@ describe('journal pruning', () => {
     // The fault begins with a batch that holds a tick and a checkpoint: replay may start at that checkpoint,
     // so no gap may reach across it.
     store.failing = true;
-    node.tick();
+    node.tickPages();
     node.core.checkpoint(node.now);
     node.now += 5000;
     await node.answerUncommitted();
     let most = 0;
     for (let i = 0; i < 720; i++) {
-      node.tick(i === 300 ? { grows: 30_000 } : {});
+      node.tickPages(i === 300 ? { grows: 30_000 } : {});
       node.now += 5000;
       await node.answerUncommitted();
       most = Math.max(most, store.stagedRecordCount());

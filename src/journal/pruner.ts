@@ -76,22 +76,29 @@ export class JournalPruner {
     try {
       this.opts.checkpoint(now);
       cut = store.checkpointBefore(now - retentionHours * HOUR_MS);
-      if (cut === null) return 0;
-      // A tick holds every monitored tree, a checkpoint every container known: with many containers a few rows are megabytes.
-      const slice = Math.max(1, Math.min(MAX_SLICE_ROWS, Math.floor(SLICE_BYTES / Math.max(1, store.largeRecordBytes()))));
-      for (;;) {
+      // Nearly every row is a tick, which holds every monitored tree: with many containers a few are megabytes.
+      // (A checkpoint, one a pass, may be bigger: a slice holds at most a couple.)
+      const slice = Math.max(1, Math.min(MAX_SLICE_ROWS, Math.floor(SLICE_BYTES / Math.max(1, store.lastTickBytes()))));
+      while (cut !== null) {
         await new Promise((resolve) => setImmediate(resolve));
         if (this.closed) break;
         const n = store.pruneBefore(cut.seq, slice);
         deleted += n;
-        if (n === 0) break;
+        // Each table gives at most a slice: fewer in all means both are done.
+        if (n < slice) break;
       }
-      store.checkpointWal();
     } catch (err) {
       log.error({ err }, 'pruning the journal failed; it is tried again next pass');
       return deleted;
     }
-    if (deleted > 0) log.info({ deleted, from: cut.seq, retentionHours }, `journal: pruned ${deleted} record(s) older than ${retentionHours} h; it starts at the checkpoint at seq ${cut.seq}`);
+    try {
+      store.checkpointWal();
+    } catch (err) {
+      log.warn({ err }, 'checkpointing the WAL failed; SQLite checkpoints it by itself as it grows');
+    }
+    if (cut !== null && deleted > 0) {
+      log.info({ deleted, from: cut.seq, retentionHours }, `journal: pruned ${deleted} record(s) older than ${retentionHours} h; it starts at the checkpoint at seq ${cut.seq}`);
+    }
     return deleted;
   }
 }

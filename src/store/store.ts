@@ -308,10 +308,10 @@ export class Store {
     return r ? Number(r.value) : null;
   }
 
-  /** The size of the biggest of the newest tick and checkpoint records, bytes (0: none): pruning sizes its slices by it. */
-  largeRecordBytes(): number {
-    const newest = this.db.prepare(`SELECT length(record) AS n FROM journal WHERE type = ? ORDER BY seq DESC LIMIT 1`);
-    return Math.max(...['tick', 'checkpoint'].map((type) => (newest.get(type) as { n: number } | undefined)?.n ?? 0));
+  /** The size of the newest tick record, bytes (0: none): pruning sizes its slices by it. */
+  lastTickBytes(): number {
+    const r = this.db.prepare(`SELECT length(record) AS n FROM journal WHERE type = 'tick' ORDER BY seq DESC LIMIT 1`).get() as { n: number } | undefined;
+    return r?.n ?? 0;
   }
 
   /** The newest checkpoint at or before `ts`, never below where the journal starts: where pruning cuts. */
