@@ -276,7 +276,8 @@ export class ContainersMonitor {
       const f = this.figures.get(t.id);
       if (f === undefined) continue;
       f.limits = t.limits;
-      f.measure = t.measure;
+      // The last figures stay once the tree is gone (a kill): what a final scrape shows until the unregister delay.
+      f.measure = t.measure ?? f.measure;
       f.usage = t.usage ?? f.usage;
     }
   }
