@@ -6,7 +6,7 @@
 import { NodeWarden, type NodeWardenOptions } from './node/nodewarden.js';
 import { ApiServer, type ApiServerOptions } from './server/api-server.js';
 import { MetricsServer } from './server/metrics-server.js';
-import { claimSocket } from './server/socket-file.js';
+import { claimSocket, socketGroup } from './server/socket-file.js';
 
 export interface DaemonOptions extends NodeWardenOptions, ApiServerOptions {
   socketPath: string;
@@ -25,6 +25,8 @@ export class Daemon {
   ) {}
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
+    // A group to share the socket with must exist before anything is touched.
+    const gid = await socketGroup(opts.config.access.socketGroup);
     if (await claimSocket(opts.socketPath)) {
       opts.log?.warn({ socket: opts.socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');
     }
@@ -47,7 +49,7 @@ export class Daemon {
         daemon.metrics = { server: new MetricsServer(node, server.metrics), port: 0 };
         daemon.metrics.port = await daemon.metrics.server.listen(address);
       }
-      await server.listen(opts.socketPath);
+      await server.listen(opts.socketPath, gid);
     } catch (err) {
       // A start that failed kills nothing, even when not supervised.
       await daemon.close({ keepContainers: true });

@@ -6,7 +6,7 @@ import { parseArgs, UsageError } from './args.js';
 import { createLogger } from './logger.js';
 import { daemonPaths } from './paths.js';
 
-export const START_USAGE = `usage: nodewarden start [--config FILE] [--set KEY=VALUE]... [--socket PATH] [--db PATH] [--work-dir DIR] [--metrics-address HOST:PORT] [--log-level LEVEL] [--pretty | --no-pretty]`;
+export const START_USAGE = `usage: nodewarden start [--config FILE] [--set KEY=VALUE]... [--socket PATH] [--db PATH] [--work-dir DIR] [--metrics-address HOST:PORT] [--socket-group GROUP] [--log-level LEVEL] [--pretty | --no-pretty]`;
 
 export async function start(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, {
@@ -16,6 +16,7 @@ export async function start(argv: string[]): Promise<number> {
     'work-dir': { value: true },
     socket: { value: true },
     'metrics-address': { value: true },
+    'socket-group': { value: true },
     'log-level': { value: true },
     pretty: {},
     'no-pretty': {},
@@ -27,7 +28,11 @@ export async function start(argv: string[]): Promise<number> {
   const config = loadConfig({
     file: options.config as string | undefined,
     // --metrics-address is nodewarden.metrics.address, after (so over) any --set of it.
-    sets: [...((options.set as string[] | undefined) ?? []), ...(options['metrics-address'] !== undefined ? [`nodewarden.metrics.address=${options['metrics-address'] as string}`] : [])],
+    sets: [
+      ...((options.set as string[] | undefined) ?? []),
+      ...(options['metrics-address'] !== undefined ? [`nodewarden.metrics.address=${options['metrics-address'] as string}`] : []),
+      ...(options['socket-group'] !== undefined ? [`nodewarden.socket.group=${options['socket-group'] as string}`] : []),
+    ],
     warn: (msg) => log.warn(msg),
   });
   const paths = daemonPaths(options);

@@ -126,6 +126,30 @@ export const KEYS: readonly KeySpec[] = [
     expected: 'HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464), or empty for none',
     valid: (v) => v === '' || parseListenAddress(v) !== null,
   },
+  // Sharing the socket (SO_PEERCRED): a group that may connect, and one whose members administer the node.
+  {
+    name: 'nodewarden.socket.group',
+    kind: 'string',
+    default: '',
+    expected: 'a group name, or empty (the socket stays the daemon user\'s own)',
+    valid: (v) => v === '' || /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v),
+  },
+  {
+    name: 'nodewarden.socket.admin-group',
+    kind: 'string',
+    default: '',
+    expected: 'a group name, or empty (only root and the daemon\'s own user administer the node)',
+    valid: (v) => v === '' || /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v),
+  },
+  // YARN's non-secure mode: a container an administrator launches without naming a user runs as local-user.
+  bool('yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users', false),
+  {
+    name: 'yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user',
+    kind: 'string',
+    default: 'nobody',
+    expected: 'a login name',
+    valid: (v) => /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v),
+  },
   {
     name: 'nodewarden.procfs.root',
     kind: 'string',

@@ -269,6 +269,12 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       finishedRetentionMs: num('nodewarden.containers.finished-retention-ms'),
     },
     metricsAddress: str('nodewarden.metrics.address') === '' ? null : parseListenAddress(str('nodewarden.metrics.address')),
+    access: {
+      socketGroup: str('nodewarden.socket.group') || null,
+      adminGroup: str('nodewarden.socket.admin-group') || null,
+      limitUsers: bool('yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users'),
+      localUser: str('yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user'),
+    },
     memoryPressure: {
       elastic: bool('yarn.nodemanager.elastic-memory-control.enabled'),
       elasticTimeoutSec: num('yarn.nodemanager.elastic-memory-control.timeout-sec'),

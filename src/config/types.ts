@@ -82,6 +82,17 @@ export interface Config {
   };
   /** nodewarden.metrics.address: where Prometheus scrapes over TCP (null: nowhere, the socket only). */
   metricsAddress: ListenAddress | null;
+  /** Who may use the socket, and as whom their containers run (callers known by SO_PEERCRED). */
+  access: {
+    /** nodewarden.socket.group: the socket is 0660 root:<group> (null: the daemon user's own). */
+    socketGroup: string | null;
+    /** nodewarden.socket.admin-group: its members see and control every container, as root does. */
+    adminGroup: string | null;
+    /** yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users: an administrator's container that names no user runs as localUser. */
+    limitUsers: boolean;
+    /** yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user */
+    localUser: string;
+  };
   /** The node under memory pressure: YARN's elastic memory control, and our early preemption on PSI. */
   memoryPressure: {
     /** yarn.nodemanager.elastic-memory-control.enabled: the hierarchy is held to memory-mb and the daemon's OOM handler decides */

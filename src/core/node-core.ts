@@ -24,6 +24,7 @@ import { MonitorActor } from '../../state-machines/monitor-actor.js';
 import { recoveryPlan, type FoundProcess, type RecoveryPlan, type RestoredContainer } from '../../state-machines/recovery.js';
 import type { ContainerEffect, ContainerEvent, ContainerEventType, ContainerSpec, ContainerState } from '../../state-machines/types.js';
 import type { Config } from '../config/types.js';
+import type { CallerRecord } from '../node/caller.js';
 import { decodeMonitor, encodeMonitor, encodeSamples, type CheckpointRecord, type InputRecord, type OutputRecord } from '../journal/records.js';
 import { checkEvent } from '../journal/validate.js';
 import { contextFromRow, rowFromContext, type ContainerRow } from '../store/rows.js';
@@ -211,9 +212,9 @@ export abstract class NodeCore {
     return this.monitorActor.context;
   }
 
-  /** A launch request (input): the container's row, then the INIT_CONTAINER that starts it. */
-  add(spec: ContainerSpec, ts: number): ContainerEntry {
-    this.input(() => ({ ts, type: 'launch', container: spec.id, spec }));
+  /** A launch request (input): the container's row, then the INIT_CONTAINER that starts it. `caller`: who asked (journaled; decides nothing). */
+  add(spec: ContainerSpec, ts: number, caller?: CallerRecord): ContainerEntry {
+    this.input(() => ({ ts, type: 'launch', container: spec.id, spec, ...(caller ? { caller } : {}) }));
     const actor = new ContainerActor({ spec, diagnosticsMaxSize: this.config.diagnosticsMaxSize });
     const entry = new Entry(spec, actor, this.log, ts, ts, 0, null);
     this.entries.set(spec.id, entry);
@@ -235,13 +236,13 @@ export abstract class NodeCore {
   }
 
   /** An event from outside the core (input): a request, or what the shell saw happen. One without the fields its type needs is refused, unrecorded. */
-  dispatch(id: string, event: ContainerEvent): void {
+  dispatch(id: string, event: ContainerEvent, caller?: CallerRecord): void {
     const wrong = checkEvent(event);
     if (wrong !== null) {
       this.log.error({ container: id, event: event.type }, `event refused: bad ${wrong}`);
       return;
     }
-    if (this.entries.has(id)) this.input(() => ({ ts: event.ts, type: 'event', container: id, event }));
+    if (this.entries.has(id)) this.input(() => ({ ts: event.ts, type: 'event', container: id, event, ...(caller ? { caller } : {}) }));
     this.enqueue(id, event);
     this.drain();
   }

@@ -25,6 +25,7 @@ import type { ProcessSample } from '../../state-machines/process-tree.js';
 import type { FoundProcess } from '../../state-machines/recovery.js';
 import type { ContainerEvent, ContainerSpec, ContainerState, Resources } from '../../state-machines/types.js';
 import type { CpuTracker } from '../../state-machines/cpu-tracker.js';
+import type { CallerRecord } from '../node/caller.js';
 import type { ContainerRow, TransitionRow } from '../store/rows.js';
 
 export const JOURNAL_FORMAT = 'nodewarden-journal';
@@ -67,8 +68,10 @@ export type StartRecord = At & {
   /** What was found of each unfinished container's process (absent: nothing to find, or nothing found). */
   found: Record<string, FoundProcess>;
 };
-export type LaunchRecord = At & { type: 'launch'; container: string; spec: ContainerSpec };
-export type EventRecord = At & { type: 'event'; container: string; event: ContainerEvent };
+/** Who asked, as the kernel said (SO_PEERCRED); absent for what the daemon itself did. Replay decides without it. */
+type Asked = { caller?: CallerRecord };
+export type LaunchRecord = At & Asked & { type: 'launch'; container: string; spec: ContainerSpec };
+export type EventRecord = At & Asked & { type: 'event'; container: string; event: ContainerEvent };
 export type MonitorInput = Exclude<MonitorEvent, { type: 'TICK' } | { type: 'LOG_TICK' }>;
 export type MonitorRecord = At & { type: 'monitor'; event: MonitorInput };
 /** A monitor tick: the trees sampled, and the kernel's OOM kills of containers in cgroups (absent: none). */

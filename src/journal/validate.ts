@@ -234,10 +234,14 @@ const checkpoint: Check = all(
   },
 );
 
+/** Who asked (absent: the daemon itself, or a journal from before callers were recorded). */
+const caller: Check = (r) =>
+  r.caller === undefined || (isObject(r.caller) && isInt(r.caller.uid) && isInt(r.caller.gid) && isInt(r.caller.pid)) ? null : 'caller: expected {uid, gid, pid}';
+
 const CHECKS: Record<JournalRecord['type'], Check> = {
   start,
-  launch: all(container, spec),
-  event: all(container, event),
+  launch: all(container, spec, caller),
+  event: all(container, event, caller),
   monitor: monitorEvent,
   tick: samples,
   'log-tick': logDirs,

@@ -5,6 +5,7 @@
  *
  * Every request method resolves only once its effect on the state is durable.
  */
+import { callerRecord, mayAccess, runAsCaller, type Caller } from './caller.js';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ExitStatus } from '../../state-machines/exit-status.js';
@@ -242,10 +243,16 @@ export class NodeWarden {
     this.gc.start();
   }
 
-  /** POST /v1/containers: 201-style `created: true`, or the same container again for the same spec. */
-  async launch(body: unknown): Promise<{ view: ContainerView; created: boolean }> {
-    const spec = parseLaunchRequest(body, () => this.newId());
+  /**
+   * POST /v1/containers: 201-style `created: true`, or the same container
+   * again for the same spec. `caller`: who asked, as the kernel says (none:
+   * the daemon itself); anyone but an administrator runs as themselves.
+   */
+  async launch(body: unknown, caller?: Caller): Promise<{ view: ContainerView; created: boolean }> {
+    const spec = runAsCaller(parseLaunchRequest(body, () => this.newId()), caller, this.config.access);
     const existing = this.core.get(spec.id);
+    // Another user's id is taken, and says nothing more about it.
+    if (existing && !mayAccess(caller, existing.spec)) throw conflict(`container ${spec.id} already exists`);
     if (existing) {
       if (!sameSpec(existing.spec, spec)) {
         throw conflict(`container ${spec.id} already exists with a different request`);
@@ -263,9 +270,9 @@ export class NodeWarden {
     }
     await checkRunAs(spec.user, this.config.runAs);
     // The user lookup took a turn of the event loop: the same id may have come in meanwhile.
-    if (this.core.get(spec.id)) return this.launch(body);
+    if (this.core.get(spec.id)) return this.launch(body, caller);
     this.admit(spec.id);
-    this.core.add(spec, this.clock.now());
+    this.core.add(spec, this.clock.now(), caller && callerRecord(caller));
     await this.core.durable();
     return { view: this.view(spec.id), created: true };
   }
@@ -305,30 +312,39 @@ export class NodeWarden {
   }
 
   /** KILL_CONTAINER with KILLED_BY_APPMASTER (-105). */
-  kill(id: string): Promise<ContainerView> {
-    return this.request(id, { type: 'KILL_CONTAINER', ts: this.clock.now(), exitStatus: ExitStatus.KILLED_BY_APPMASTER, diagnostics: KILLED_BY_API });
+  kill(id: string, caller?: Caller): Promise<ContainerView> {
+    return this.request(id, { type: 'KILL_CONTAINER', ts: this.clock.now(), exitStatus: ExitStatus.KILLED_BY_APPMASTER, diagnostics: KILLED_BY_API }, caller);
   }
 
-  pause(id: string): Promise<ContainerView> {
-    return this.request(id, { type: 'PAUSE_CONTAINER', ts: this.clock.now() });
+  pause(id: string, caller?: Caller): Promise<ContainerView> {
+    return this.request(id, { type: 'PAUSE_CONTAINER', ts: this.clock.now() }, caller);
   }
 
-  resume(id: string): Promise<ContainerView> {
-    return this.request(id, { type: 'RESUME_CONTAINER', ts: this.clock.now() });
+  resume(id: string, caller?: Caller): Promise<ContainerView> {
+    return this.request(id, { type: 'RESUME_CONTAINER', ts: this.clock.now() }, caller);
   }
 
-  view(id: string): ContainerView {
-    return this.viewOf(this.entry(id));
+  view(id: string, caller?: Caller): ContainerView {
+    return this.viewOf(this.entry(id, caller));
   }
 
-  /** Every container, with the monitor's figures: the cgroup's own are read for one container's view only (three files each). */
-  list(): ContainerView[] {
-    return [...this.core.all()].map((e) => containerView(e, this.config, this.workDir, this.monitor.figuresOf(e.spec.id)?.usage ?? null));
+  /** Every container the caller may see, with the monitor's figures: the cgroup's own are read for one container's view only (three files each). */
+  list(caller?: Caller): ContainerView[] {
+    return [...this.core.all()]
+      .filter((e) => mayAccess(caller, e.spec))
+      .map((e) => containerView(e, this.config, this.workDir, this.monitor.figuresOf(e.spec.id)?.usage ?? null));
   }
 
-  /** Mesos `/monitor/statistics` of the containers being monitored. */
-  statistics(): MesosStatistics[] {
-    return this.monitor.statistics();
+  /** Whether the caller may see a container: an administrator, any; anyone else, a known one of their own. */
+  visibleTo(caller: Caller | undefined, id: string): boolean {
+    if (caller === undefined || caller.admin) return true;
+    const entry = this.core.get(id);
+    return entry !== undefined && mayAccess(caller, entry.spec);
+  }
+
+  /** Mesos `/monitor/statistics` of the containers being monitored that the caller may see. */
+  statistics(caller?: Caller): MesosStatistics[] {
+    return this.monitor.statistics().filter((s) => this.visibleTo(caller, s.executor_id));
   }
 
   /** Σ pmem, vmem and vcores used by the monitored containers, as of the last tick. */
@@ -337,8 +353,8 @@ export class NodeWarden {
   }
 
   /** The container's transitions from the database, once everything already decided is committed. */
-  async transitions(id: string): Promise<TransitionRow[]> {
-    const entry = this.entry(id);
+  async transitions(id: string, caller?: Caller): Promise<TransitionRow[]> {
+    const entry = this.entry(id, caller);
     await this.core.durable();
     // An id used again after its first container was forgotten: only this container's.
     return this.store.transitionsOf(id).filter((t) => t.ts >= entry.createdAt);
@@ -508,15 +524,16 @@ export class NodeWarden {
     return containerView(entry, this.config, this.workDir, this.usageOf(entry.spec.id));
   }
 
-  private entry(id: string): ContainerEntry {
+  /** A container the caller may see; another user's is not found, as an unknown one, so that ids do not leak. */
+  private entry(id: string, caller?: Caller): ContainerEntry {
     const entry = this.core.get(checkId(id));
-    if (!entry) throw notFound(id);
+    if (!entry || !mayAccess(caller, entry.spec)) throw notFound(id);
     return entry;
   }
 
   /** A request event: refused (409, nothing changed) when the container's state has no row for it. */
-  private async request(id: string, event: ContainerEvent): Promise<ContainerView> {
-    const entry = this.entry(id);
+  private async request(id: string, event: ContainerEvent, caller?: Caller): Promise<ContainerView> {
+    const entry = this.entry(id, caller);
     const state = entry.actor.state;
     // A container being killed or finished takes a kill as a no-op row (YARN's "self"); a user asking is told, and nothing is written.
     if (event.type === 'KILL_CONTAINER' && stateIgnores(state, 'KILL_CONTAINER')) {
@@ -525,7 +542,7 @@ export class NodeWarden {
     if (!stateAccepts(state, event.type as ContainerEventType)) {
       throw conflict(`container ${id} is ${state}: ${event.type} is not possible in that state`);
     }
-    this.core.dispatch(id, event);
+    this.core.dispatch(id, event, caller && callerRecord(caller));
     await this.core.durable();
     return this.view(id);
   }

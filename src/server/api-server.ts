@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { badRequest, StartupError } from '../core/errors.js';
+import { badRequest, forbidden, StartupError } from '../core/errors.js';
 import { addMessageKeyword, AJV_OPTIONS, schemaErrorMessage } from '../core/request-schemas.js';
 import { ROUTE_SCHEMAS, SHARED_SCHEMAS } from './api-schemas.js';
 import { VERSION } from '../version.js';
@@ -20,7 +20,18 @@ import { eventRoutes, type OpenStreams } from './routes/events.js';
 import { mesosRoutes } from './routes/mesos.js';
 import { nodeRoutes } from './routes/node.js';
 import { yarnRoutes } from './routes/yarn.js';
-import { SOCKET_MODE } from './socket-file.js';
+import { shareSocket, SOCKET_MODE } from './socket-file.js';
+import { identify, type Caller } from '../node/caller.js';
+import { peerCredentials } from './peer-credentials.js';
+import { auditRequest } from './audit.js';
+import type { Socket } from 'node:net';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling, as the kernel says (SO_PEERCRED, read when the connection was accepted). */
+    caller: Caller;
+  }
+}
 
 /** Launch requests are small; 1 MiB leaves room for long argv and env and refuses floods with 413. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -144,6 +155,20 @@ export class ApiServer {
       hideUntagged: true,
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     });
+    // Each connection's caller, read once when it is accepted; a request is answered only for a known caller.
+    const callers = new WeakMap<Socket, Promise<Caller | null>>();
+    this.app.server.on('connection', (socket: Socket) => {
+      const cred = peerCredentials(socket);
+      callers.set(socket, cred === null ? Promise.resolve(null) : identify(cred, node.config.access.adminGroup).catch(() => null));
+    });
+    this.app.decorateRequest('caller', null as unknown as Caller);
+    this.app.addHook('onRequest', async (request) => {
+      const caller = await (callers.get(request.raw.socket) ?? Promise.resolve(null));
+      // Never taken as root's: a connection whose credentials cannot be read gets nothing.
+      if (caller === null) throw forbidden('the credentials of this connection cannot be read (SO_PEERCRED), so it is refused');
+      request.caller = caller;
+    });
+    auditRequest(this.app);
     this.streams = { closing: this.closing.signal, responses: new Set() };
     void this.app.register(async (api) => {
       containerRoutes(api, node);
@@ -164,7 +189,7 @@ export class ApiServer {
    * Listen on the socket, then make it mode 0660. Claim it first
    * (claimSocket: a live daemon's is refused, a stale one replaced).
    */
-  async listen(socketPath: string): Promise<void> {
+  async listen(socketPath: string, gid: number | null = null): Promise<void> {
     try {
       await this.app.listen({ path: socketPath });
     } catch (err) {
@@ -178,7 +203,8 @@ export class ApiServer {
     this.socketPath = socketPath;
     // Until this chmod the socket has the umask's mode; claimSocket checked that its directory is private.
     fs.chmodSync(socketPath, SOCKET_MODE);
-    this.node.log.info({ socket: socketPath }, `listening on ${socketPath}`);
+    if (gid !== null) shareSocket(socketPath, gid);
+    this.node.log.info({ socket: socketPath, ...(gid !== null ? { group: this.node.config.access.socketGroup } : {}) }, `listening on ${socketPath}`);
   }
 
   async close(): Promise<void> {

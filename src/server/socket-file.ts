@@ -8,8 +8,35 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { StartupError } from '../core/errors.js';
+import { lookupGroup } from '../node/caller.js';
 
 export const SOCKET_MODE = 0o660;
+
+/**
+ * nodewarden.socket.group: the gid the socket is shared with, looked up
+ * before anything starts (an unknown group is a startup error naming the
+ * key); null when unset.
+ */
+export async function socketGroup(name: string | null): Promise<number | null> {
+  if (name === null) return null;
+  const group = await lookupGroup(name);
+  if (group === null) throw new StartupError(`nodewarden.socket.group: there is no group ${JSON.stringify(name)} on this machine; create it (groupadd ${name}) or leave the key empty`);
+  return group.gid;
+}
+
+/**
+ * Share the socket with a group, as Docker's socket is shared with `docker`:
+ * the socket 0660 <daemon user>:<group>, in a directory that group can
+ * traverse (0750) and nobody else can write or enter.
+ */
+export function shareSocket(socketPath: string, gid: number): void {
+  const dir = path.dirname(path.resolve(socketPath));
+  const uid = process.getuid?.() ?? 0;
+  fs.chownSync(dir, uid, gid);
+  fs.chmodSync(dir, 0o750);
+  fs.chownSync(socketPath, uid, gid);
+  fs.chmodSync(socketPath, SOCKET_MODE);
+}
 
 /** Make sure the socket's directory is ours and private enough (created 0750 if missing). */
 export function checkSocketDir(socketPath: string): string {

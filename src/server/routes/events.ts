@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { gone } from '../../core/errors.js';
+import type { Caller } from '../../node/caller.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
 
 const PAGE = 500;
@@ -26,7 +27,7 @@ function parseQuery(query: { since?: string; follow?: string }): EventsQuery {
 }
 
 /** `stop` ends a followed stream: the daemon is closing or the client went away. */
-async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: AbortSignal): AsyncGenerator<string> {
+async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: AbortSignal, caller: Caller): AsyncGenerator<string> {
   let wake: (() => void) | null = null;
   const notify = () => {
     wake?.();
@@ -42,7 +43,9 @@ async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: 
       const page = node.outputsSince(last, PAGE);
       if (page.length > 0) {
         last = page.at(-1)!.seq;
-        yield page.map((record) => `${JSON.stringify(record)}\n`).join('');
+        // Another user's containers are not there for this caller (a forgotten one: not any more).
+        const seen = page.filter((record) => node.visibleTo(caller, record.container));
+        if (seen.length > 0) yield seen.map((record) => `${JSON.stringify(record)}\n`).join('');
         continue;
       }
       if (!follow || stop.aborted) return;
@@ -83,6 +86,6 @@ export function eventRoutes(app: FastifyInstance, node: NodeWarden, open: OpenSt
     });
     if (res.destroyed || closing.aborted) end();
     else responses.add(res);
-    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, stop.signal)));
+    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, stop.signal, request.caller)));
   });
 }

@@ -4,6 +4,6 @@ import type { NodeWarden } from '../../node/nodewarden.js';
 
 export function mesosRoutes(app: FastifyInstance, node: NodeWarden): void {
   for (const url of ['/monitor/statistics', '/monitor/statistics.json']) {
-    app.get(url, async () => node.statistics());
+    app.get(url, async (request) => node.statistics(request.caller));
   }
 }

@@ -1,5 +1,6 @@
 /** The node as a whole: GET /v1/node, /healthz, /metrics. */
 import type { FastifyInstance } from 'fastify';
+import type { Caller } from '../../node/caller.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
 import type { ApiMetrics } from '../metrics.js';
 
@@ -21,5 +22,22 @@ export function scrapeRoutes(app: FastifyInstance, node: NodeWarden, metrics: Ap
     return { status: 'degraded', pid: process.pid, ...(fault ? { store: fault } : {}), ...memory };
   });
 
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  app.get('/metrics', async (request, reply) => {
+    const text = await metrics.text();
+    // On the socket, a caller who is not an administrator gets only their own containers' series (over TCP: the operator's port, all).
+    const caller = (request as { caller?: Caller }).caller;
+    return reply.type(metrics.contentType).send(caller === undefined || caller.admin ? text : ownSeries(text, (id) => node.visibleTo(caller, id)));
+  });
+}
+
+/** The exposition without the series of containers `visible` refuses (labelled `container` or cAdvisor's `id`). */
+export function ownSeries(text: string, visible: (id: string) => boolean): string {
+  return text
+    .split('\n')
+    .filter((line) => {
+      if (line.startsWith('#')) return true;
+      const m = /[{,](?:container|id)="((?:[^"\\]|\\.)*)"/.exec(line);
+      return m === null || visible(m[1]!);
+    })
+    .join('\n');
 }

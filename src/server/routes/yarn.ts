@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { badRequest, NodewardenError } from '../../core/errors.js';
 import type { ContainerView } from '../../node/container-view.js';
+import type { Caller } from '../../node/caller.js';
 import type { NodeWarden } from '../../node/nodewarden.js';
 
 type WithId = { Params: { id: string } };
@@ -84,9 +85,9 @@ export async function yarnContainerInfo(view: ContainerView): Promise<YarnContai
 }
 
 /** YARN's own 404 text for a container it does not know. */
-function yarnView(node: NodeWarden, id: string): ContainerView {
+function yarnView(node: NodeWarden, id: string, caller: Caller): ContainerView {
   try {
-    return node.view(id);
+    return node.view(id, caller);
   } catch (err) {
     if (err instanceof NodewardenError && err.status === 404) {
       throw new NodewardenError(404, 'NOT_FOUND', `container with id, ${id}, not found`);
@@ -96,23 +97,23 @@ function yarnView(node: NodeWarden, id: string): ContainerView {
 }
 
 export function yarnRoutes(app: FastifyInstance, node: NodeWarden): void {
-  app.get('/ws/v1/node/containers', async () => {
-    const container = await Promise.all(node.list().map(yarnContainerInfo));
+  app.get('/ws/v1/node/containers', async (request) => {
+    const container = await Promise.all(node.list(request.caller).map(yarnContainerInfo));
     // YARN's JAXB rendering: an empty list is an empty object.
     return { containers: container.length > 0 ? { container } : {} };
   });
 
-  app.get<WithId>('/ws/v1/node/containers/:id', async (request) => ({ container: await yarnContainerInfo(yarnView(node, request.params.id)) }));
+  app.get<WithId>('/ws/v1/node/containers/:id', async (request) => ({ container: await yarnContainerInfo(yarnView(node, request.params.id, request.caller)) }));
 
   app.get<WithId>('/ws/v1/node/containers/:id/logs', async (request) => {
-    const view = yarnView(node, request.params.id);
+    const view = yarnView(node, request.params.id, request.caller);
     return [{ containerId: view.id, nodeId: NODE_ID, logAggregationType: 'LOCAL', containerLogInfo: await logFiles(view.logDir) }];
   });
 
   // Only a file listed in the container's log directory is served: the name is never a path.
   // YARN's `size`: N > 0 the first N bytes, N < 0 the last |N| bytes (a tail), absent the whole file.
   app.get<{ Params: { id: string; filename: string }; Querystring: { size?: string } }>('/ws/v1/node/containerlogs/:id/:filename', async (request, reply) => {
-    const view = yarnView(node, request.params.id);
+    const view = yarnView(node, request.params.id, request.caller);
     // An empty size is no size, as in YARN.
     const size = request.query.size === '' ? undefined : request.query.size;
     if (size !== undefined && !/^-?\d{1,15}$/.test(size)) throw badRequest(`size must be an integer number of bytes (negative: from the end), got ${JSON.stringify(size)}`);

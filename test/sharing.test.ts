@@ -1,0 +1,167 @@
+/**
+ * A socket shared by the users of a machine (nodewarden.socket.group), with
+ * real users and a real group made by the test and removed even when it
+ * fails. Requests are made as those users (`setpriv … curl --unix-socket`):
+ * the daemon knows each caller by the kernel's SO_PEERCRED, never by what
+ * the request says. Needs root (CI runs as root).
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportLines } from '../src/journal/export.js';
+import { peerCredentials } from '../src/server/peer-credentials.js';
+import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
+import { waitFor } from './helpers/proc.js';
+
+const run = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+const suffix = String(process.pid % 100_000);
+const GROUP = `nwshare${suffix}`;
+const ALICE = `nwalice${suffix}`;
+const BOB = `nwbob${suffix}`;
+const CAROL = `nwcarol${suffix}`;
+
+const idOf = (user: string) => Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+const gidOf = (user: string) => execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim();
+/** setpriv's arguments to become `user`: their uid, primary gid and groups. */
+const as = (user: string) => ['--reuid', user, '--regid', gidOf(user), '--init-groups'];
+
+/** curl on the socket as `user` (their uid, gid and groups); status, JSON body, and curl's exit code. */
+async function curlAs(user: string, socket: string, args: string[]): Promise<{ code: number; status: number; json: any }> {
+  const r = await run('setpriv', [...as(user), 'curl', '-s', '-o', '-', '-w', '\n%{http_code}', '--unix-socket', socket, ...args]).then(
+    (ok) => ({ code: 0, stdout: ok.stdout }),
+    (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout ?? '' }),
+  );
+  const lines = r.stdout.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  let json: unknown;
+  try {
+    json = JSON.parse(lines.join('\n'));
+  } catch {
+    json = undefined;
+  }
+  return { code: r.code, status, json };
+}
+
+const launchBody = (extra: Record<string, unknown> = {}) => ['-H', 'content-type: application/json', '-d', JSON.stringify({ command: ['sleep', '600'], resources: { memoryMb: 32, vcores: 1 }, ...extra })];
+
+/** Real uid of a process and of its first child, from /proc/<pid>/status. */
+function uids(pid: number): number[] {
+  const uidOf = (p: number) => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]);
+  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return [uidOf(pid), ...children.map(uidOf)];
+}
+
+describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED', () => {
+  let d: ApiTestDaemon | undefined;
+  const logged: string[] = [];
+  beforeAll(async () => {
+    execFileSync('groupadd', [GROUP]);
+    for (const [user, groups] of [[ALICE, [GROUP]], [BOB, [GROUP]], [CAROL, []]] as const) {
+      execFileSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', ...(groups.length > 0 ? ['-G', groups.join(',')] : []), user]);
+    }
+    d = await startApiDaemon({ 'nodewarden.socket.group': GROUP }, { log: pino({ level: 'info' }, { write: (l: string) => void logged.push(l) }) });
+    // The test's temp directory is root's (0700): the members must be able to pass through it to the socket's.
+    fs.chmodSync(d.dir, 0o711);
+  }, 60_000);
+  afterAll(async () => {
+    await d?.stop();
+    for (const user of [ALICE, BOB, CAROL]) spawnQuiet('userdel', [user]);
+    spawnQuiet('groupdel', [GROUP]);
+  });
+
+  it('the socket is 0660 root:<group> in a 0750 directory of that group', () => {
+    const gid = Number(execFileSync('getent', ['group', GROUP], { encoding: 'utf8' }).split(':')[2]);
+    const sock = fs.statSync(d!.socket);
+    const dir = fs.statSync(path.dirname(d!.socket));
+    expect([sock.mode & 0o777, sock.uid, sock.gid]).toEqual([0o660, 0, gid]);
+    expect([dir.mode & 0o777, dir.gid]).toEqual([0o750, gid]);
+  });
+
+  it("a member's container runs as the member, wrapper and command; naming root or another user is 403 and creates nothing", async () => {
+    const r = await curlAs(ALICE, d!.socket, [...launchBody({ id: 'alice-1' }), 'http://localhost/v1/containers']);
+    expect(r.status).toBe(201);
+    expect(r.json.user).toBe(ALICE);
+    await d!.until('alice-1', 'RUNNING');
+    const pid = d!.node.view('alice-1').pid!;
+    await waitFor(() => uids(pid).length >= 2, 15_000, 'the command under the wrapper');
+    expect(new Set(uids(pid))).toEqual(new Set([idOf(ALICE)]));
+
+    for (const user of ['root', BOB]) {
+      const refused = await curlAs(ALICE, d!.socket, [...launchBody({ id: `as-${user}`, user }), 'http://localhost/v1/containers']);
+      expect(refused.status, user).toBe(403);
+      expect(refused.json.error.message).toContain(`you are ${ALICE} (uid ${idOf(ALICE)}): your containers run as you`);
+      expect(d!.node.list().map((v) => v.id)).not.toContain(`as-${user}`);
+    }
+  });
+
+  it('a member sees and controls only its own containers: another user\'s is 404, everywhere', async () => {
+    const mine = await curlAs(BOB, d!.socket, [...launchBody({ id: 'bob-1' }), 'http://localhost/v1/containers']);
+    expect(mine.status).toBe(201);
+    await d!.until('bob-1', 'RUNNING');
+    const list = await curlAs(BOB, d!.socket, ['http://localhost/v1/containers']);
+    expect(list.json.containers.map((c: { id: string }) => c.id)).toEqual(['bob-1']);
+    for (const url of ['/v1/containers/alice-1', '/v1/containers/alice-1/transitions', '/ws/v1/node/containers/alice-1']) {
+      expect((await curlAs(BOB, d!.socket, [`http://localhost${url}`])).status, url).toBe(404);
+    }
+    const kill = await curlAs(BOB, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/alice-1/kill']);
+    expect(kill.status).toBe(404);
+    expect(d!.node.view('alice-1').state).toBe('RUNNING');
+    const stats = await curlAs(BOB, d!.socket, ['http://localhost/monitor/statistics']);
+    expect(stats.json.every((s: { executor_id: string }) => s.executor_id === 'bob-1')).toBe(true);
+    const metrics = await run('setpriv', [...as(BOB), 'curl', '-s', '--unix-socket', d!.socket, 'http://localhost/metrics']);
+    expect(metrics.stdout).not.toContain('alice-1');
+    // Its own: killed.
+    expect((await curlAs(BOB, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/bob-1/kill'])).status).toBe(202);
+  });
+
+  it('someone outside the group cannot connect at all', async () => {
+    const r = await curlAs(CAROL, d!.socket, ['http://localhost/v1/containers']);
+    expect(r.code).toBe(7); // curl: could not connect (permission denied on the socket's directory)
+  });
+
+  it('root still names users and kills anyone\'s container; the log and the journal name each caller', async () => {
+    const asBob = await curlAs('root', d!.socket, [...launchBody({ id: 'root-as-bob', user: BOB }), 'http://localhost/v1/containers']);
+    expect(asBob.status).toBe(201);
+    expect(asBob.json.user).toBe(BOB);
+    expect((await curlAs('root', d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/alice-1/kill'])).status).toBe(202);
+    await d!.until('alice-1', 'DONE');
+
+    const audit = logged.map((l) => JSON.parse(l) as { audit?: boolean; user?: string; operation?: string; result?: string; container?: string; caller?: { uid: number } }).filter((l) => l.audit);
+    expect(audit).toContainEqual(expect.objectContaining({ user: ALICE, operation: 'Start Container Request', result: 'SUCCESS', container: 'alice-1', caller: expect.objectContaining({ uid: idOf(ALICE) }) }));
+    expect(audit).toContainEqual(expect.objectContaining({ user: ALICE, operation: 'Start Container Request', result: 'FAILURE', caller: expect.objectContaining({ uid: idOf(ALICE) }) }));
+    expect(audit).toContainEqual(expect.objectContaining({ user: 'root', operation: 'Stop Container Request', result: 'SUCCESS', container: 'alice-1' }));
+
+    await d!.node.durable();
+    const records = (await exportLines(d!.dbPath)).slice(1).map((l) => JSON.parse(l) as { type: string; container?: string; caller?: { uid: number }; event?: { type: string } });
+    expect(records.find((r) => r.type === 'launch' && r.container === 'alice-1')!.caller!.uid).toBe(idOf(ALICE));
+    expect(records.find((r) => r.type === 'event' && r.container === 'alice-1' && r.event!.type === 'KILL_CONTAINER')!.caller!.uid).toBe(0);
+  });
+
+  it('a connection whose credentials cannot be read is not anyone: SO_PEERCRED of a TCP connection gives none', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const socket = await accepted;
+    try {
+      expect(peerCredentials(socket)).toBeNull();
+    } finally {
+      client.destroy();
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+function spawnQuiet(cmd: string, args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+}
