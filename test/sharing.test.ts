@@ -24,6 +24,8 @@ const GROUP = `nwshare${suffix}`;
 const ALICE = `nwalice${suffix}`;
 const BOB = `nwbob${suffix}`;
 const CAROL = `nwcarol${suffix}`;
+const DAVE = `nwdave${suffix}`;
+const ADMINS = `nwadmin${suffix}`;
 
 const idOf = (user: string) => Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
 const gidOf = (user: string) => execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim();
@@ -61,17 +63,18 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
   const logged: string[] = [];
   beforeAll(async () => {
     execFileSync('groupadd', [GROUP]);
-    for (const [user, groups] of [[ALICE, [GROUP]], [BOB, [GROUP]], [CAROL, []]] as const) {
+    execFileSync('groupadd', [ADMINS]);
+    for (const [user, groups] of [[ALICE, [GROUP]], [BOB, [GROUP]], [CAROL, []], [DAVE, [GROUP, ADMINS]]] as const) {
       execFileSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', ...(groups.length > 0 ? ['-G', groups.join(',')] : []), user]);
     }
-    d = await startApiDaemon({ 'nodewarden.socket.group': GROUP }, { log: pino({ level: 'info' }, { write: (l: string) => void logged.push(l) }) });
+    d = await startApiDaemon({ 'nodewarden.socket.group': GROUP, 'nodewarden.socket.admin-group': ADMINS }, { log: pino({ level: 'info' }, { write: (l: string) => void logged.push(l) }) });
     // The test's temp directory is root's (0700): the members must be able to pass through it to the socket's.
     fs.chmodSync(d.dir, 0o711);
   }, 60_000);
   afterAll(async () => {
     await d?.stop();
-    for (const user of [ALICE, BOB, CAROL]) spawnQuiet('userdel', [user]);
-    spawnQuiet('groupdel', [GROUP]);
+    for (const user of [ALICE, BOB, CAROL, DAVE]) spawnQuiet('userdel', [user]);
+    for (const group of [GROUP, ADMINS]) spawnQuiet('groupdel', [group]);
   });
 
   it('the socket is 0660 root:<group> in a 0750 directory of that group', () => {
@@ -119,6 +122,17 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     expect((await curlAs(BOB, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/bob-1/kill'])).status).toBe(202);
   });
 
+  it('a member of the admin group sees every container and may name another user, as root may', async () => {
+    const all = await curlAs(DAVE, d!.socket, ['http://localhost/v1/containers']);
+    expect(all.json.containers.map((c: { id: string }) => c.id)).toEqual(expect.arrayContaining(['alice-1', 'bob-1']));
+    const asAlice = await curlAs(DAVE, d!.socket, [...launchBody({ id: 'dave-as-alice', user: ALICE }), 'http://localhost/v1/containers']);
+    expect(asAlice.status).toBe(201);
+    expect(asAlice.json.user).toBe(ALICE);
+    // …and alice sees it as hers.
+    expect((await curlAs(ALICE, d!.socket, ['http://localhost/v1/containers/dave-as-alice'])).status).toBe(200);
+    expect((await curlAs(DAVE, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/dave-as-alice/kill'])).status).toBe(202);
+  });
+
   it('someone outside the group cannot connect at all', async () => {
     const r = await curlAs(CAROL, d!.socket, ['http://localhost/v1/containers']);
     expect(r.code).toBe(7); // curl: could not connect (permission denied on the socket's directory)
@@ -140,6 +154,10 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     const records = (await exportLines(d!.dbPath)).slice(1).map((l) => JSON.parse(l) as { type: string; container?: string; caller?: { uid: number }; event?: { type: string } });
     expect(records.find((r) => r.type === 'launch' && r.container === 'alice-1')!.caller!.uid).toBe(idOf(ALICE));
     expect(records.find((r) => r.type === 'event' && r.container === 'alice-1' && r.event!.type === 'KILL_CONTAINER')!.caller!.uid).toBe(0);
+    // And `show` says who launched it and who killed it (kept in its row: across restarts too).
+    const show = await run(process.execPath, [path.join(process.cwd(), 'bin', 'nodewarden.js'), 'show', 'alice-1', '--socket', d!.socket]);
+    expect(show.stdout).toMatch(new RegExp(`launched by: +uid ${idOf(ALICE)}, gid \\d+, pid \\d+`));
+    expect(show.stdout).toMatch(/killed by: +uid 0, gid 0, pid \d+/);
   });
 
   it('a connection whose credentials cannot be read is not anyone: SO_PEERCRED of a TCP connection gives none', async () => {
@@ -155,6 +173,33 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
       socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+
+describe.runIf(isRoot)("YARN's non-secure mode", () => {
+  it('with limit-users, an administrator\'s container that names no user runs as local-user (nobody)', async () => {
+    const d = await startApiDaemon({ 'yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users': true });
+    try {
+      const r = await curlAs('root', d.socket, [...launchBody({ id: 'unnamed' }), 'http://localhost/v1/containers']);
+      expect(r.status).toBe(201);
+      expect(r.json.user).toBe('nobody');
+      await d.until('unnamed', 'RUNNING');
+      expect(new Set(uids(d.node.view('unnamed').pid!))).toEqual(new Set([idOf('nobody')]));
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+
+describe('nodewarden.socket.group', () => {
+  it('an unknown group stops the start with one line naming the key, and nothing is created', async () => {
+    const err = await startApiDaemon({ 'nodewarden.socket.group': 'nw-no-such-group' }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toBe('nodewarden.socket.group: there is no group "nw-no-such-group" on this machine; create it (groupadd nw-no-such-group) or leave the key empty');
   });
 });
 

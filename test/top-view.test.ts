@@ -32,6 +32,8 @@ function view(id: string, opts: { state?: ContainerState; pmem?: number | null; 
     limits: { pmemBytes: 128 * MB, vmemBytes: 268.8 * MB, cpus: 1.1 },
     executionType: 'GUARANTEED',
     usage: pmem === null ? null : { pmemBytes: pmem, vmemBytes: 2 * pmem, cpuPercent: opts.cpu ?? 0, milliVcores: 0, timestamp: opts.ts ?? NOW },
+    launchedBy: null,
+    killedBy: null,
     createdAt: opts.createdAt ?? NOW - 5000,
     updatedAt: NOW,
     user: 'alice',

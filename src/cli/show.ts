@@ -58,6 +58,8 @@ export function renderStory(story: ContainerStory): string {
     ['exit status', known(view.exitStatus)],
     ['exit code', known(view.exitCode)],
     ['created', time(view.createdAt)],
+    ...(view.launchedBy ? [['launched by', `uid ${view.launchedBy.uid}, gid ${view.launchedBy.gid}, pid ${view.launchedBy.pid}`] as [string, string]] : []),
+    ...(view.killedBy ? [['killed by', `uid ${view.killedBy.uid}, gid ${view.killedBy.gid}, pid ${view.killedBy.pid}`] as [string, string]] : []),
     ['updated', time(view.updatedAt)],
     ['limits', `pmem ${bytes(view.limits.pmemBytes)}, vmem ${bytes(view.limits.vmemBytes)}, cpus ${view.limits.cpus}`],
     [

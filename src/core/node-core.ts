@@ -40,6 +40,9 @@ export interface ContainerEntry {
   launchAttempt: number;
   /** The boot id when the machine's pid was recorded (null: unknown). */
   pidBootId: string | null;
+  /** Who launched it, and who asked for its kill (null: the daemon itself, or not known). Decides nothing. */
+  launchedBy: CallerRecord | null;
+  killedBy: CallerRecord | null;
 }
 
 /** A container's entry, its logger made on first use (most containers never log past INFO transitions). */
@@ -53,6 +56,8 @@ class Entry implements ContainerEntry {
     public updatedAt: number,
     public launchAttempt: number,
     public pidBootId: string | null,
+    public launchedBy: CallerRecord | null = null,
+    public killedBy: CallerRecord | null = null,
   ) {}
 
   get log(): Logger {
@@ -216,7 +221,7 @@ export abstract class NodeCore {
   add(spec: ContainerSpec, ts: number, caller?: CallerRecord): ContainerEntry {
     this.input(() => ({ ts, type: 'launch', container: spec.id, spec, ...(caller ? { caller } : {}) }));
     const actor = new ContainerActor({ spec, diagnosticsMaxSize: this.config.diagnosticsMaxSize });
-    const entry = new Entry(spec, actor, this.log, ts, ts, 0, null);
+    const entry = new Entry(spec, actor, this.log, ts, ts, 0, null, caller ?? null);
     this.entries.set(spec.id, entry);
     this.stageRow(entry, true);
     this.enqueue(spec.id, { type: 'INIT_CONTAINER', ts });
@@ -230,7 +235,7 @@ export abstract class NodeCore {
       { spec: row.spec, diagnosticsMaxSize: this.config.diagnosticsMaxSize },
       { state: row.state, context: contextFromRow(row, this.config.diagnosticsMaxSize) },
     );
-    const entry = new Entry(row.spec, actor, this.log, row.createdAt, row.updatedAt, row.launchAttempt, row.pidBootId);
+    const entry = new Entry(row.spec, actor, this.log, row.createdAt, row.updatedAt, row.launchAttempt, row.pidBootId, row.launchedBy ?? null, row.killedBy ?? null);
     this.entries.set(row.id, entry);
     return entry;
   }
@@ -242,7 +247,9 @@ export abstract class NodeCore {
       this.log.error({ container: id, event: event.type }, `event refused: bad ${wrong}`);
       return;
     }
-    if (this.entries.has(id)) this.input(() => ({ ts: event.ts, type: 'event', container: id, event, ...(caller ? { caller } : {}) }));
+    const entry = this.entries.get(id);
+    if (entry) this.input(() => ({ ts: event.ts, type: 'event', container: id, event, ...(caller ? { caller } : {}) }));
+    if (entry && caller && event.type === 'KILL_CONTAINER') entry.killedBy = caller;
     this.enqueue(id, event);
     this.drain();
   }
@@ -389,6 +396,8 @@ export abstract class NodeCore {
       ...rowFromContext(entry.actor.context),
       launchAttempt: entry.launchAttempt,
       pidBootId: entry.pidBootId,
+      launchedBy: entry.launchedBy,
+      killedBy: entry.killedBy,
       createdAt: entry.createdAt,
       updatedAt: entry.updatedAt,
     };

@@ -118,9 +118,9 @@ class ReplayCore extends NodeCore {
   protected drained(): void {}
 }
 
-/** The fields of a row that replay must arrive at by itself (the boot id is the shell's). */
-function decided(row: ContainerRow): Omit<ContainerRow, 'pidBootId'> {
-  const { pidBootId: _, ...rest } = row;
+/** The fields of a row that replay must arrive at by itself (the boot id is the shell's; who asked decides nothing, and older journals do not have it). */
+function decided(row: ContainerRow): Omit<ContainerRow, 'pidBootId' | 'launchedBy' | 'killedBy'> {
+  const { pidBootId: _, launchedBy: __, killedBy: ___, ...rest } = row;
   return rest;
 }
 
@@ -243,10 +243,10 @@ export class Replayer {
         this.start(r);
         return;
       case 'launch':
-        core.add(r.spec, r.ts);
+        core.add(r.spec, r.ts, r.caller);
         return;
       case 'event':
-        core.dispatch(r.container, r.event);
+        core.dispatch(r.container, r.event, r.caller);
         return;
       case 'monitor':
       case 'tick':

@@ -1,4 +1,5 @@
 /** The container view of SPEC §6: what the API, the CLI and tests see of a container. */
+import type { CallerRecord } from './caller.js';
 import os from 'node:os';
 import { containerLimits as limitsOf } from '../../state-machines/limits.js';
 import type { RecordedUsage } from '../../state-machines/containers-monitor.js';
@@ -46,6 +47,9 @@ export interface ContainerView {
   limits: { pmemBytes: number; vmemBytes: number; cpus: number };
   executionType: ExecutionType;
   usage: ContainerUsage | null;
+  /** Who launched it, and who asked for its kill, as the kernel said (SO_PEERCRED); null: the daemon itself, or not known. */
+  launchedBy: CallerRecord | null;
+  killedBy: CallerRecord | null;
   createdAt: number;
   updatedAt: number;
   workDir: string;
@@ -85,6 +89,8 @@ export function containerView(entry: ContainerEntry, config: Config, workDir: st
             timestamp: usage.timestamp,
             ...(usage.cgroup ? { cgroup: usage.cgroup } : {}),
           },
+    launchedBy: entry.launchedBy,
+    killedBy: entry.killedBy,
     createdAt: entry.createdAt,
     updatedAt: entry.updatedAt,
     workDir: paths.dir,

@@ -35,7 +35,7 @@ export const containerViewSchema = {
   $id: 'Container',
   description: 'One container: what was asked, where it is in its lifecycle, what it uses.',
   type: 'object',
-  required: ['id', 'state', 'pid', 'exitStatus', 'exitCode', 'diagnostics', 'command', 'env', 'localResources', 'retryPolicy', 'user', 'resources', 'limits', 'executionType', 'usage', 'createdAt', 'updatedAt', 'workDir', 'logDir'],
+  required: ['id', 'state', 'pid', 'exitStatus', 'exitCode', 'diagnostics', 'command', 'env', 'localResources', 'retryPolicy', 'user', 'resources', 'limits', 'executionType', 'usage', 'launchedBy', 'killedBy', 'createdAt', 'updatedAt', 'workDir', 'logDir'],
   properties: {
     id: str,
     state: { type: 'string', enum: [...CONTAINER_STATES], description: "YARN's ContainerState" },
@@ -66,6 +66,8 @@ export const containerViewSchema = {
       }),
       description: "The monitor's last figures; null until the first sample",
     },
+    launchedBy: { ...nullable(obj({ uid: int, gid: int, pid: int })), description: 'Who launched it, as the kernel said (SO_PEERCRED); null: the daemon itself, or not known' },
+    killedBy: { ...nullable(obj({ uid: int, gid: int, pid: int })), description: 'Who asked for its kill; null: nobody did, or not known' },
     createdAt: { ...num, description: 'ms since the epoch' },
     updatedAt: num,
     workDir: str,

@@ -6,6 +6,7 @@
  */
 import type { ContainerContext } from '../../state-machines/container-machine.js';
 import type { ContainerEvent, ContainerSpec, ContainerState } from '../../state-machines/types.js';
+import type { CallerRecord } from '../node/caller.js';
 
 /** The machine context as stored: all of it but what comes from the spec (retry policy) and the config. */
 export type StoredContext = Pick<
@@ -21,6 +22,9 @@ export interface ContainerRow extends StoredContext {
   launchAttempt: number;
   /** The boot id when `pid` was recorded (null: unknown). */
   pidBootId: string | null;
+  /** Who launched it, and who asked for its kill, as the kernel said (null or absent: the daemon itself, or not known). */
+  launchedBy?: CallerRecord | null;
+  killedBy?: CallerRecord | null;
   createdAt: number;
   updatedAt: number;
 }

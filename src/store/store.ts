@@ -10,7 +10,10 @@ import type Database from 'better-sqlite3';
 import type { ContainerEvent, ContainerSpec, ContainerState } from '../../state-machines/types.js';
 import { transitionRecord, type JournalRecord, type OutputRecord, type SamplesGapRecord } from '../journal/records.js';
 import { openDatabase, openDatabaseReadOnly, type Db } from './database.js';
+import type { CallerRecord } from '../node/caller.js';
 import type { ContainerRow, TransitionRow } from './rows.js';
+
+const callerJson = (c: CallerRecord | null | undefined): string | null => (c ? JSON.stringify(c) : null);
 
 /** Monitor samples: the records a long store fault collapses. */
 const SAMPLES: ReadonlySet<string> = new Set(['tick', 'log-tick']);
@@ -31,6 +34,8 @@ interface RawContainer {
   attempt: number;
   launch_attempt: number;
   pid_boot_id: string | null;
+  launched_by: string | null;
+  killed_by: string | null;
   remaining_retries: number;
   created_at: number;
   updated_at: number;
@@ -74,6 +79,8 @@ function toContainerRow(r: RawContainer): ContainerRow {
     attempt: r.attempt,
     launchAttempt: r.launch_attempt,
     pidBootId: r.pid_boot_id,
+    launchedBy: r.launched_by === null ? null : (JSON.parse(r.launched_by) as CallerRecord),
+    killedBy: r.killed_by === null ? null : (JSON.parse(r.killed_by) as CallerRecord),
     remainingRetries: r.remaining_retries,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -122,12 +129,12 @@ export class Store {
     this.db = opts.readOnly ? openDatabaseReadOnly(file, JOURNAL_SCHEMA, 'journal') : openDatabase(file);
     this.insertContainer = this.db.prepare(`
       INSERT INTO containers (state, pending_resources, exit_status, exit_code, diagnostics, pid, pid_start_time,
-                              attempt, launch_attempt, remaining_retries, pid_boot_id, updated_at, id, request, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+                              attempt, launch_attempt, remaining_retries, pid_boot_id, launched_by, killed_by, updated_at, id, request, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // The request never changes after the insert: updates leave it alone.
     this.updateContainer = this.db.prepare(`
       UPDATE containers SET state = ?, pending_resources = ?, exit_status = ?, exit_code = ?, diagnostics = ?, pid = ?,
-        pid_start_time = ?, attempt = ?, launch_attempt = ?, remaining_retries = ?, pid_boot_id = ?, updated_at = ?
+        pid_start_time = ?, attempt = ?, launch_attempt = ?, remaining_retries = ?, pid_boot_id = ?, launched_by = ?, killed_by = ?, updated_at = ?
       WHERE id = ?`);
     this.insertTransition = this.db.prepare(
       `INSERT INTO transitions (seq, ts, container_id, from_state, to_state, event, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -167,7 +174,7 @@ export class Store {
         for (const { row: c, isNew } of containers) {
           const pending = c.pendingResources.length === 0 ? '[]' : JSON.stringify(c.pendingResources);
           const values = [c.state, pending, c.exitStatus, c.exitCode, c.diagnostics, c.pid, c.pidStartTime,
-            c.attempt, c.launchAttempt, c.remainingRetries, c.pidBootId, c.updatedAt, c.id] as const;
+            c.attempt, c.launchAttempt, c.remainingRetries, c.pidBootId, callerJson(c.launchedBy), callerJson(c.killedBy), c.updatedAt, c.id] as const;
           if (isNew) this.insertContainer.run(...values, JSON.stringify(c.spec), c.createdAt);
           else this.updateContainer.run(...values);
         }
