@@ -133,6 +133,27 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     expect((await curlAs(DAVE, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/dave-as-alice/kill'])).status).toBe(202);
   });
 
+  it("bad input over a member's connection: the same clear errors, nothing changed, the daemon still answers", async () => {
+    const before = JSON.stringify(d!.node.list().map((v) => v.id));
+    const cases: Array<[string[], number, RegExp]> = [
+      [['-H', 'content-type: application/json', '-d', '{"command": ["sleep"', 'http://localhost/v1/containers'], 400, /not valid JSON/],
+      [['-d', JSON.stringify({ command: 'sleep 1', resources: { memoryMb: 16, vcores: 1 } }), 'http://localhost/v1/containers'], 400, /command must be a non-empty array/],
+      [['-d', JSON.stringify({ comand: ['true'], resources: { memoryMb: 16, vcores: 1 } }), 'http://localhost/v1/containers'], 400, /unknown field in the launch request: comand/],
+      [['-d', JSON.stringify({ id: '../etc', command: ['true'], resources: { memoryMb: 16, vcores: 1 } }), 'http://localhost/v1/containers'], 400, /id must match/],
+      [['--path-as-is', 'http://localhost/v1/containers/..'], 400, /id must match/],
+      [['-X', 'POST', 'http://localhost/v1/containers/nope/kill'], 404, /container nope not found/],
+      [['http://localhost/v1/events?since=-1'], 400, /since must be a sequence number/],
+      [['-X', 'DELETE', 'http://localhost/v1/containers/bob-1'], 405, /DELETE is not allowed/],
+    ];
+    for (const [args, status, says] of cases) {
+      const r = await curlAs(ALICE, d!.socket, args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.json.error.message, args.join(' ')).toMatch(says);
+    }
+    expect(JSON.stringify(d!.node.list().map((v) => v.id))).toBe(before);
+    expect((await curlAs(ALICE, d!.socket, ['http://localhost/healthz'])).status).toBe(200);
+  });
+
   it('someone outside the group cannot connect at all', async () => {
     const r = await curlAs(CAROL, d!.socket, ['http://localhost/v1/containers']);
     expect(r.code).toBe(7); // curl: could not connect (permission denied on the socket's directory)
