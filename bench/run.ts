@@ -31,7 +31,7 @@ const option = (name: string) => {
 const only = option('--only');
 /** `--out FILE`: where the figures go (default bench/results.json). */
 const out = option('--out');
-const RUNS = quick ? 3 : 5;
+const RUNS = quick ? 2 : 5;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 /** ms with the precision its size deserves. */
@@ -111,7 +111,7 @@ function printSizes(sizes: SizeResult[]): void {
 }
 
 async function samplingSection(): Promise<Record<string, unknown>> {
-  const sizes = quick ? [1, 50] : [1, 50, 200, 1000];
+  const sizes = quick ? [1, 20] : [1, 50, 200, 1000];
   console.log(`process-tree sampling, one tick: containers of 10 real processes, then ${quick ? '2,000' : '10,000'} processes on a fake procfs`);
   const r = await samplingBench({
     sizes,
@@ -132,7 +132,7 @@ async function samplingSection(): Promise<Record<string, unknown>> {
 
 async function enforcementSection(): Promise<Record<string, unknown>> {
   // More runs than elsewhere: where the crossing falls in the interval decides most of each figure.
-  const r = await enforcementBench({ runs: quick ? 2 : 7, warmUp: !quick, intervalMs: quick ? 300 : 1000 });
+  const r = await enforcementBench({ runs: quick ? 1 : 7, warmUp: !quick, intervalMs: quick ? 300 : 1000 });
   const mb = (b: number | null) => (b === null ? '?' : `${Math.round(b / 2 ** 20)} MB`);
   console.log(`memory-limit enforcement: the same program crossing a ${mb(r.limitBytes)} limit, both tools checking every ${r.intervalMs} ms`);
   line('limit crossed → process gone, nodewarden', `${ms(r.nodewarden.limitToKillMs.median)} ms`, `${range(r.nodewarden.limitToKillMs, ms)}  goal ≤ ${r.goals.limitToKillMsMax} ms: ${met(r.met.limitToKill)}`);
@@ -294,7 +294,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const m = machine();
-  const method = quick ? 'medians of 2–3 runs' : 'medians of 5 runs after a warm-up (7 for limit enforcement)';
+  const method = quick ? 'one or two runs each' : 'medians of 5 runs after a warm-up (7 for limit enforcement)';
   console.log(`nodewarden benchmarks${quick ? ' (quick)' : ''}: ${method}, on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
   const started = performance.now();
   const results: Record<string, unknown> = {};

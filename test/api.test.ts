@@ -57,8 +57,8 @@ describe('socket API: the lifecycle over curl', () => {
     expect(view.status).toBe(200);
     const v = view.json as ContainerView;
     expect(Object.keys(v).sort()).toEqual(
-      // SPEC §6's view, plus the rest of the request (env, localResources, retryPolicy) for `nodewarden show`.
-      ['command', 'createdAt', 'diagnostics', 'env', 'executionType', 'exitCode', 'exitStatus', 'id', 'limits', 'localResources', 'logDir', 'pid', 'resources', 'retryPolicy', 'state', 'updatedAt', 'usage', 'user', 'workDir'].sort(),
+      // SPEC §6's view, plus the rest of the request (env, localResources, retryPolicy) for `nodewarden show`, and who asked.
+      ['command', 'createdAt', 'diagnostics', 'env', 'executionType', 'exitCode', 'exitStatus', 'id', 'killedBy', 'launchedBy', 'limits', 'localResources', 'logDir', 'pid', 'resources', 'retryPolicy', 'state', 'updatedAt', 'usage', 'user', 'workDir'].sort(),
     );
     expect(v).toMatchObject({ state: 'RUNNING', exitStatus: -1000, exitCode: -1000, limits: { pmemBytes: 96 * 2 ** 20, cpus: 1.1 } });
     expect(isLive(v.pid!)).toBe(true);
