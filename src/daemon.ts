@@ -6,7 +6,7 @@
 import { NodeWarden, type NodeWardenOptions } from './node/nodewarden.js';
 import { ApiServer, type ApiServerOptions } from './server/api-server.js';
 import { MetricsServer } from './server/metrics-server.js';
-import { claimSocket, socketGroup } from './server/socket-file.js';
+import { claimSocket, shareableSocketDir, socketGroup } from './server/socket-file.js';
 
 export interface DaemonOptions extends NodeWardenOptions, ApiServerOptions {
   socketPath: string;
@@ -27,6 +27,7 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     // A group to share the socket with must exist before anything is touched.
     const gid = await socketGroup(opts.config.access.socketGroup);
+    if (gid !== null) shareableSocketDir(opts.socketPath);
     if (await claimSocket(opts.socketPath)) {
       opts.log?.warn({ socket: opts.socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');
     }

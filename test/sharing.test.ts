@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportLines } from '../src/journal/export.js';
 import { peerCredentials } from '../src/server/peer-credentials.js';
+import { shareableSocketDir } from '../src/server/socket-file.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { waitFor } from './helpers/proc.js';
 
@@ -131,6 +132,13 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     // …and alice sees it as hers.
     expect((await curlAs(ALICE, d!.socket, ['http://localhost/v1/containers/dave-as-alice'])).status).toBe(200);
     expect((await curlAs(DAVE, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/dave-as-alice/kill'])).status).toBe(202);
+    // But not root: naming root is 403, and naming nobody runs as dave.
+    const asRoot = await curlAs(DAVE, d!.socket, [...launchBody({ id: 'dave-as-root', user: 'root' }), 'http://localhost/v1/containers']);
+    expect(asRoot.status).toBe(403);
+    expect(asRoot.json.error.message).toContain('only root may run containers as root');
+    const unnamed = await curlAs(DAVE, d!.socket, [...launchBody({ id: 'dave-unnamed' }), 'http://localhost/v1/containers']);
+    expect(unnamed.json.user).toBe(DAVE);
+    expect((await curlAs(DAVE, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/dave-unnamed/kill'])).status).toBe(202);
   });
 
   it("bad input over a member's connection: the same clear errors, nothing changed, the daemon still answers", async () => {
@@ -221,6 +229,16 @@ describe('nodewarden.socket.group', () => {
       (e: Error) => e,
     );
     expect(err?.message).toBe('nodewarden.socket.group: there is no group "nw-no-such-group" on this machine; create it (groupadd nw-no-such-group) or leave the key empty');
+  });
+});
+
+
+describe('the socket directory a group is given', () => {
+  it('is one of its own: a shared system directory is refused before anything changes', () => {
+    for (const sock of ['/run/nodewarden.sock', '/tmp/nw.sock', '/var/run/nw.sock', '/nw.sock']) {
+      expect(() => shareableSocketDir(sock), sock).toThrow(/is shared with other programs.*give --socket a directory of its own/);
+    }
+    expect(shareableSocketDir('/run/nodewarden/nodewarden.sock')).toBe('/run/nodewarden');
   });
 });
 

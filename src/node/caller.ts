@@ -93,8 +93,21 @@ export function mayAccess(caller: Caller | undefined, spec: ContainerSpec): bool
  * non-secure local user when limit-users is on.
  */
 export function runAsCaller(spec: ContainerSpec, caller: Caller | undefined, nonsecure: { limitUsers: boolean; localUser: string }): ContainerSpec {
-  if (caller === undefined || caller.admin) {
+  const me = os.userInfo();
+  // Root and the daemon's own user: anything the run-as rules allow; unnamed, the daemon's user (or YARN's local-user).
+  if (caller === undefined || caller.uid === 0 || caller.uid === me.uid) {
     return spec.user === undefined && nonsecure.limitUsers && caller !== undefined ? { ...spec, user: nonsecure.localUser } : spec;
+  }
+  // An admin-group member sees and controls everything, but is not root: never the daemon's own user (root),
+  // and a request naming nobody runs as the member (or YARN's local-user).
+  if (caller.admin) {
+    if (spec.user === me.username || spec.user === 'root') {
+      throw forbidden(`you are ${caller.user ?? `uid ${caller.uid}`}: only root may run containers as ${spec.user}`);
+    }
+    if (spec.user !== undefined) return spec;
+    if (nonsecure.limitUsers) return { ...spec, user: nonsecure.localUser };
+    if (caller.user === null) throw forbidden(`uid ${caller.uid} has no user name on this machine, so no container can run as it`);
+    return { ...spec, user: caller.user };
   }
   if (caller.user === null) throw forbidden(`uid ${caller.uid} has no user name on this machine, so no container can run as it`);
   if (spec.user !== undefined && spec.user !== caller.user) {

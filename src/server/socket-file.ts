@@ -24,13 +24,28 @@ export async function socketGroup(name: string | null): Promise<number | null> {
   return group.gid;
 }
 
+/** Directories other programs use: sharing the socket never changes their owner or mode. */
+const SHARED_DIRS = new Set(['/', '/run', '/var/run', '/var', '/tmp', '/var/tmp', '/srv', '/home', '/opt', '/etc', '/usr', '/var/lib', '/root']);
+
+/** The socket's directory, when it can be given to the group: one of its own, never a shared system directory. */
+export function shareableSocketDir(socketPath: string): string {
+  const dir = path.dirname(path.resolve(socketPath));
+  if (SHARED_DIRS.has(dir) || path.dirname(dir) === dir) {
+    throw new StartupError(
+      `nodewarden.socket.group: the socket's directory ${dir} is shared with other programs, and sharing the socket would make it 0750 root:<group>; ` +
+        `give --socket a directory of its own (e.g. /run/nodewarden/nodewarden.sock)`,
+    );
+  }
+  return dir;
+}
+
 /**
  * Share the socket with a group, as Docker's socket is shared with `docker`:
  * the socket 0660 <daemon user>:<group>, in a directory that group can
  * traverse (0750) and nobody else can write or enter.
  */
 export function shareSocket(socketPath: string, gid: number): void {
-  const dir = path.dirname(path.resolve(socketPath));
+  const dir = shareableSocketDir(socketPath);
   const uid = process.getuid?.() ?? 0;
   fs.chownSync(dir, uid, gid);
   fs.chmodSync(dir, 0o750);
