@@ -6,7 +6,7 @@
 import { NodeWarden, type NodeWardenOptions } from './node/nodewarden.js';
 import { ApiServer, type ApiServerOptions } from './server/api-server.js';
 import { MetricsServer } from './server/metrics-server.js';
-import { claimSocket, shareableSocketDir, socketGroup } from './server/socket-file.js';
+import { checkAccess, claimSocket, shareableSocketDir } from './server/socket-file.js';
 
 export interface DaemonOptions extends NodeWardenOptions, ApiServerOptions {
   socketPath: string;
@@ -25,8 +25,8 @@ export class Daemon {
   ) {}
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
-    // A group to share the socket with must exist before anything is touched.
-    const gid = await socketGroup(opts.config.access.socketGroup);
+    // The groups and users the sharing keys name must exist before anything is touched.
+    const gid = await checkAccess(opts.config.access);
     if (gid !== null) shareableSocketDir(opts.socketPath);
     if (await claimSocket(opts.socketPath)) {
       opts.log?.warn({ socket: opts.socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');

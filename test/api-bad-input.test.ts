@@ -1,26 +1,23 @@
 /**
  * Bad input over the real socket: each request gets a 4xx with the error body
  * `{"error":{"code","message"}}`, changes nothing, and leaves the daemon healthy.
+ * All of it twice: as root, and as a member of the group the socket is shared
+ * with (nodewarden.socket.group), whose connection the daemon knows by its
+ * SO_PEERCRED (test/helpers/member.ts) and whose containers are its own.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodewardenClient } from '../src/client/client.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { curl } from './helpers/curl.js';
+import { addSocketUsers, linkAs, type SocketUsers, type UserLink } from './helpers/member.js';
 
-let d: ApiTestDaemon;
-beforeAll(async () => {
-  d = await startApiDaemon();
-  // Known containers in two states: one running, one finished. `running` must outlive every case
-  // (each compares snapshots, which its exit would change): an hour, killed by d.stop().
-  await d.client.post('/v1/containers', { id: 'running', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } });
-  await d.client.post('/v1/containers', { id: 'done', command: ['true'], resources: { memoryMb: 16, vcores: 1 } });
-  await d.until('running', 'RUNNING');
-  await d.until('done', 'DONE');
-});
-afterAll(async () => {
-  await d?.stop();
+const isRoot = process.getuid?.() === 0;
+
+afterAll(() => {
   for (const f of fs.readdirSync(os.tmpdir())) if (f.startsWith(`nw-body-${process.pid}-`)) fs.rmSync(path.join(os.tmpdir(), f));
 });
 
@@ -100,17 +97,70 @@ const cases: Case[] = [
   { name: 'a log file that does not exist', args: [u('/ws/v1/node/containerlogs/running/syslog')], status: 404, code: 'NOT_FOUND', says: 'has no log file' },
 ];
 
-/** Everything an observer can see: the views (without the monitor's moving figures) and the whole journal. */
-async function snapshot(): Promise<string> {
-  const { containers } = await d.client.get<{ containers: Array<Record<string, unknown>> }>('/v1/containers');
-  const events = await curl(d.socket, [u('/v1/events')]);
-  return JSON.stringify({ containers: containers.map(({ usage: _usage, ...rest }) => rest), events: events.body });
-}
+/** A member's, for the cases below: another user's container, and a request naming someone else. */
+const memberCases: Case[] = [
+  { name: "another user's container", args: [u('/v1/containers/roots')], status: 404, code: 'NOT_FOUND', says: 'container roots not found' },
+  { name: "a kill of another user's container", args: ['-X', 'POST', u('/v1/containers/roots/kill')], status: 404, code: 'NOT_FOUND', says: 'container roots not found' },
+  { name: "the transitions of another user's container", args: [u('/v1/containers/roots/transitions')], status: 404, code: 'NOT_FOUND', says: 'not found' },
+  { name: "another user's container, YARN's view", args: [u('/ws/v1/node/containers/roots')], status: 404, code: 'NOT_FOUND', says: 'not found' },
+  { name: "another user's logs", args: [u('/ws/v1/node/containerlogs/roots/stdout')], status: 404, code: 'NOT_FOUND', says: 'not found' },
+  launch('a launch naming root', { ...good, user: 'root' }, /your containers run as you/, 403, 'FORBIDDEN'),
+  launch('a launch naming another user', { ...good, user: 'nobody' }, /your containers run as you/, 403, 'FORBIDDEN'),
+];
 
-describe('bad input over the socket', () => {
-  it.each(cases)('$name → $status $code, nothing changed, still healthy', async (c) => {
+const MODES = [
+  { as: 'root', member: false },
+  { as: "a member of the socket's group", member: true },
+].filter((m) => !m.member || isRoot);
+
+describe.each(MODES)('bad input over the socket, as $as', ({ member }) => {
+  let d: ApiTestDaemon;
+  let users: SocketUsers | undefined;
+  let link: UserLink | undefined;
+  /** The socket the cases are sent on: the daemon's, or the member's relay to it. */
+  let socket: string;
+  let client: NodewardenClient;
+
+  beforeAll(async () => {
+    users = member ? addSocketUsers('bad') : undefined;
+    try {
+      d = await startApiDaemon(users ? { 'nodewarden.socket.group': users.group } : {});
+      // The test's temp directory is root's (0700): the member must pass through it to the socket's.
+      if (users) fs.chmodSync(d.dir, 0o711);
+      link = users ? await linkAs(users.member, d.socket) : undefined;
+    } catch (err) {
+      await d?.stop();
+      users?.remove();
+      throw err;
+    }
+    socket = link?.socket ?? d.socket;
+    client = new NodewardenClient(socket, { keepAlive: true });
+    // Known containers in two states, the caller's own: one running, one finished. `running` must outlive every case
+    // (each compares snapshots, which its exit would change): an hour, killed by d.stop(). `roots` is root's.
+    await client.post('/v1/containers', { id: 'running', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } });
+    await client.post('/v1/containers', { id: 'done', command: ['true'], resources: { memoryMb: 16, vcores: 1 } });
+    await d.client.post('/v1/containers', { id: 'roots', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } });
+    await d.until('running', 'RUNNING');
+    await d.until('done', 'DONE');
+    await d.until('roots', 'RUNNING');
+  });
+  afterAll(async () => {
+    client?.close();
+    await link?.close();
+    await d?.stop();
+    users?.remove();
+  });
+
+  /** Everything an observer can see, as root sees it: the views (without the monitor's moving figures) and the whole journal. */
+  async function snapshot(): Promise<string> {
+    const { containers } = await d.client.get<{ containers: Array<Record<string, unknown>> }>('/v1/containers');
+    const events = await curl(d.socket, [u('/v1/events')]);
+    return JSON.stringify({ containers: containers.map(({ usage: _usage, ...rest }) => rest), events: events.body });
+  }
+
+  it.each(member ? [...cases, ...memberCases] : cases)('$name → $status $code, nothing changed, still healthy', async (c) => {
     const before = await snapshot();
-    const r = await curl(d.socket, c.args);
+    const r = await curl(socket, c.args);
     expect(r.status).toBe(c.status);
     expect(r.headers['content-type']).toMatch(/^application\/json/);
     expect(Object.keys(r.json)).toEqual(['error']);
@@ -120,19 +170,19 @@ describe('bad input over the socket', () => {
     else expect(r.json.error.message).toMatch(c.says);
     if (c.status === 405) expect(r.headers.allow).toBeTruthy();
     expect(await snapshot()).toBe(before);
-    expect((await curl(d.socket, [u('/healthz')])).status).toBe(200);
+    expect((await curl(socket, [u('/healthz')])).status).toBe(200);
   });
 
   it('a connection that sends garbage instead of HTTP is dropped and the daemon carries on', async () => {
-    const net = await import('node:net');
+    const sock = link ? await link.connect() : net.connect(d.socket);
     const answer = await new Promise<string>((resolve) => {
-      const sock = net.connect(d.socket, () => sock.end('NOT HTTP AT ALL\r\n\r\n'));
       let got = '';
       sock.on('data', (b) => (got += b.toString()));
       sock.on('close', () => resolve(got));
       sock.on('error', () => resolve(got));
+      sock.end('NOT HTTP AT ALL\r\n\r\n');
     });
     expect(answer).toMatch(/^HTTP\/1\.1 400/);
-    expect((await curl(d.socket, [u('/healthz')])).status).toBe(200);
+    expect((await curl(socket, [u('/healthz')])).status).toBe(200);
   });
 });

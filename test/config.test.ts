@@ -73,6 +73,8 @@ const CGROUP_DEFAULTS = {
   'nodewarden.socket.admin-group': '',
   'yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users': false,
   'yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user': 'nobody',
+  'nodewarden.user-limits.max-containers': 0,
+  'nodewarden.user-limits.max-memory-mb': 0,
 };
 const ALL_DEFAULTS = { ...SPEC_DEFAULTS, ...HARDENING_DEFAULTS, ...CGROUP_DEFAULTS };
 
@@ -124,7 +126,7 @@ describe('defaults', () => {
       limits: { maxKnown: 10000, maxQueued: 1000, finishedRetentionMs: 10_800_000 },
       oomScoreAdj: -999,
       metricsAddress: null,
-      access: { socketGroup: null, adminGroup: null, limitUsers: false, localUser: 'nobody' },
+      access: { socketGroup: null, adminGroup: null, limitUsers: false, localUser: 'nobody', perUser: { maxContainers: 0, maxMemoryMb: 0 } },
       memoryPressure: { elastic: false, elasticTimeoutSec: 5, preemptThresholdPercent: 0, preemptAfterMs: 10_000 },
       cgroups: { enabled: 'auto', hierarchy: 'nodewarden', pidsMax: 4096, strictCpu: false, memory: { enabled: false, enforced: true, softLimitPercent: 90, swappiness: 0 } },
       runAs: { minUserId: 1000, bannedUsers: ['hdfs', 'yarn', 'mapred', 'bin'] },

@@ -10,31 +10,63 @@
  * request changes nothing — the containers, the events and the journal's
  * last seq are as before; and the daemon still answers /healthz.
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { waitFor } from './helpers/proc.js';
+import { addSocketUsers, linkAs, type SocketUsers, type UserLink } from './helpers/member.js';
 
 let d: ApiTestDaemon;
 let db: Database.Database;
+/** A new connection to the daemon: root's, or the member's (test/helpers/member.ts). */
+let connect: () => Promise<net.Socket>;
 
-beforeAll(async () => {
-  // No monitor: its ticks would add journal records between two snapshots.
-  d = await startApiDaemon({ 'yarn.nodemanager.container-monitor.enabled': false });
-  // `running` must outlive every probe (its exit would change a snapshot): an hour, killed by d.stop().
-  await d.client.post('/v1/containers', { id: 'running', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } });
-  await d.client.post('/v1/containers', { id: 'done', command: ['true'], resources: { memoryMb: 16, vcores: 1 } });
-  await d.until('running', 'RUNNING');
-  await d.until('done', 'DONE');
-  db = new Database(d.dbPath, { readonly: true, fileMustExist: true });
-});
+const isRoot = process.getuid?.() === 0;
+/** As root, and as a member of the group the socket is shared with (whose containers are its own). */
+const MODES = [
+  { as: 'root', member: false },
+  { as: "a member of the socket's group", member: true },
+].filter((m) => !m.member || isRoot);
 
-afterAll(async () => {
-  db?.close();
-  await d?.stop();
-});
+/** A daemon for the describe block this is called in, and the caller's connections to it. */
+function serve(member: boolean): void {
+  let users: SocketUsers | undefined;
+  let link: UserLink | undefined;
+  beforeAll(async () => {
+    users = member ? addSocketUsers('fz') : undefined;
+    try {
+      // No monitor: its ticks would add journal records between two snapshots.
+      d = await startApiDaemon({ 'yarn.nodemanager.container-monitor.enabled': false, ...(users ? { 'nodewarden.socket.group': users.group } : {}) });
+      // The test's temp directory is root's (0700): the member must pass through it to the socket's.
+      if (users) fs.chmodSync(d.dir, 0o711);
+      link = users ? await linkAs(users.member, d.socket) : undefined;
+    } catch (err) {
+      await d?.stop();
+      users?.remove();
+      throw err;
+    }
+    connect = link ? () => link!.connect() : () => Promise.resolve(net.connect(d.socket));
+    // The caller's own: `running` must outlive every probe (its exit would change a snapshot): an hour, killed by d.stop().
+    for (const launch of [
+      { id: 'running', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } },
+      { id: 'done', command: ['true'], resources: { memoryMb: 16, vcores: 1 } },
+    ]) {
+      expect((await send(request('POST', '/v1/containers', { body: JSON.stringify(launch) }))).status).toBe(201);
+    }
+    await d.until('running', 'RUNNING');
+    await d.until('done', 'DONE');
+    db = new Database(d.dbPath, { readonly: true, fileMustExist: true });
+  });
+  afterAll(async () => {
+    db?.close();
+    await link?.close();
+    await d?.stop();
+    users?.remove();
+  });
+}
 
 // ---------------------------------------------------------------------------
 // A raw HTTP/1.1 client: the bytes go out as generated, the answer is parsed here.
@@ -67,11 +99,12 @@ interface Answer {
 const QUIET_STEP_MS = 30;
 const QUIET_TURNS = { noAnswerYet: 10, afterData: 5 };
 
-function send(bytes: Buffer | string): Promise<Answer> {
+async function send(bytes: Buffer | string): Promise<Answer> {
+  const sock = await connect();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
-    const sock = net.connect(d.socket, () => sock.write(bytes));
+    sock.write(bytes);
     const done = () => {
       clearTimeout(timer);
       clearTimeout(limit);
@@ -153,7 +186,7 @@ function request(method: string, target: string, opts: { headers?: string[]; bod
 // The properties' checks.
 
 /** Every status the API documents (docs/reference.md), successes and errors. */
-const DOCUMENTED = new Set([200, 201, 202, 400, 403, 404, 405, 408, 409, 413, 431, 503]);
+const DOCUMENTED = new Set([200, 201, 202, 400, 403, 404, 405, 408, 409, 413, 429, 431, 503]);
 
 /**
  * An answer is HTTP with a documented status; an error's body is exactly
@@ -315,139 +348,143 @@ const launchBody = bodyText(fc.oneof({ weight: 3, arbitrary: nearValid }, { weig
 let launches = 0;
 const numRuns = Number(process.env.NW_PROPERTY_RUNS ?? 100);
 
-describe('fuzzing the socket API', () => {
-  it('POST /v1/containers with generated bodies and content types: a 2xx view or a well-formed refusal that changed nothing', async () => {
-    let accepted = 0;
-    let refused = 0;
-    await fc.assert(
-      fc.asyncProperty(launchBody, contentType, async (text, type) => {
-        // Each run its own id, so that an accepted launch is a new container.
-        const body = text.replaceAll('"id":"fz"', `"id":"fz-${++launches}"`);
-        const a = await probe(request('POST', '/v1/containers', { body, headers: type === null ? [] : [`Content-Type: ${type}`] }), `POST /v1/containers ${type} ${body.slice(0, 300)}`, 'POST');
-        if (a.status !== null && a.status < 300) accepted++;
-        else refused++;
-      }),
-      { numRuns },
-    );
-    expect(refused).toBeGreaterThan(0);
-    expect(accepted).toBeGreaterThan(0);
-  }, 60_000);
+describe.each(MODES)('as $as', ({ member }) => {
+  serve(member);
 
-  it('kill, pause and resume with generated bodies, of a finished, an unknown and a running container: refused, nothing changed', async () => {
-    const target = fc.oneof(
-      fc.tuple(fc.constantFrom('done', 'nope', 'a%2Fb', '..', 'x'.repeat(129)), fc.constantFrom('kill', 'pause', 'resume')),
-      fc.constant(['running', 'resume'] as [string, string]),
-    );
-    await fc.assert(
-      fc.asyncProperty(target, bodyText(fc.oneof(fc.jsonValue({ maxDepth: 3 }), nearValid)), contentType, async ([id, action], body, type) => {
-        const a = await probe(request('POST', `/v1/containers/${id}/${action}`, { body, headers: type === null ? [] : [`Content-Type: ${type}`] }), `POST ${id}/${action} ${type} ${body.slice(0, 200)}`, 'POST');
-        expect(a.status === null || a.status >= 400).toBe(true);
-      }),
-      { numRuns },
-    );
-  }, 60_000);
+  describe('fuzzing the socket API', () => {
+    it('POST /v1/containers with generated bodies and content types: a 2xx view or a well-formed refusal that changed nothing', async () => {
+      let accepted = 0;
+      let refused = 0;
+      await fc.assert(
+        fc.asyncProperty(launchBody, contentType, async (text, type) => {
+          // Each run its own id, so that an accepted launch is a new container.
+          const body = text.replaceAll('"id":"fz"', `"id":"fz-${++launches}"`);
+          const a = await probe(request('POST', '/v1/containers', { body, headers: type === null ? [] : [`Content-Type: ${type}`] }), `POST /v1/containers ${type} ${body.slice(0, 300)}`, 'POST');
+          if (a.status !== null && a.status < 300) accepted++;
+          else refused++;
+        }),
+        { numRuns },
+      );
+      expect(refused).toBeGreaterThan(0);
+      expect(accepted).toBeGreaterThan(0);
+    }, 60_000);
 
-  it('generated methods, paths and query strings: every answer well-formed, nothing changed', async () => {
-    const segment = fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom('done', 'nope', '..', '.', '%2e%2e', '%2E%2e%2F..', '%00', 'a%00b', '%', '%zz', '%ff', '%C3%A9', 'é', '', '%20', '+', 'a;b', '*') },
-      { weight: 1, arbitrary: fc.integer({ min: 95, max: 140 }).map((n) => 'i'.repeat(n)) },
-      { weight: 1, arbitrary: fc.constantFrom('i'.repeat(2000), 'i'.repeat(20_000)) },
-      { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.~%-]{1,12}$/) },
-    );
-    const query = fc.oneof(
-      fc.constant(''),
-      fc.tuple(fc.constantFrom('since', 'follow', 'size', 'from', '__proto__', '%zz', ''), fc.constantFrom('', '0', '-1', '1.5', '1e3', '99999999999999999999', 'true', 'maybe', '%00', '%zz', 'a'.repeat(500), '-0', '٣', '0x10'))
-        .map(([k, v]) => `?${k}=${v}`),
-      fc.constantFrom('?since=1&since=2', '?size=1&size=-1', '?follow', '?&&&', `?${'&'.repeat(2000)}`, '?since[]=1', '?since=0&follow=false', '?size=-4096', '?size=' + '9'.repeat(16)),
-    );
-    const path = fc.oneof(
-      fc.tuple(fc.constantFrom('/v1/containers/', '/ws/v1/node/containers/', '/ws/v1/node/containerlogs/'), segment, fc.constantFrom('', '/', '/kill', '/pause', '/transitions', '/logs', '/stdout', '/stderr', '/..', '/%2e%2e/x'))
-        .map(([a, b, c]) => a + b + c),
-      fc.constantFrom('/v1/events', '/v1/node', '/healthz', '/metrics', '/monitor/statistics', '/monitor/statistics.json', '/ws/v1/node/containers', '/v1/containers', '/', '//v1//containers', '/v1/containers/', '*', 'http://localhost/healthz', '/v1/../healthz'),
-      fc.array(segment, { maxLength: 5 }).map((s) => `/${s.join('/')}`),
-    );
-    const method = fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'get', 'FOO');
-    await fc.assert(
-      fc.asyncProperty(method, path, query, async (m, p, q) => {
-        await probe(request(m, p + q), `${m} ${p}${q}`.slice(0, 400), m);
-      }),
-      { numRuns: numRuns * 2 },
-    );
-  }, 60_000);
+    it('kill, pause and resume with generated bodies, of a finished, an unknown and a running container: refused, nothing changed', async () => {
+      const target = fc.oneof(
+        fc.tuple(fc.constantFrom('done', 'nope', 'a%2Fb', '..', 'x'.repeat(129)), fc.constantFrom('kill', 'pause', 'resume')),
+        fc.constant(['running', 'resume'] as [string, string]),
+      );
+      await fc.assert(
+        fc.asyncProperty(target, bodyText(fc.oneof(fc.jsonValue({ maxDepth: 3 }), nearValid)), contentType, async ([id, action], body, type) => {
+          const a = await probe(request('POST', `/v1/containers/${id}/${action}`, { body, headers: type === null ? [] : [`Content-Type: ${type}`] }), `POST ${id}/${action} ${type} ${body.slice(0, 200)}`, 'POST');
+          expect(a.status === null || a.status >= 400).toBe(true);
+        }),
+        { numRuns },
+      );
+    }, 60_000);
 
-  it('malformed HTTP — request lines, headers, Content-Length, chunked framing, raw garbage: a well-formed answer or a closed connection, nothing changed', async () => {
-    const refusedLaunch = '{"id":"../x","command":["true"],"resources":{"memoryMb":16,"vcores":1}}';
-    const raw = fc.oneof(
-      // The request line.
-      fc.constantFrom('GET /healthz HTTP/1.0', 'GET /healthz HTTP/2.0', 'GET /healthz HTTP/1.1 extra', 'GET /healthz', 'GET  /healthz HTTP/1.1', 'GET /he\u0000althz HTTP/1.1', 'GET /h\u00e9 HTTP/1.1', '/healthz HTTP/1.1', ' GET /healthz HTTP/1.1', 'G\u0001T / HTTP/1.1', `GET /${'a'.repeat(70_000)} HTTP/1.1`, 'POST /v1/containers HTTP/1.1')
-        .chain((line) => fc.constant(Buffer.from(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'))),
-      // Headers: bad names and values, folded, a huge one, very many, no colon, LF-only lines.
-      fc.constantFrom('X-A: \u0000', 'Bad Name: x', 'NoColon', ': empty-name', ' folded: x', 'X-A: a\r\n b', `X-Big: ${'a'.repeat(20_000)}`, Array.from({ length: 3000 }, (_, i) => `X-${i}: y`).join('\r\n'), 'Host: a\r\nHost: b', 'Expect: 100-continue', 'Content-Type: \u0001', 'Transfer-Encoding: gzip', 'Upgrade: websocket\r\nConnection: Upgrade')
-        .map((h) => Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\n${h}\r\nConnection: close\r\n\r\n`, 'latin1')),
-      fc.constant(Buffer.from('GET /healthz HTTP/1.1\nHost: x\nConnection: close\n\n')),
-      // Content-Length and chunked framing of a launch that would be refused anyway.
-      fc.tuple(fc.constantFrom('Content-Length: abc', 'Content-Length: -1', 'Content-Length: 1e3', 'Content-Length: 5', `Content-Length: ${refusedLaunch.length + 50}`, 'Content-Length: 99999999999999999999', `Content-Length: 3\r\nContent-Length: ${refusedLaunch.length}`, `Content-Length: ${refusedLaunch.length}\r\nTransfer-Encoding: chunked`, 'Transfer-Encoding: chunked', 'Transfer-Encoding: chunked, gzip'), fc.constantFrom(refusedLaunch, `zz\r\n${refusedLaunch}\r\n0\r\n\r\n`, `ffff\r\n${refusedLaunch}`, `${refusedLaunch.length.toString(16)}\r\n${refusedLaunch}\r\n`, `${refusedLaunch.length.toString(16)};${'e'.repeat(20_000)}\r\n${refusedLaunch}\r\n0\r\n\r\n`, `${refusedLaunch.length.toString(16)}\r\n${refusedLaunch}\r\n0\r\n\r\n`))
-        .map(([h, body]) => Buffer.from(`POST /v1/containers HTTP/1.1\r\nHost: x\r\n${h}\r\nConnection: close\r\n\r\n${body}`, 'latin1')),
-      // Anything at all.
-      fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)),
-      fc.string({ maxLength: 100 }).map((s) => Buffer.from(`${s}\r\n\r\n`)),
-      // A good request followed by garbage on the same connection.
-      fc.uint8Array({ maxLength: 100 }).map((b) => Buffer.concat([request('GET', '/healthz').subarray(0, -4), Buffer.from('\r\nConnection: keep-alive\r\n\r\n'), Buffer.from(b)])),
-    );
-    await fc.assert(
-      fc.asyncProperty(raw, async (bytes) => {
-        await probe(bytes, JSON.stringify(bytes.toString('latin1').slice(0, 300)), 'RAW');
-      }),
-      { numRuns },
-    );
-  }, 60_000);
-});
+    it('generated methods, paths and query strings: every answer well-formed, nothing changed', async () => {
+      const segment = fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom('done', 'nope', '..', '.', '%2e%2e', '%2E%2e%2F..', '%00', 'a%00b', '%', '%zz', '%ff', '%C3%A9', 'é', '', '%20', '+', 'a;b', '*') },
+        { weight: 1, arbitrary: fc.integer({ min: 95, max: 140 }).map((n) => 'i'.repeat(n)) },
+        { weight: 1, arbitrary: fc.constantFrom('i'.repeat(2000), 'i'.repeat(20_000)) },
+        { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.~%-]{1,12}$/) },
+      );
+      const query = fc.oneof(
+        fc.constant(''),
+        fc.tuple(fc.constantFrom('since', 'follow', 'size', 'from', '__proto__', '%zz', ''), fc.constantFrom('', '0', '-1', '1.5', '1e3', '99999999999999999999', 'true', 'maybe', '%00', '%zz', 'a'.repeat(500), '-0', '٣', '0x10'))
+          .map(([k, v]) => `?${k}=${v}`),
+        fc.constantFrom('?since=1&since=2', '?size=1&size=-1', '?follow', '?&&&', `?${'&'.repeat(2000)}`, '?since[]=1', '?since=0&follow=false', '?size=-4096', '?size=' + '9'.repeat(16)),
+      );
+      const path = fc.oneof(
+        fc.tuple(fc.constantFrom('/v1/containers/', '/ws/v1/node/containers/', '/ws/v1/node/containerlogs/'), segment, fc.constantFrom('', '/', '/kill', '/pause', '/transitions', '/logs', '/stdout', '/stderr', '/..', '/%2e%2e/x'))
+          .map(([a, b, c]) => a + b + c),
+        fc.constantFrom('/v1/events', '/v1/node', '/healthz', '/metrics', '/monitor/statistics', '/monitor/statistics.json', '/ws/v1/node/containers', '/v1/containers', '/', '//v1//containers', '/v1/containers/', '*', 'http://localhost/healthz', '/v1/../healthz'),
+        fc.array(segment, { maxLength: 5 }).map((s) => `/${s.join('/')}`),
+      );
+      const method = fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'get', 'FOO');
+      await fc.assert(
+        fc.asyncProperty(method, path, query, async (m, p, q) => {
+          await probe(request(m, p + q), `${m} ${p}${q}`.slice(0, 400), m);
+        }),
+        { numRuns: numRuns * 2 },
+      );
+    }, 60_000);
 
-describe('what the fuzzer found', () => {
-  /** The answer must be exactly the API's error. */
-  const expectError = (a: Answer, status: number, code: string, message: RegExp) => {
-    expect(a.status).toBe(status);
-    expect(a.headers['content-type']).toMatch(/^application\/json/);
-    expect(JSON.parse(a.body)).toEqual({ error: { code, message: expect.stringMatching(message) } });
-  };
-
-  it('a Content-Type that is not a media type (empty, ";;;") was a 415 before the body was read: bodies are JSON whatever their Content-Type', async () => {
-    const launch = '{"id":"ct-empty","command":["true"],"resources":{"memoryMb":16,"vcores":1}}';
-    let a = await send(request('POST', '/v1/containers', { body: launch, headers: ['Content-Type: '] }));
-    expect(a.status).toBe(201);
-    await settle('ct-empty');
-    a = await send(request('POST', '/v1/containers/done/kill', { body: '{}', headers: ['Content-Type: ;;;'] }));
-    expectError(a, 409, 'CONFLICT', /a kill has nothing left to do/);
-    a = await send(request('POST', '/v1/containers', { body: '{"command":', headers: ['Content-Type: a/b/c'] }));
-    expectError(a, 400, 'BAD_REQUEST', /not valid JSON/);
+    it('malformed HTTP — request lines, headers, Content-Length, chunked framing, raw garbage: a well-formed answer or a closed connection, nothing changed', async () => {
+      const refusedLaunch = '{"id":"../x","command":["true"],"resources":{"memoryMb":16,"vcores":1}}';
+      const raw = fc.oneof(
+        // The request line.
+        fc.constantFrom('GET /healthz HTTP/1.0', 'GET /healthz HTTP/2.0', 'GET /healthz HTTP/1.1 extra', 'GET /healthz', 'GET  /healthz HTTP/1.1', 'GET /he\u0000althz HTTP/1.1', 'GET /h\u00e9 HTTP/1.1', '/healthz HTTP/1.1', ' GET /healthz HTTP/1.1', 'G\u0001T / HTTP/1.1', `GET /${'a'.repeat(70_000)} HTTP/1.1`, 'POST /v1/containers HTTP/1.1')
+          .chain((line) => fc.constant(Buffer.from(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'))),
+        // Headers: bad names and values, folded, a huge one, very many, no colon, LF-only lines.
+        fc.constantFrom('X-A: \u0000', 'Bad Name: x', 'NoColon', ': empty-name', ' folded: x', 'X-A: a\r\n b', `X-Big: ${'a'.repeat(20_000)}`, Array.from({ length: 3000 }, (_, i) => `X-${i}: y`).join('\r\n'), 'Host: a\r\nHost: b', 'Expect: 100-continue', 'Content-Type: \u0001', 'Transfer-Encoding: gzip', 'Upgrade: websocket\r\nConnection: Upgrade')
+          .map((h) => Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\n${h}\r\nConnection: close\r\n\r\n`, 'latin1')),
+        fc.constant(Buffer.from('GET /healthz HTTP/1.1\nHost: x\nConnection: close\n\n')),
+        // Content-Length and chunked framing of a launch that would be refused anyway.
+        fc.tuple(fc.constantFrom('Content-Length: abc', 'Content-Length: -1', 'Content-Length: 1e3', 'Content-Length: 5', `Content-Length: ${refusedLaunch.length + 50}`, 'Content-Length: 99999999999999999999', `Content-Length: 3\r\nContent-Length: ${refusedLaunch.length}`, `Content-Length: ${refusedLaunch.length}\r\nTransfer-Encoding: chunked`, 'Transfer-Encoding: chunked', 'Transfer-Encoding: chunked, gzip'), fc.constantFrom(refusedLaunch, `zz\r\n${refusedLaunch}\r\n0\r\n\r\n`, `ffff\r\n${refusedLaunch}`, `${refusedLaunch.length.toString(16)}\r\n${refusedLaunch}\r\n`, `${refusedLaunch.length.toString(16)};${'e'.repeat(20_000)}\r\n${refusedLaunch}\r\n0\r\n\r\n`, `${refusedLaunch.length.toString(16)}\r\n${refusedLaunch}\r\n0\r\n\r\n`))
+          .map(([h, body]) => Buffer.from(`POST /v1/containers HTTP/1.1\r\nHost: x\r\n${h}\r\nConnection: close\r\n\r\n${body}`, 'latin1')),
+        // Anything at all.
+        fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)),
+        fc.string({ maxLength: 100 }).map((s) => Buffer.from(`${s}\r\n\r\n`)),
+        // A good request followed by garbage on the same connection.
+        fc.uint8Array({ maxLength: 100 }).map((b) => Buffer.concat([request('GET', '/healthz').subarray(0, -4), Buffer.from('\r\nConnection: keep-alive\r\n\r\n'), Buffer.from(b)])),
+      );
+      await fc.assert(
+        fc.asyncProperty(raw, async (bytes) => {
+          await probe(bytes, JSON.stringify(bytes.toString('latin1').slice(0, 300)), 'RAW');
+        }),
+        { numRuns },
+      );
+    }, 60_000);
   });
 
-  it("a path with bad percent-encoding got fastify's own body ({error, code, message, statusCode}): now the API's 400", async () => {
-    expectError(await send(request('GET', '/v1/containers/%_')), 400, 'BAD_REQUEST', /^the path is not a valid URL \(bad percent-encoding\)/);
-    expectError(await send(request('POST', '/v1/containers/%zz/kill')), 400, 'BAD_REQUEST', /not a valid URL/);
-  });
+  if (!member) describe('what the fuzzer found', () => {
+    /** The answer must be exactly the API's error. */
+    const expectError = (a: Answer, status: number, code: string, message: RegExp) => {
+      expect(a.status).toBe(status);
+      expect(a.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(a.body)).toEqual({ error: { code, message: expect.stringMatching(message) } });
+    };
 
-  it("bytes that are not HTTP got fastify's {\"error\":\"Bad Request\",\"message\":\"Client Error\"}: now the API's error, and the connection closed", async () => {
-    expectError(await send('GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: \u0000\r\n\r\n'), 400, 'BAD_REQUEST', /^the request is not valid HTTP\/1\.1 \(HPE_INVALID_HEADER_TOKEN\)/);
-    expectError(await send('NOT HTTP AT ALL\r\n\r\n'), 400, 'BAD_REQUEST', /not valid HTTP\/1\.1 \(HPE_INVALID_METHOD\)/);
-    expectError(await send(`GET /healthz HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), 431, 'HEADERS_TOO_LARGE', /HPE_HEADER_OVERFLOW/);
-    await expectHealthy();
-  });
+    it('a Content-Type that is not a media type (empty, ";;;") was a 415 before the body was read: bodies are JSON whatever their Content-Type', async () => {
+      const launch = '{"id":"ct-empty","command":["true"],"resources":{"memoryMb":16,"vcores":1}}';
+      let a = await send(request('POST', '/v1/containers', { body: launch, headers: ['Content-Type: '] }));
+      expect(a.status).toBe(201);
+      await settle('ct-empty');
+      a = await send(request('POST', '/v1/containers/done/kill', { body: '{}', headers: ['Content-Type: ;;;'] }));
+      expectError(a, 409, 'CONFLICT', /a kill has nothing left to do/);
+      a = await send(request('POST', '/v1/containers', { body: '{"command":', headers: ['Content-Type: a/b/c'] }));
+      expectError(a, 400, 'BAD_REQUEST', /not valid JSON/);
+    });
 
-  it('an id of 101 to 128 characters was launched, then every route of it refused with 414: it is a container like any other', async () => {
-    const id = `long-${'i'.repeat(123)}`;
-    expect(id).toHaveLength(128);
-    // Long enough to still run at the kill below, however slow the requests in between (d.stop() kills it should the test fail).
-    let a = await send(request('POST', '/v1/containers', { body: JSON.stringify({ id, command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } }) }));
-    expect(a.status).toBe(201);
-    await d.until(id, 'RUNNING');
-    for (const p of [`/v1/containers/${id}`, `/v1/containers/${id}/transitions`, `/ws/v1/node/containers/${id}`, `/ws/v1/node/containers/${id}/logs`]) {
-      expect((await send(request('GET', p))).status, p).toBe(200);
-    }
-    a = await send(request('POST', `/v1/containers/${id}/kill`));
-    expect(a.status).toBe(202);
-    await d.until(id, 'DONE');
-    // One character more is an id no launch accepts: the routes refuse it, as any bad id.
-    expectError(await send(request('GET', `/v1/containers/${id}x`)), 400, 'BAD_REQUEST', /^id must match/);
+    it("a path with bad percent-encoding got fastify's own body ({error, code, message, statusCode}): now the API's 400", async () => {
+      expectError(await send(request('GET', '/v1/containers/%_')), 400, 'BAD_REQUEST', /^the path is not a valid URL \(bad percent-encoding\)/);
+      expectError(await send(request('POST', '/v1/containers/%zz/kill')), 400, 'BAD_REQUEST', /not a valid URL/);
+    });
+
+    it("bytes that are not HTTP got fastify's {\"error\":\"Bad Request\",\"message\":\"Client Error\"}: now the API's error, and the connection closed", async () => {
+      expectError(await send('GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: \u0000\r\n\r\n'), 400, 'BAD_REQUEST', /^the request is not valid HTTP\/1\.1 \(HPE_INVALID_HEADER_TOKEN\)/);
+      expectError(await send('NOT HTTP AT ALL\r\n\r\n'), 400, 'BAD_REQUEST', /not valid HTTP\/1\.1 \(HPE_INVALID_METHOD\)/);
+      expectError(await send(`GET /healthz HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), 431, 'HEADERS_TOO_LARGE', /HPE_HEADER_OVERFLOW/);
+      await expectHealthy();
+    });
+
+    it('an id of 101 to 128 characters was launched, then every route of it refused with 414: it is a container like any other', async () => {
+      const id = `long-${'i'.repeat(123)}`;
+      expect(id).toHaveLength(128);
+      // Long enough to still run at the kill below, however slow the requests in between (d.stop() kills it should the test fail).
+      let a = await send(request('POST', '/v1/containers', { body: JSON.stringify({ id, command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } }) }));
+      expect(a.status).toBe(201);
+      await d.until(id, 'RUNNING');
+      for (const p of [`/v1/containers/${id}`, `/v1/containers/${id}/transitions`, `/ws/v1/node/containers/${id}`, `/ws/v1/node/containers/${id}/logs`]) {
+        expect((await send(request('GET', p))).status, p).toBe(200);
+      }
+      a = await send(request('POST', `/v1/containers/${id}/kill`));
+      expect(a.status).toBe(202);
+      await d.until(id, 'DONE');
+      // One character more is an id no launch accepts: the routes refuse it, as any bad id.
+      expectError(await send(request('GET', `/v1/containers/${id}x`)), 400, 'BAD_REQUEST', /^id must match/);
+    });
   });
 });

@@ -65,7 +65,7 @@ describe('GET /openapi.json', () => {
     const request = doc.components.schemas.LaunchRequest as { required: string[]; properties: Record<string, { 'x-message'?: string }> };
     expect(request.required).toEqual(['command', 'resources']);
     expect(request.properties.command!['x-message']).toContain('must be a non-empty array of strings');
-    expect(Object.keys(launch.responses).sort()).toEqual(['200', '201', '400', '403', '409', '413', '503']);
+    expect(Object.keys(launch.responses).sort()).toEqual(['200', '201', '400', '403', '409', '413', '429', '503']);
     const events = doc.paths['/v1/events']!.get!;
     expect(events.parameters!.map((p) => `${p.in} ${p.name}`).sort()).toEqual(['query follow', 'query since']);
   });

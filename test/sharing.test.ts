@@ -14,7 +14,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportLines } from '../src/journal/export.js';
 import { peerCredentials } from '../src/server/peer-credentials.js';
-import { shareableSocketDir } from '../src/server/socket-file.js';
+import { checkAccess, shareableSocketDir } from '../src/server/socket-file.js';
+import { resolveConfig } from '../src/config/load.js';
+import { identify } from '../src/node/caller.js';
+import { curl } from './helpers/curl.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { waitFor } from './helpers/proc.js';
 
@@ -52,30 +55,51 @@ async function curlAs(user: string, socket: string, args: string[]): Promise<{ c
 
 const launchBody = (extra: Record<string, unknown> = {}) => ['-H', 'content-type: application/json', '-d', JSON.stringify({ command: ['sleep', '600'], resources: { memoryMb: 32, vcores: 1 }, ...extra })];
 
-/** Real uid of a process and of its first child, from /proc/<pid>/status. */
+/** Real uid of a process and of its children, from /proc/<pid>/status (a child gone between the two reads is left out). */
 function uids(pid: number): number[] {
-  const uidOf = (p: number) => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]);
+  const uidOf = (p: number): number[] => {
+    try {
+      return [Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1])];
+    } catch {
+      return [];
+    }
+  };
   const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return [uidOf(pid), ...children.map(uidOf)];
+  return [...uidOf(pid), ...children.flatMap(uidOf)];
+}
+
+beforeAll(() => {
+  if (!isRoot) return;
+  try {
+    execFileSync('groupadd', [GROUP]);
+    execFileSync('groupadd', [ADMINS]);
+    for (const [user, groups] of [[ALICE, [GROUP]], [BOB, [GROUP]], [CAROL, []], [DAVE, [GROUP, ADMINS]]] as const) {
+      execFileSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', ...(groups.length > 0 ? ['-G', groups.join(',')] : []), user]);
+    }
+  } catch (err) {
+    removeUsers();
+    throw err;
+  }
+});
+afterAll(() => {
+  if (isRoot) removeUsers();
+});
+
+function removeUsers(): void {
+  for (const user of [ALICE, BOB, CAROL, DAVE]) spawnQuiet('userdel', [user]);
+  for (const group of [GROUP, ADMINS]) spawnQuiet('groupdel', [group]);
 }
 
 describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED', () => {
   let d: ApiTestDaemon | undefined;
   const logged: string[] = [];
   beforeAll(async () => {
-    execFileSync('groupadd', [GROUP]);
-    execFileSync('groupadd', [ADMINS]);
-    for (const [user, groups] of [[ALICE, [GROUP]], [BOB, [GROUP]], [CAROL, []], [DAVE, [GROUP, ADMINS]]] as const) {
-      execFileSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', ...(groups.length > 0 ? ['-G', groups.join(',')] : []), user]);
-    }
     d = await startApiDaemon({ 'nodewarden.socket.group': GROUP, 'nodewarden.socket.admin-group': ADMINS }, { log: pino({ level: 'info' }, { write: (l: string) => void logged.push(l) }) });
     // The test's temp directory is root's (0700): the members must be able to pass through it to the socket's.
     fs.chmodSync(d.dir, 0o711);
   }, 60_000);
   afterAll(async () => {
     await d?.stop();
-    for (const user of [ALICE, BOB, CAROL, DAVE]) spawnQuiet('userdel', [user]);
-    for (const group of [GROUP, ADMINS]) spawnQuiet('groupdel', [group]);
   });
 
   it('the socket is 0660 root:<group> in a 0750 directory of that group', () => {
@@ -141,27 +165,6 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     expect((await curlAs(DAVE, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/dave-unnamed/kill'])).status).toBe(202);
   });
 
-  it("bad input over a member's connection: the same clear errors, nothing changed, the daemon still answers", async () => {
-    const before = JSON.stringify(d!.node.list().map((v) => v.id));
-    const cases: Array<[string[], number, RegExp]> = [
-      [['-H', 'content-type: application/json', '-d', '{"command": ["sleep"', 'http://localhost/v1/containers'], 400, /not valid JSON/],
-      [['-d', JSON.stringify({ command: 'sleep 1', resources: { memoryMb: 16, vcores: 1 } }), 'http://localhost/v1/containers'], 400, /command must be a non-empty array/],
-      [['-d', JSON.stringify({ comand: ['true'], resources: { memoryMb: 16, vcores: 1 } }), 'http://localhost/v1/containers'], 400, /unknown field in the launch request: comand/],
-      [['-d', JSON.stringify({ id: '../etc', command: ['true'], resources: { memoryMb: 16, vcores: 1 } }), 'http://localhost/v1/containers'], 400, /id must match/],
-      [['--path-as-is', 'http://localhost/v1/containers/..'], 400, /id must match/],
-      [['-X', 'POST', 'http://localhost/v1/containers/nope/kill'], 404, /container nope not found/],
-      [['http://localhost/v1/events?since=-1'], 400, /since must be a sequence number/],
-      [['-X', 'DELETE', 'http://localhost/v1/containers/bob-1'], 405, /DELETE is not allowed/],
-    ];
-    for (const [args, status, says] of cases) {
-      const r = await curlAs(ALICE, d!.socket, args);
-      expect(r.status, args.join(' ')).toBe(status);
-      expect(r.json.error.message, args.join(' ')).toMatch(says);
-    }
-    expect(JSON.stringify(d!.node.list().map((v) => v.id))).toBe(before);
-    expect((await curlAs(ALICE, d!.socket, ['http://localhost/healthz'])).status).toBe(200);
-  });
-
   it('someone outside the group cannot connect at all', async () => {
     const r = await curlAs(CAROL, d!.socket, ['http://localhost/v1/containers']);
     expect(r.code).toBe(7); // curl: could not connect (permission denied on the socket's directory)
@@ -222,6 +225,120 @@ describe.runIf(isRoot)("YARN's non-secure mode", () => {
 });
 
 
+describe.runIf(isRoot)('per-user limits, and an id used again by another user', () => {
+  let d: ApiTestDaemon | undefined;
+  beforeAll(async () => {
+    d = await startApiDaemon({
+      'nodewarden.socket.group': GROUP,
+      'nodewarden.user-limits.max-containers': 2,
+      'nodewarden.user-limits.max-memory-mb': 100,
+      // Finished containers are forgotten on the next pass, so that an id can be used again.
+      'nodewarden.containers.finished-retention-ms': 0,
+    });
+    fs.chmodSync(d.dir, 0o711);
+  }, 60_000);
+  afterAll(async () => {
+    await d?.stop();
+  });
+  const url = 'http://localhost/v1/containers';
+  /** DONE, or already forgotten (which only a DONE container can be). */
+  const finished = (id: string) => waitFor(() => !d!.node.list().some((v) => v.id === id && v.state !== 'DONE'), 15_000, `${id} to finish`);
+
+  it("a member over max-containers gets 429 naming the key and nothing is created; an administrator's launch is not refused; once one is done the next goes through", async () => {
+    for (const id of ['lim-1', 'lim-2']) expect((await curlAs(ALICE, d!.socket, [...launchBody({ id }), url])).status).toBe(201);
+    const over = await curlAs(ALICE, d!.socket, [...launchBody({ id: 'lim-3' }), url]);
+    expect(over.status).toBe(429);
+    expect(over.json.error).toEqual({ code: 'USER_LIMIT', message: `${ALICE} has 2 containers not yet finished, and nodewarden.user-limits.max-containers is 2; wait for one to finish, or kill one` });
+    expect(d!.node.list().map((v) => v.id)).not.toContain('lim-3');
+    // root is not limited, and its container counts as alice's.
+    expect((await curlAs('root', d!.socket, [...launchBody({ id: 'lim-root', user: ALICE }), url])).status).toBe(201);
+    for (const id of ['lim-1', 'lim-root']) expect((await curlAs(ALICE, d!.socket, ['-X', 'POST', `${url}/${id}/kill`])).status).toBe(202);
+    await finished('lim-1');
+    await finished('lim-root');
+    expect((await curlAs(ALICE, d!.socket, [...launchBody({ id: 'lim-3' }), url])).status).toBe(201);
+    for (const id of ['lim-2', 'lim-3']) expect((await curlAs(ALICE, d!.socket, ['-X', 'POST', `${url}/${id}/kill`])).status).toBe(202);
+    for (const id of ['lim-2', 'lim-3']) await finished(id);
+  });
+
+  it('a member whose containers would ask for more than max-memory-mb gets 429 naming the key', async () => {
+    expect((await curlAs(BOB, d!.socket, [...launchBody({ id: 'mem-1', resources: { memoryMb: 80, vcores: 1 } }), url])).status).toBe(201);
+    const over = await curlAs(BOB, d!.socket, [...launchBody({ id: 'mem-2', resources: { memoryMb: 32, vcores: 1 } }), url]);
+    expect(over.status).toBe(429);
+    expect(over.json.error.message).toBe(
+      `${BOB}'s containers not yet finished have requested 80 MB, and this one asks 32 MB more than nodewarden.user-limits.max-memory-mb (100 MB) allows; wait for one to finish, kill one, or ask for less`,
+    );
+    expect((await curlAs(BOB, d!.socket, [...launchBody({ id: 'mem-3', resources: { memoryMb: 16, vcores: 1 } }), url])).status).toBe(201);
+    for (const id of ['mem-1', 'mem-3']) expect((await curlAs(BOB, d!.socket, ['-X', 'POST', `${url}/${id}/kill`])).status).toBe(202);
+  });
+
+  it("an id used again after it was forgotten: the new owner's event stream has only its own container's records", async () => {
+    const once = await curlAs(ALICE, d!.socket, [...launchBody({ id: 'reused', command: ['sh', '-c', 'echo alice-secret'] }), url]);
+    expect(once.status).toBe(201);
+    await finished('reused');
+    await waitFor(async () => (await d!.node.gc.run(), !d!.node.list().some((v) => v.id === 'reused')), 15_000, 'reused to be forgotten');
+    // Bob's runs on (a finished one would be forgotten at once here, and a forgotten container's records are no one's but root's).
+    expect((await curlAs(BOB, d!.socket, [...launchBody({ id: 'reused' }), url])).status).toBe(201);
+    await d!.until('reused', 'RUNNING');
+    const events = await run('setpriv', [...as(BOB), 'curl', '-sS', '--fail-with-body', '--unix-socket', d!.socket, 'http://localhost/v1/events']);
+    const bobs = events.stdout.trim().split('\n').map((l) => JSON.parse(l) as { container: string; type: string; to?: string }).filter((r) => r.container === 'reused');
+    // One container's life so far: created once, running, not done (alice's, done, is in root's stream, not bob's).
+    expect(bobs.filter((r) => r.type === 'transition' && r.to === 'SCHEDULED')).toHaveLength(1);
+    expect(bobs.filter((r) => r.type === 'transition' && r.to === 'RUNNING')).toHaveLength(1);
+    expect(bobs.filter((r) => r.type === 'transition' && r.to === 'DONE')).toHaveLength(0);
+    const all = (await run('curl', ['-s', '--unix-socket', d!.socket, 'http://localhost/v1/events'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { container: string; to?: string });
+    expect(all.filter((r) => r.container === 'reused' && r.to === 'SCHEDULED')).toHaveLength(2);
+    expect(all.filter((r) => r.container === 'reused' && r.to === 'DONE')).toHaveLength(1);
+    // Nor does bob's container get alice's directory, which the forgetting pass may not have removed yet.
+    const logs = await run('setpriv', [...as(BOB), 'curl', '-sS', '--fail-with-body', '--unix-socket', d!.socket, 'http://localhost/ws/v1/node/containerlogs/reused/stdout']);
+    // (bob's sleep has printed nothing; alice's directory had "alice-secret" in it)
+    expect(logs.stdout).toBe('');
+  });
+});
+
+
+describe('a connection the daemon cannot identify', () => {
+  const url = 'http://localhost/v1/containers';
+  it('credentials that cannot be read: 403 on every route, never taken as root; the refused launch is in the audit log, at warn level too, and nothing is created', async () => {
+    const logged: string[] = [];
+    const d = await startApiDaemon({}, { log: pino({ level: 'warn' }, { write: (l: string) => void logged.push(l) }), callers: { credentialsOf: () => null } });
+    try {
+      const launch = await curl(d.socket, [...launchBody({ id: 'nobodys' }), url]);
+      expect(launch.status).toBe(403);
+      expect(launch.json.error).toEqual({ code: 'FORBIDDEN', message: 'the credentials of this connection cannot be read (SO_PEERCRED), so it is refused' });
+      for (const p of ['/v1/containers', '/v1/node', '/healthz', '/metrics', '/v1/events']) expect((await curl(d.socket, [`http://localhost${p}`])).status, p).toBe(403);
+      expect(d.node.list()).toEqual([]);
+      const audit = logged.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.audit);
+      expect(audit).toEqual([expect.objectContaining({ caller: null, user: 'unknown', operation: 'Start Container Request', result: 'FAILURE', status: 403 })]);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('a user database that cannot be read: 503 USER_LOOKUP_FAILED and nothing created; once it answers again, so does the daemon, on the same connection', async () => {
+    let failing = true;
+    const d = await startApiDaemon({}, {
+      callers: {
+        identify: async (cred, adminGroup) => {
+          if (failing) throw new Error('getent passwd: timed out');
+          return identify(cred, adminGroup);
+        },
+      },
+    });
+    try {
+      const refused = await curl(d.socket, [...launchBody({ id: 'later' }), url]);
+      expect(refused.status).toBe(503);
+      expect(refused.json.error.code).toBe('USER_LOOKUP_FAILED');
+      expect(refused.json.error.message).toMatch(/^cannot look up uid \d+ in the user database: getent passwd: timed out; try again$/);
+      expect(d.node.list()).toEqual([]);
+      failing = false;
+      expect((await curl(d.socket, [...launchBody({ id: 'later' }), url])).status).toBe(201);
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+
 describe('nodewarden.socket.group', () => {
   it('an unknown group stops the start with one line naming the key, and nothing is created', async () => {
     const err = await startApiDaemon({ 'nodewarden.socket.group': 'nw-no-such-group' }).then(
@@ -229,6 +346,18 @@ describe('nodewarden.socket.group', () => {
       (e: Error) => e,
     );
     expect(err?.message).toBe('nodewarden.socket.group: there is no group "nw-no-such-group" on this machine; create it (groupadd nw-no-such-group) or leave the key empty');
+  });
+
+  it('every key of the sharing is checked before the start: an unknown admin group or local user, and a daemon that is not root', async () => {
+    const access = resolveConfig([]).access;
+    await expect(checkAccess({ ...access, adminGroup: 'nw-no-such-admins' })).rejects.toThrow(/^nodewarden\.socket\.admin-group: there is no group "nw-no-such-admins" on this machine/);
+    await expect(checkAccess({ ...access, limitUsers: true, localUser: 'nw-no-such-user' })).rejects.toThrow(
+      /^yarn\.nodemanager\.linux-container-executor\.nonsecure-mode\.local-user: there is no user "nw-no-such-user" on this machine, and limit-users runs containers as it/,
+    );
+    // An unknown local-user matters only with limit-users.
+    await expect(checkAccess({ ...access, localUser: 'nw-no-such-user' })).resolves.toBeNull();
+    await expect(checkAccess({ ...access, socketGroup: 'root' }, 1000)).rejects.toThrow(/^nodewarden\.socket\.group: sharing the socket needs a daemon run as root .* this one runs as uid 1000/);
+    await expect(checkAccess({ ...access, socketGroup: 'root' }, 0)).resolves.toBe(0);
   });
 });
 

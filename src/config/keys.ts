@@ -150,6 +150,9 @@ export const KEYS: readonly KeySpec[] = [
     expected: 'a login name',
     valid: (v) => /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v),
   },
+  // Per-user limits on a shared socket (0: none), counted over each user's containers not yet DONE.
+  nonNegativeInt('nodewarden.user-limits.max-containers', 0),
+  nonNegativeInt('nodewarden.user-limits.max-memory-mb', 0),
   {
     name: 'nodewarden.procfs.root',
     kind: 'string',

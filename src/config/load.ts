@@ -274,6 +274,10 @@ function buildConfig(e: Record<string, ConfigValue>): Config {
       adminGroup: str('nodewarden.socket.admin-group') || null,
       limitUsers: bool('yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users'),
       localUser: str('yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user'),
+      perUser: {
+        maxContainers: num('nodewarden.user-limits.max-containers'),
+        maxMemoryMb: num('nodewarden.user-limits.max-memory-mb'),
+      },
     },
     memoryPressure: {
       elastic: bool('yarn.nodemanager.elastic-memory-control.enabled'),

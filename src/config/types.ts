@@ -82,17 +82,7 @@ export interface Config {
   };
   /** nodewarden.metrics.address: where Prometheus scrapes over TCP (null: nowhere, the socket only). */
   metricsAddress: ListenAddress | null;
-  /** Who may use the socket, and as whom their containers run (callers known by SO_PEERCRED). */
-  access: {
-    /** nodewarden.socket.group: the socket is 0660 root:<group> (null: the daemon user's own). */
-    socketGroup: string | null;
-    /** nodewarden.socket.admin-group: its members see and control every container, as root does. */
-    adminGroup: string | null;
-    /** yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users: an administrator's container that names no user runs as localUser. */
-    limitUsers: boolean;
-    /** yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user */
-    localUser: string;
-  };
+  access: AccessConfig;
   /** The node under memory pressure: YARN's elastic memory control, and our early preemption on PSI. */
   memoryPressure: {
     /** yarn.nodemanager.elastic-memory-control.enabled: the hierarchy is held to memory-mb and the daemon's OOM handler decides */
@@ -142,4 +132,23 @@ export interface Config {
 /** YARN NodeManager: containers outlive the daemon only when recovery is enabled and the daemon is supervised. */
 export function keepsContainersOnShutdown(config: Config): boolean {
   return config.recovery.enabled && config.recovery.supervised;
+}
+
+/** Who may use the socket, and as whom their containers run (callers known by SO_PEERCRED). */
+export interface AccessConfig {
+  /** nodewarden.socket.group: the socket is 0660 root:<group> (null: the daemon user's own). */
+  socketGroup: string | null;
+  /** nodewarden.socket.admin-group: its members see and control every container, as root does. */
+  adminGroup: string | null;
+  /** yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users: an administrator's container that names no user runs as localUser. */
+  limitUsers: boolean;
+  /** yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user */
+  localUser: string;
+  /** Per user, over their containers not yet DONE; enforced on the launches of callers who do not administer the node (0: no limit). */
+  perUser: {
+    /** nodewarden.user-limits.max-containers */
+    maxContainers: number;
+    /** nodewarden.user-limits.max-memory-mb: the sum of their requests' memoryMb */
+    maxMemoryMb: number;
+  };
 }

@@ -162,8 +162,17 @@ const monitorEvent: Check = (r) => {
   return e.type === 'STOP_MONITORING' ? null : 'event.type: expected START_MONITORING, STOP_MONITORING, CHANGE_MONITORING_CONTAINER_RESOURCE or NODE_OOM';
 };
 
+/** A caller as the kernel gave it: {uid, gid, pid}. */
+const isCaller = (v: unknown): boolean => isObject(v) && isInt(v.uid) && isInt(v.gid) && isInt(v.pid);
+/** Who asked (absent: the daemon itself, or a journal from before callers were recorded). */
+const caller: Check = (r) => (r.caller === undefined || isCaller(r.caller) ? null : 'caller: expected {uid, gid, pid}');
+/** Who launched and who killed a row's container (absent or null: the daemon itself, or not recorded). */
+const rowCaller = (v: unknown): boolean => v === undefined || v === null || isCaller(v);
+
 const row = (v: unknown): boolean =>
   isObject(v) &&
+  rowCaller(v.launchedBy) &&
+  rowCaller(v.killedBy) &&
   isStr(v.id) &&
   STATES.has(v.state) &&
   isObject(v.spec) &&
@@ -233,10 +242,6 @@ const checkpoint: Check = all(
     return wrong === null ? null : `monitor.${wrong}`;
   },
 );
-
-/** Who asked (absent: the daemon itself, or a journal from before callers were recorded). */
-const caller: Check = (r) =>
-  r.caller === undefined || (isObject(r.caller) && isInt(r.caller.uid) && isInt(r.caller.gid) && isInt(r.caller.pid)) ? null : 'caller: expected {uid, gid, pid}';
 
 const CHECKS: Record<JournalRecord['type'], Check> = {
   start,

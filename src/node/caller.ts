@@ -45,6 +45,12 @@ export async function lookupGroup(name: string): Promise<{ gid: number; members:
   return f ? { gid: Number(f[2]), members: (f[3] ?? '').split(',').filter((m) => m !== '') } : null;
 }
 
+/** A user's uid, or null when the machine has no such user. */
+export async function lookupUser(name: string): Promise<{ uid: number } | null> {
+  const f = await getent('passwd', name);
+  return f ? { uid: Number(f[2]) } : null;
+}
+
 /** Lookups are kept this long: a connection each request (curl) must not cost a getent each; a renamed user or a changed group shows within it. */
 const LOOKUP_TTL_MS = 30_000;
 const looked = new Map<string, { at: number; value: Promise<string[] | null> }>();

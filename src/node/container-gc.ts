@@ -19,6 +19,7 @@ import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import { containerPaths, type ContainerPaths } from '../launcher/container-paths.js';
 import { ID_PATTERN } from '../core/launch-request.js';
+import { conflict } from '../core/errors.js';
 import { readWrapperFile } from '../launcher/wrapper-file.js';
 
 const execFileAsync = promisify(execFile);
@@ -86,6 +87,19 @@ export class ContainerGc {
   }
 
   /**
+   * Before an id is used again: the directory its forgotten container left
+   * (no pass has removed it yet) goes first, so that the new container —
+   * perhaps another user's — never gets the old one's files and logs.
+   */
+  async removeLeftover(id: string): Promise<void> {
+    await this.running;
+    const paths = containerPaths(this.opts.workDir, id);
+    if (!(await fsp.stat(paths.dir).then(() => true, () => false)) || this.opts.core.get(id)) return;
+    if (await wrapperRunsIn(paths)) throw conflict(`a process of an earlier container ${id} still runs in ${paths.dir}; choose another id`);
+    await removeContainerDir(paths.dir);
+  }
+
+  /**
    * Remove every container directory that no known container owns: the ones
    * just forgotten, and those a crash left behind. One whose wrapper still
    * runs in it (a database replaced under running containers) is left alone.
@@ -122,8 +136,11 @@ export class ContainerGc {
 async function removeContainerDir(dir: string): Promise<void> {
   const me = process.getuid?.();
   const theirs = new Map<number, { gid: number; names: string[] }>();
-  for (const name of await fsp.readdir(dir)) {
-    const st = await fsp.lstat(path.join(dir, name));
+  // A pass and a launch of the same id may both be removing it: what is gone already is done.
+  const names = await fsp.readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+  for (const name of names) {
+    const st = await fsp.lstat(path.join(dir, name)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+    if (st === null) continue;
     if (st.uid === me) continue;
     const owner = theirs.get(st.uid) ?? { gid: st.gid, names: [] };
     owner.names.push(name);

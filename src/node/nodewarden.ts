@@ -6,6 +6,7 @@
  * Every request method resolves only once its effect on the state is durable.
  */
 import { callerRecord, mayAccess, runAsCaller, type Caller } from './caller.js';
+import { checkUserLimits } from './user-limits.js';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ExitStatus } from '../../state-machines/exit-status.js';
@@ -269,8 +270,12 @@ export class NodeWarden {
       );
     }
     await checkRunAs(spec.user, this.config.runAs);
+    // An id used again: its forgotten container's directory is not handed on.
+    await this.gc.removeLeftover(spec.id);
     // The user lookup took a turn of the event loop: the same id may have come in meanwhile.
     if (this.core.get(spec.id)) return this.launch(body, caller);
+    // After the last turn of the event loop, so that two launches at once cannot both pass.
+    checkUserLimits(spec, caller, this.core.all(), this.config.access.perUser);
     this.admit(spec.id);
     this.core.add(spec, this.clock.now(), caller && callerRecord(caller));
     await this.core.durable();
@@ -335,11 +340,16 @@ export class NodeWarden {
       .map((e) => containerView(e, this.config, this.workDir, this.monitor.figuresOf(e.spec.id)?.usage ?? null));
   }
 
-  /** Whether the caller may see a container: an administrator, any; anyone else, a known one of their own. */
-  visibleTo(caller: Caller | undefined, id: string): boolean {
+  /**
+   * Whether the caller may see a container: an administrator, any; anyone
+   * else, a known one of their own. `at`: a record's time — an id used again
+   * after its first container was forgotten shows its owner only this
+   * container's records, not the earlier one's (perhaps another user's).
+   */
+  visibleTo(caller: Caller | undefined, id: string, at?: number): boolean {
     if (caller === undefined || caller.admin) return true;
     const entry = this.core.get(id);
-    return entry !== undefined && mayAccess(caller, entry.spec);
+    return entry !== undefined && mayAccess(caller, entry.spec) && (at === undefined || at >= entry.createdAt);
   }
 
   /** Mesos `/monitor/statistics` of the containers being monitored that the caller may see. */

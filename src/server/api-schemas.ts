@@ -119,7 +119,7 @@ export const ROUTE_SCHEMAS: Record<string, Record<string, unknown>> = {
     summary: 'Launch a container',
     description: 'Answers once the request is durable: 201 for a new container, 200 for the same request again (the same id), 409 for a different one under the same id.',
     body: ref('LaunchRequest'),
-    response: { 200: ref('Container'), 201: ref('Container'), ...errors(400, 403, 409, 413, 503) },
+    response: { 200: ref('Container'), 201: ref('Container'), ...errors(400, 403, 409, 413, 429, 503) },
   },
   'GET /v1/containers': {
     tags: ['containers'],

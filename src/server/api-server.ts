@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { badRequest, forbidden, StartupError } from '../core/errors.js';
+import { badRequest, forbidden, StartupError, unavailable } from '../core/errors.js';
 import { addMessageKeyword, AJV_OPTIONS, schemaErrorMessage } from '../core/request-schemas.js';
 import { ROUTE_SCHEMAS, SHARED_SCHEMAS } from './api-schemas.js';
 import { VERSION } from '../version.js';
@@ -22,13 +22,13 @@ import { nodeRoutes } from './routes/node.js';
 import { yarnRoutes } from './routes/yarn.js';
 import { shareSocket, SOCKET_MODE } from './socket-file.js';
 import { identify, type Caller } from '../node/caller.js';
-import { peerCredentials } from './peer-credentials.js';
+import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
 import { auditRequest } from './audit.js';
 import type { Socket } from 'node:net';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who is calling, as the kernel says (SO_PEERCRED, read when the connection was accepted). */
+    /** Who is calling, as the kernel says (SO_PEERCRED, read when the connection was accepted); null only before onRequest has run. */
     caller: Caller;
   }
 }
@@ -49,6 +49,11 @@ const STREAM_DRAIN_MS = 2000;
 
 export interface ApiServerOptions {
   bodyLimit?: number;
+  /** How a connection's caller is known (tests put a failing kernel or user database here): SO_PEERCRED and getent by default. */
+  callers?: {
+    credentialsOf?: (socket: Socket) => PeerCredentials | null;
+    identify?: (cred: PeerCredentials, adminGroup: string | null) => Promise<Caller>;
+  };
 }
 
 /** Request lines at debug, not info: a launcher polling views would drown the daemon's own log. */
@@ -142,7 +147,9 @@ export class ApiServer {
         info: {
           title: 'nodewarden',
           version: VERSION,
-          description: 'The socket API of nodewarden, a per-node container agent modelled on the YARN NodeManager. Served on a Unix socket: curl --unix-socket PATH http://localhost/…',
+          description:
+            'The socket API of nodewarden, a per-node container agent modelled on the YARN NodeManager. Served on a Unix socket: curl --unix-socket PATH http://localhost/…. ' +
+            'Callers are known by the kernel (SO_PEERCRED): any route answers 403 to a connection whose credentials cannot be read, and 503 USER_LOOKUP_FAILED while the user database cannot be read.',
         },
         tags: [
           { name: 'containers', description: 'Launch, look at, kill, pause and resume containers' },
@@ -155,20 +162,23 @@ export class ApiServer {
       hideUntagged: true,
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     });
-    // Each connection's caller, read once when it is accepted; a request is answered only for a known caller.
-    const callers = new WeakMap<Socket, Promise<Caller | null>>();
-    this.app.server.on('connection', (socket: Socket) => {
-      const cred = peerCredentials(socket);
-      callers.set(socket, cred === null ? Promise.resolve(null) : identify(cred, node.config.access.adminGroup).catch(() => null));
-    });
+    // Each connection's credentials, read once when it is accepted; a request is answered only for a known caller.
+    const credentials = new WeakMap<Socket, PeerCredentials | null>();
+    const credentialsOf = opts.callers?.credentialsOf ?? peerCredentials;
+    const whoIs = opts.callers?.identify ?? identify;
+    this.app.server.on('connection', (socket: Socket) => credentials.set(socket, credentialsOf(socket)));
     this.app.decorateRequest('caller', null as unknown as Caller);
     this.app.addHook('onRequest', async (request) => {
-      const caller = await (callers.get(request.raw.socket) ?? Promise.resolve(null));
+      const cred = credentials.get(request.raw.socket) ?? null;
       // Never taken as root's: a connection whose credentials cannot be read gets nothing.
-      if (caller === null) throw forbidden('the credentials of this connection cannot be read (SO_PEERCRED), so it is refused');
-      request.caller = caller;
+      if (cred === null) throw forbidden('the credentials of this connection cannot be read (SO_PEERCRED), so it is refused');
+      // Who they are by name, and whether they administer the node, is looked up per request (cached a while):
+      // a user added to or taken out of the admin group is seen without reconnecting.
+      request.caller = await whoIs(cred, node.config.access.adminGroup).catch((err: Error) => {
+        throw unavailable('USER_LOOKUP_FAILED', `cannot look up uid ${cred.uid} in the user database: ${err.message}; try again`);
+      });
     });
-    auditRequest(this.app);
+    auditRequest(this.app, this.app.log);
     this.streams = { closing: this.closing.signal, responses: new Set() };
     void this.app.register(async (api) => {
       containerRoutes(api, node);

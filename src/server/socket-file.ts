@@ -8,19 +8,33 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { StartupError } from '../core/errors.js';
-import { lookupGroup } from '../node/caller.js';
+import { lookupGroup, lookupUser } from '../node/caller.js';
+import type { AccessConfig } from '../config/types.js';
 
 export const SOCKET_MODE = 0o660;
 
 /**
- * nodewarden.socket.group: the gid the socket is shared with, looked up
- * before anything starts (an unknown group is a startup error naming the
- * key); null when unset.
+ * The sharing keys, checked before anything starts: each mistake is one line
+ * naming its key. Returns the gid the socket is shared with
+ * (nodewarden.socket.group), or null when it is not shared.
  */
-export async function socketGroup(name: string | null): Promise<number | null> {
-  if (name === null) return null;
-  const group = await lookupGroup(name);
-  if (group === null) throw new StartupError(`nodewarden.socket.group: there is no group ${JSON.stringify(name)} on this machine; create it (groupadd ${name}) or leave the key empty`);
+export async function checkAccess(access: AccessConfig, daemonUid = process.getuid?.() ?? 0): Promise<number | null> {
+  const { socketGroup, adminGroup, limitUsers, localUser } = access;
+  if (adminGroup !== null && (await lookupGroup(adminGroup)) === null) {
+    throw new StartupError(`nodewarden.socket.admin-group: there is no group ${JSON.stringify(adminGroup)} on this machine; create it (groupadd ${adminGroup}) or leave the key empty`);
+  }
+  if (limitUsers && (await lookupUser(localUser)) === null) {
+    throw new StartupError(
+      `yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user: there is no user ${JSON.stringify(localUser)} on this machine, and limit-users runs containers as it; name a user that exists`,
+    );
+  }
+  if (socketGroup === null) return null;
+  const group = await lookupGroup(socketGroup);
+  if (group === null) throw new StartupError(`nodewarden.socket.group: there is no group ${JSON.stringify(socketGroup)} on this machine; create it (groupadd ${socketGroup}) or leave the key empty`);
+  // Each member's containers run as that member, which only root can do: a daemon of one user shared with others would refuse them all.
+  if (daemonUid !== 0) {
+    throw new StartupError(`nodewarden.socket.group: sharing the socket needs a daemon run as root (its members' containers run as themselves); this one runs as uid ${daemonUid}. Leave the key empty, or start nodewarden as root`);
+  }
   return group.gid;
 }
 

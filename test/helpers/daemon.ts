@@ -11,6 +11,7 @@ import { resolveConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/clock.js';
 import { NodewardenClient } from '../../src/client/client.js';
 import { Daemon } from '../../src/daemon.js';
+import type { ApiServerOptions } from '../../src/server/api-server.js';
 import { NodeWarden } from '../../src/node/nodewarden.js';
 import type { ContainerState } from '../../state-machines/types.js';
 import { cleanupHierarchy, containmentSettings, testHierarchy } from './cgroups.js';
@@ -52,14 +53,14 @@ export interface ApiTestDaemon extends TestDaemon {
 }
 
 /** The daemon as `nodewarden start` runs it, serving its socket API at `<dir>/var/nodewarden.sock`. */
-export async function startApiDaemon(settings: Settings = {}, opts: { log?: Logger } = {}): Promise<ApiTestDaemon> {
+export async function startApiDaemon(settings: Settings = {}, opts: { log?: Logger; callers?: ApiServerOptions['callers'] } = {}): Promise<ApiTestDaemon> {
   const setup = daemonSetup(settings);
   const { dir, dbPath, workDir, config } = setup;
   const log = opts.log ?? setup.log;
   const socket = path.join(workDir, 'nodewarden.sock');
   let daemon: Daemon;
   try {
-    daemon = await Daemon.start({ config, dbPath, workDir, log, socketPath: socket });
+    daemon = await Daemon.start({ config, dbPath, workDir, log, socketPath: socket, callers: opts.callers });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -43,8 +43,8 @@ async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: 
       const page = node.outputsSince(last, PAGE);
       if (page.length > 0) {
         last = page.at(-1)!.seq;
-        // Another user's containers are not there for this caller (a forgotten one: not any more).
-        const seen = page.filter((record) => node.visibleTo(caller, record.container));
+        // Another user's containers are not there for this caller (a forgotten one: not any more; an id used again: only the new one's).
+        const seen = page.filter((record) => node.visibleTo(caller, record.container, record.ts));
         if (seen.length > 0) yield seen.map((record) => `${JSON.stringify(record)}\n`).join('');
         continue;
       }
