@@ -31,7 +31,7 @@ const option = (name: string) => {
 const only = option('--only');
 /** `--out FILE`: where the figures go (default bench/results.json). */
 const out = option('--out');
-const RUNS = quick ? 2 : 5;
+const RUNS = quick ? 1 : 5;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 /** ms with the precision its size deserves. */
@@ -132,7 +132,7 @@ async function samplingSection(): Promise<Record<string, unknown>> {
 
 async function enforcementSection(): Promise<Record<string, unknown>> {
   // More runs than elsewhere: where the crossing falls in the interval decides most of each figure.
-  const r = await enforcementBench({ runs: quick ? 1 : 7, warmUp: !quick, intervalMs: quick ? 300 : 1000 });
+  const r = await enforcementBench({ runs: quick ? 1 : 7, warmUp: !quick, intervalMs: quick ? 300 : 1000, quick });
   const mb = (b: number | null) => (b === null ? '?' : `${Math.round(b / 2 ** 20)} MB`);
   console.log(`memory-limit enforcement: the same program crossing a ${mb(r.limitBytes)} limit, both tools checking every ${r.intervalMs} ms`);
   line('limit crossed → process gone, nodewarden', `${ms(r.nodewarden.limitToKillMs.median)} ms`, `${range(r.nodewarden.limitToKillMs, ms)}  goal ≤ ${r.goals.limitToKillMsMax} ms: ${met(r.met.limitToKill)}`);
@@ -204,7 +204,7 @@ async function apiSection(): Promise<Record<string, unknown> | undefined> {
 }
 
 async function launchesSection(): Promise<Record<string, unknown>> {
-  const r = await launchesBench({ runs: quick ? 2 : RUNS, warmUp: !quick, count: quick ? 30 : 200, statusRequests: quick ? 20 : 60 });
+  const r = await launchesBench({ runs: RUNS, warmUp: !quick, count: quick ? 30 : 200, statusRequests: quick ? 20 : 60 });
   console.log(`launches and status against pm2: ${r.processes} \`sleep 3600\`, ${r.inFlight} in flight, each over its own socket, fresh daemons each run`);
   console.log(`${''.padEnd(50)} ${'nodewarden'.padStart(12)} ${'pm2'.padStart(12)} ${'pm2 / ours'.padStart(12)}`);
   const row = (name: string, a: Figure, b: Figure, unit: string, ratio?: Figure) =>
@@ -220,7 +220,7 @@ async function launchesSection(): Promise<Record<string, unknown>> {
 }
 
 async function recoverySection(): Promise<Record<string, unknown>> {
-  const r = await recoveryBench({ quick, runs: quick ? 2 : RUNS });
+  const r = await recoveryBench({ quick, runs: RUNS });
   console.log(`recovery: ${r.containers} live containers (${r.processes} processes), daemon SIGKILLed and started again`);
   line('restart → all reacquired (RUNNING, same pid)', `${ms(r.recoveryMs.median)} ms`, `${range(r.recoveryMs, ms)}  goal < ${r.goals.recoveryMsMax} ms, none lost: ${met(r.met)}`);
   line('restart → first answer on the socket', `${ms(r.answeringMs.median)} ms`, range(r.answeringMs, ms));
@@ -294,7 +294,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const m = machine();
-  const method = quick ? 'one or two runs each' : 'medians of 5 runs after a warm-up (7 for limit enforcement)';
+  const method = quick ? 'one run each' : 'medians of 5 runs after a warm-up (7 for limit enforcement)';
   console.log(`nodewarden benchmarks${quick ? ' (quick)' : ''}: ${method}, on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
   const started = performance.now();
   const results: Record<string, unknown> = {};

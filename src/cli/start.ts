@@ -6,7 +6,6 @@ import { parseArgs, UsageError } from './args.js';
 import { createLogger } from './logger.js';
 import { daemonPaths } from './paths.js';
 
-export const START_USAGE = `usage: nodewarden start [--config FILE] [--set KEY=VALUE]... [--socket PATH] [--db PATH] [--work-dir DIR] [--metrics-address HOST:PORT] [--socket-group GROUP] [--log-level LEVEL] [--pretty | --no-pretty]`;
 
 export async function start(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, {

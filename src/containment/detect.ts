@@ -28,7 +28,9 @@ export type Detection =
   | { mode: 'cgroup-v2'; own: string }
   | { mode: 'process-group'; /** Why not cgroups, one reason per line. */ missing: string[] };
 
-export class ContainmentUnavailable extends Error {}
+export class ContainmentUnavailable extends Error {
+  override name = 'ContainmentUnavailable';
+}
 
 function readOrNull(file: string): string | null {
   try {

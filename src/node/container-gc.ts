@@ -94,7 +94,9 @@ export class ContainerGc {
   async removeLeftover(id: string): Promise<void> {
     await this.running;
     const paths = containerPaths(this.opts.workDir, id);
-    if (!(await fsp.stat(paths.dir).then(() => true, () => false)) || this.opts.core.get(id)) return;
+    // Only a directory is ours to remove; anything else there (a file, a symlink) is left, and the launch will say so.
+    const found = await fsp.lstat(paths.dir).catch(() => null);
+    if (!found?.isDirectory() || this.opts.core.get(id)) return;
     if (await wrapperRunsIn(paths)) throw conflict(`a process of an earlier container ${id} still runs in ${paths.dir}; choose another id`);
     await removeContainerDir(paths.dir);
   }

@@ -14,8 +14,6 @@ import { initialState, isQuit, killed, polled, pressed, SORT_KEYS, unreachable, 
 import { fits, pageRows, renderScreen } from './render.js';
 import { FullScreen } from './terminal.js';
 
-export const TOP_USAGE = `  top       [--sort memory|cpu|age|id] [--state STATE] [--interval MS]
-            live view: memory bars and last-minute sparklines; keys m c a i sort, f filter, ↑↓ select, k kill, q quit`;
 
 /** top cannot run here (no terminal): exit 1 with the reason, like any other failure. */
 export class TerminalError extends Error {
