@@ -27,7 +27,7 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     // The groups and users the sharing keys name must exist before anything is touched.
     const gid = await checkAccess(opts.config.access);
-    if (gid !== null) shareableSocketDir(opts.socketPath);
+    if (gid !== null) shareableSocketDir(opts.socketPath, opts.workDir);
     if (await claimSocket(opts.socketPath)) {
       opts.log?.warn({ socket: opts.socketPath }, 'replaced a stale socket left by a nodewarden that did not stop cleanly');
     }

@@ -123,16 +123,11 @@ describe.each(MODES)('bad input over the socket, as $as', ({ member }) => {
 
   beforeAll(async () => {
     users = member ? addSocketUsers('bad') : undefined;
-    try {
-      d = await startApiDaemon(users ? { 'nodewarden.socket.group': users.group } : {});
-      // The test's temp directory is root's (0700): the member must pass through it to the socket's.
-      if (users) fs.chmodSync(d.dir, 0o711);
-      link = users ? await linkAs(users.member, d.socket) : undefined;
-    } catch (err) {
-      await d?.stop();
-      users?.remove();
-      throw err;
-    }
+    // Should this fail half-way, afterAll still stops what was started and removes the users.
+    d = await startApiDaemon(users ? { 'nodewarden.socket.group': users.group } : {});
+    // The test's temp directory is root's (0700): the member must pass through it to the socket's.
+    if (users) fs.chmodSync(d.dir, 0o711);
+    link = users ? await linkAs(users.member, d.socket) : undefined;
     socket = link?.socket ?? d.socket;
     client = new NodewardenClient(socket, { keepAlive: true });
     // Known containers in two states, the caller's own: one running, one finished. `running` must outlive every case
@@ -145,10 +140,13 @@ describe.each(MODES)('bad input over the socket, as $as', ({ member }) => {
     await d.until('roots', 'RUNNING');
   });
   afterAll(async () => {
-    client?.close();
-    await link?.close();
-    await d?.stop();
-    users?.remove();
+    try {
+      client?.close();
+      await link?.close();
+      await d?.stop();
+    } finally {
+      users?.remove();
+    }
   });
 
   /** Everything an observer can see, as root sees it: the views (without the monitor's moving figures) and the whole journal. */

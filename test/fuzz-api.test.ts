@@ -37,17 +37,12 @@ function serve(member: boolean): void {
   let link: UserLink | undefined;
   beforeAll(async () => {
     users = member ? addSocketUsers('fz') : undefined;
-    try {
-      // No monitor: its ticks would add journal records between two snapshots.
-      d = await startApiDaemon({ 'yarn.nodemanager.container-monitor.enabled': false, ...(users ? { 'nodewarden.socket.group': users.group } : {}) });
-      // The test's temp directory is root's (0700): the member must pass through it to the socket's.
-      if (users) fs.chmodSync(d.dir, 0o711);
-      link = users ? await linkAs(users.member, d.socket) : undefined;
-    } catch (err) {
-      await d?.stop();
-      users?.remove();
-      throw err;
-    }
+    // Should this fail half-way, afterAll still stops what was started and removes the users.
+    // No monitor: its ticks would add journal records between two snapshots.
+    d = await startApiDaemon({ 'yarn.nodemanager.container-monitor.enabled': false, ...(users ? { 'nodewarden.socket.group': users.group } : {}) });
+    // The test's temp directory is root's (0700): the member must pass through it to the socket's.
+    if (users) fs.chmodSync(d.dir, 0o711);
+    link = users ? await linkAs(users.member, d.socket) : undefined;
     connect = link ? () => link!.connect() : () => Promise.resolve(net.connect(d.socket));
     // The caller's own: `running` must outlive every probe (its exit would change a snapshot): an hour, killed by d.stop().
     for (const launch of [
@@ -61,10 +56,13 @@ function serve(member: boolean): void {
     db = new Database(d.dbPath, { readonly: true, fileMustExist: true });
   });
   afterAll(async () => {
-    db?.close();
-    await link?.close();
-    await d?.stop();
-    users?.remove();
+    try {
+      db?.close();
+      await link?.close();
+      await d?.stop();
+    } finally {
+      users?.remove();
+    }
   });
 }
 

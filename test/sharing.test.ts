@@ -7,7 +7,9 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -16,7 +18,7 @@ import { exportLines } from '../src/journal/export.js';
 import { peerCredentials } from '../src/server/peer-credentials.js';
 import { checkAccess, shareableSocketDir } from '../src/server/socket-file.js';
 import { resolveConfig } from '../src/config/load.js';
-import { identify } from '../src/node/caller.js';
+import { checkAccount, identify } from '../src/node/caller.js';
 import { curl } from './helpers/curl.js';
 import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
 import { waitFor } from './helpers/proc.js';
@@ -55,17 +57,22 @@ async function curlAs(user: string, socket: string, args: string[]): Promise<{ c
 
 const launchBody = (extra: Record<string, unknown> = {}) => ['-H', 'content-type: application/json', '-d', JSON.stringify({ command: ['sleep', '600'], resources: { memoryMb: 32, vcores: 1 }, ...extra })];
 
-/** Real uid of a process and of its children, from /proc/<pid>/status (a child gone between the two reads is left out). */
-function uids(pid: number): number[] {
-  const uidOf = (p: number): number[] => {
+/**
+ * Every uid (real, effective, saved, filesystem) of a process and of its
+ * children, from /proc/<pid>/status, with `kind` 'Gid' every gid (a child gone
+ * between the two reads is left out).
+ */
+function uids(pid: number, kind: 'Uid' | 'Gid' = 'Uid'): number[] {
+  const idsOf = (p: number): number[] => {
     try {
-      return [Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1])];
+      const line = new RegExp(`^${kind}:\\s+(.*)$`, 'm').exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]!;
+      return line.trim().split(/\s+/).map(Number);
     } catch {
       return [];
     }
   };
   const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return [...uidOf(pid), ...children.flatMap(uidOf)];
+  return [...idsOf(pid), ...children.flatMap(idsOf)];
 }
 
 beforeAll(() => {
@@ -86,7 +93,11 @@ afterAll(() => {
 });
 
 function removeUsers(): void {
-  for (const user of [ALICE, BOB, CAROL, DAVE]) spawnQuiet('userdel', [user]);
+  // userdel refuses a user with a live process: the test's own users have none left to keep.
+  for (const user of [ALICE, BOB, CAROL, DAVE]) {
+    spawnQuiet('pkill', ['-KILL', '-u', user]);
+    spawnQuiet('userdel', [user]);
+  }
   for (const group of [GROUP, ADMINS]) spawnQuiet('groupdel', [group]);
 }
 
@@ -101,6 +112,7 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
   afterAll(async () => {
     await d?.stop();
   });
+  const url = 'http://localhost/v1/containers';
 
   it('the socket is 0660 root:<group> in a 0750 directory of that group', () => {
     const gid = Number(execFileSync('getent', ['group', GROUP], { encoding: 'utf8' }).split(':')[2]);
@@ -116,8 +128,9 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     expect(r.json.user).toBe(ALICE);
     await d!.until('alice-1', 'RUNNING');
     const pid = d!.node.view('alice-1').pid!;
-    await waitFor(() => uids(pid).length >= 2, 15_000, 'the command under the wrapper');
+    await waitFor(() => uids(pid).length >= 8, 15_000, 'the command under the wrapper');
     expect(new Set(uids(pid))).toEqual(new Set([idOf(ALICE)]));
+    expect(new Set(uids(pid, 'Gid'))).toEqual(new Set([Number(gidOf(ALICE))]));
 
     for (const user of ['root', BOB]) {
       const refused = await curlAs(ALICE, d!.socket, [...launchBody({ id: `as-${user}`, user }), 'http://localhost/v1/containers']);
@@ -133,16 +146,27 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     await d!.until('bob-1', 'RUNNING');
     const list = await curlAs(BOB, d!.socket, ['http://localhost/v1/containers']);
     expect(list.json.containers.map((c: { id: string }) => c.id)).toEqual(['bob-1']);
-    for (const url of ['/v1/containers/alice-1', '/v1/containers/alice-1/transitions', '/ws/v1/node/containers/alice-1']) {
+    for (const url of ['/v1/containers/alice-1', '/v1/containers/alice-1/transitions', '/ws/v1/node/containers/alice-1', '/ws/v1/node/containers/alice-1/logs', '/ws/v1/node/containerlogs/alice-1/stdout']) {
       expect((await curlAs(BOB, d!.socket, [`http://localhost${url}`])).status, url).toBe(404);
     }
-    const kill = await curlAs(BOB, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/alice-1/kill']);
-    expect(kill.status).toBe(404);
+    for (const action of ['kill', 'pause', 'resume']) {
+      expect((await curlAs(BOB, d!.socket, ['-X', 'POST', `http://localhost/v1/containers/alice-1/${action}`])).status, action).toBe(404);
+    }
     expect(d!.node.view('alice-1').state).toBe('RUNNING');
+    const yarn = await curlAs(BOB, d!.socket, ['http://localhost/ws/v1/node/containers']);
+    expect(JSON.stringify(yarn.json)).toContain('bob-1');
+    expect(JSON.stringify(yarn.json)).not.toContain('alice-1');
+    const events = await run('setpriv', [...as(BOB), 'curl', '-sS', '--unix-socket', d!.socket, 'http://localhost/v1/events']);
+    const containers = new Set(events.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { container: string }).container));
+    expect(containers).toEqual(new Set(['bob-1']));
+    // Once the monitor has measured both: bob's statistics and series are his alone, and root's have alice's too.
+    await waitFor(() => ['alice-1', 'bob-1'].every((id) => d!.node.statistics().some((s) => s.executor_id === id)), 15_000, 'both to be measured');
     const stats = await curlAs(BOB, d!.socket, ['http://localhost/monitor/statistics']);
-    expect(stats.json.every((s: { executor_id: string }) => s.executor_id === 'bob-1')).toBe(true);
+    expect(stats.json.map((s: { executor_id: string }) => s.executor_id)).toEqual(['bob-1']);
     const metrics = await run('setpriv', [...as(BOB), 'curl', '-s', '--unix-socket', d!.socket, 'http://localhost/metrics']);
+    expect(metrics.stdout).toContain('id="bob-1"');
     expect(metrics.stdout).not.toContain('alice-1');
+    expect((await run('curl', ['-s', '--unix-socket', d!.socket, 'http://localhost/metrics'])).stdout).toContain('id="alice-1"');
     // Its own: killed.
     expect((await curlAs(BOB, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/bob-1/kill'])).status).toBe(202);
   });
@@ -163,6 +187,45 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     const unnamed = await curlAs(DAVE, d!.socket, [...launchBody({ id: 'dave-unnamed' }), 'http://localhost/v1/containers']);
     expect(unnamed.json.user).toBe(DAVE);
     expect((await curlAs(DAVE, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/dave-unnamed/kill'])).status).toBe(202);
+  });
+
+  it("a member's local resources are fetched as the member: a file only root can reach is refused, one the member can read is copied, as theirs", async () => {
+    const hidden = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-hidden-')); // 0700, root's
+    fs.writeFileSync(path.join(hidden, 'secret'), 'root-secret\n', { mode: 0o644 });
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-shared-'));
+    fs.chmodSync(shared, 0o755);
+    fs.writeFileSync(path.join(shared, 'data'), 'for all\n', { mode: 0o644 });
+    try {
+      const steal = await curlAs(ALICE, d!.socket, [...launchBody({ id: 'alice-steal', command: ['cat', 'secret'], localResources: [{ source: `${hidden}/secret`, name: 'secret', copy: true }] }), url]);
+      expect(steal.status).toBe(201);
+      await d!.until('alice-steal', 'DONE');
+      const stolen = d!.node.view('alice-steal');
+      expect(stolen.diagnostics).toContain(`${hidden}/secret does not exist, or ${ALICE} cannot reach it`);
+      expect(fs.existsSync(path.join(stolen.workDir, 'secret'))).toBe(false);
+
+      const copy = await curlAs(ALICE, d!.socket, [...launchBody({ id: 'alice-copy', localResources: [{ source: `${shared}/data`, name: 'data', copy: true }] }), url]);
+      expect(copy.status).toBe(201);
+      await d!.until('alice-copy', 'RUNNING');
+      const st = fs.statSync(path.join(d!.node.view('alice-copy').workDir, 'data'));
+      expect([st.uid, fs.readFileSync(path.join(d!.node.view('alice-copy').workDir, 'data'), 'utf8')]).toEqual([idOf(ALICE), 'for all\n']);
+      expect((await curlAs(ALICE, d!.socket, ['-X', 'POST', `${url}/alice-copy/kill`])).status).toBe(202);
+    } finally {
+      fs.rmSync(hidden, { recursive: true, force: true });
+      fs.rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('a directory left for an id no container has (a forgotten one, a crash) is removed before the id is used: nothing in it reaches the new container', async () => {
+    const left = path.join(d!.workDir, 'containers', 'planted');
+    fs.mkdirSync(path.join(left, 'logs'), { recursive: true });
+    fs.writeFileSync(path.join(left, 'logs', 'stdout'), 'alice-secret\n');
+    fs.writeFileSync(path.join(left, 'notes'), 'alice-secret\n');
+    expect((await curlAs(BOB, d!.socket, [...launchBody({ id: 'planted' }), url])).status).toBe(201);
+    await d!.until('planted', 'RUNNING');
+    const logs = await run('setpriv', [...as(BOB), 'curl', '-sS', '--fail-with-body', '--unix-socket', d!.socket, 'http://localhost/ws/v1/node/containerlogs/planted/stdout']);
+    expect(logs.stdout).toBe('');
+    expect(fs.existsSync(path.join(left, 'notes'))).toBe(false);
+    expect((await curlAs(BOB, d!.socket, ['-X', 'POST', `${url}/planted/kill`])).status).toBe(202);
   });
 
   it('someone outside the group cannot connect at all', async () => {
@@ -272,7 +335,7 @@ describe.runIf(isRoot)('per-user limits, and an id used again by another user', 
   });
 
   it("an id used again after it was forgotten: the new owner's event stream has only its own container's records", async () => {
-    const once = await curlAs(ALICE, d!.socket, [...launchBody({ id: 'reused', command: ['sh', '-c', 'echo alice-secret'] }), url]);
+    const once = await curlAs(ALICE, d!.socket, [...launchBody({ id: 'reused', command: ['true'] }), url]);
     expect(once.status).toBe(201);
     await finished('reused');
     await waitFor(async () => (await d!.node.gc.run(), !d!.node.list().some((v) => v.id === 'reused')), 15_000, 'reused to be forgotten');
@@ -288,10 +351,6 @@ describe.runIf(isRoot)('per-user limits, and an id used again by another user', 
     const all = (await run('curl', ['-s', '--unix-socket', d!.socket, 'http://localhost/v1/events'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { container: string; to?: string });
     expect(all.filter((r) => r.container === 'reused' && r.to === 'SCHEDULED')).toHaveLength(2);
     expect(all.filter((r) => r.container === 'reused' && r.to === 'DONE')).toHaveLength(1);
-    // Nor does bob's container get alice's directory, which the forgetting pass may not have removed yet.
-    const logs = await run('setpriv', [...as(BOB), 'curl', '-sS', '--fail-with-body', '--unix-socket', d!.socket, 'http://localhost/ws/v1/node/containerlogs/reused/stdout']);
-    // (bob's sleep has printed nothing; alice's directory had "alice-secret" in it)
-    expect(logs.stdout).toBe('');
   });
 });
 
@@ -339,6 +398,56 @@ describe('a connection the daemon cannot identify', () => {
 });
 
 
+describe('who a caller is, asked again', () => {
+  it('a followed event stream asks for each page: once the user database no longer answers for its caller, the stream ends', async () => {
+    let failing = false;
+    const d = await startApiDaemon({}, {
+      callers: {
+        identify: async (cred, adminGroup) => {
+          if (failing) throw new Error('getent passwd: timed out');
+          return identify(cred, adminGroup);
+        },
+      },
+    });
+    const spec = (id: string) => ({ id, command: ['sleep', '600'], resources: { memoryMb: 16, vcores: 1 } });
+    try {
+      await d.node.launch(spec('first'));
+      let got = '';
+      const ended = new Promise<void>((resolve, reject) => {
+        http
+          .get({ socketPath: d.socket, path: '/v1/events?follow=true' }, (res) => {
+            res.on('data', (b: Buffer) => (got += b.toString()));
+            res.on('end', resolve);
+            res.on('error', reject);
+          })
+          .on('error', reject);
+      });
+      await waitFor(() => got.includes('"container":"first"'), 15_000, 'the stream to show the first container');
+      failing = true;
+      // The next page: the caller is asked again, cannot be told, and gets the end of the stream (not others' records).
+      await d.node.launch(spec('second'));
+      await ended;
+      expect(got).not.toContain('"container":"second"');
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('the user a request names is checked by uid: an alias of root is root, and a name must be the caller\'s own uid', () => {
+    const member = { uid: 5001, gid: 5001, pid: 1, user: 'alice', admin: false };
+    const admin = { ...member, admin: true };
+    const spec = (user: string) => ({ id: 'x', command: ['true'], resources: { memoryMb: 16, vcores: 1 }, user }) as unknown as Parameters<typeof checkAccount>[0];
+    // checkRunAs resolves an account of the daemon's uid (root here) to null.
+    expect(() => checkAccount(spec('toor'), admin, null)).toThrow(/toor is uid \d+, the daemon's own, and only root may run containers as it/);
+    expect(() => checkAccount(spec('toor'), admin, { uid: 0 })).toThrow(/only root may run containers as it/);
+    expect(() => checkAccount(spec('alice'), member, { uid: 5002 })).toThrow(/alice is uid 5002 on this machine: your containers run as you/);
+    expect(() => checkAccount(spec('alice'), member, { uid: 5001 })).not.toThrow();
+    expect(() => checkAccount(spec('bob'), admin, { uid: 5002 })).not.toThrow();
+    expect(() => checkAccount(spec('toor'), undefined, null)).not.toThrow();
+  });
+});
+
+
 describe('nodewarden.socket.group', () => {
   it('an unknown group stops the start with one line naming the key, and nothing is created', async () => {
     const err = await startApiDaemon({ 'nodewarden.socket.group': 'nw-no-such-group' }).then(
@@ -368,6 +477,8 @@ describe('the socket directory a group is given', () => {
       expect(() => shareableSocketDir(sock), sock).toThrow(/is shared with other programs.*give --socket a directory of its own/);
     }
     expect(shareableSocketDir('/run/nodewarden/nodewarden.sock')).toBe('/run/nodewarden');
+    // Nor the work directory (the default socket is var/nodewarden.sock): its containers' files are not the group's.
+    expect(() => shareableSocketDir('/srv/nw/var/nodewarden.sock', '/srv/nw/var')).toThrow(/the socket's directory \/srv\/nw\/var is the work directory/);
   });
 });
 

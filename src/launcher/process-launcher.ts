@@ -264,6 +264,17 @@ export class ProcessLauncher {
   }
 
   /**
+   * The directory localization fills, and the account it works as: a run-as
+   * container's files are fetched as its user (as YARN's ContainerLocalizer
+   * runs as the application's user), so that it gets nothing its user could
+   * not read. Null: the daemon's own user.
+   */
+  async prepareLocalization(id: string, user: string | undefined): Promise<{ dir: string; runAs: RunAs | null }> {
+    const runAs = user === undefined ? null : await this.runAs(id, user);
+    return { dir: (await this.prepareDir(id, runAs)).dir, runAs };
+  }
+
+  /**
    * Everything on disk a launch needs: the directory, no stale pid or
    * exit-code file, the launch script, stdout and stderr open for appending.
    * File-system calls stall behind the database's fsyncs on a journaling file

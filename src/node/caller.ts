@@ -122,6 +122,23 @@ export function runAsCaller(spec: ContainerSpec, caller: Caller | undefined, non
   return { ...spec, user: caller.user };
 }
 
+/**
+ * The account a request's user resolved to (`checkRunAs`: null is the
+ * daemon's own), checked by uid, not by name: an alias of root's uid
+ * (`toor`) is root, and a caller's name must be their own uid's.
+ */
+export function checkAccount(spec: ContainerSpec, caller: Caller | undefined, account: { uid: number } | null): void {
+  const me = os.userInfo();
+  if (caller === undefined || caller.uid === 0 || caller.uid === me.uid || spec.user === undefined) return;
+  const uid = account?.uid ?? me.uid;
+  if (uid === 0 || uid === me.uid) {
+    throw forbidden(`you are ${caller.user ?? `uid ${caller.uid}`}: ${spec.user} is uid ${uid}, the daemon's own, and only root may run containers as it`);
+  }
+  if (!caller.admin && uid !== caller.uid) {
+    throw forbidden(`you are ${caller.user} (uid ${caller.uid}), but ${spec.user} is uid ${uid} on this machine: your containers run as you`);
+  }
+}
+
 /** What the journal and the audit log say of a caller. */
 export function callerRecord(caller: Caller): CallerRecord {
   return { uid: caller.uid, gid: caller.gid, pid: caller.pid };

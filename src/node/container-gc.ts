@@ -89,16 +89,32 @@ export class ContainerGc {
   /**
    * Before an id is used again: the directory its forgotten container left
    * (no pass has removed it yet) goes first, so that the new container —
-   * perhaps another user's — never gets the old one's files and logs.
+   * perhaps another user's — never gets the old one's files and logs. The
+   * launch adds its container as soon as this resolves, before any other
+   * removal of the id can begin (removals of one id run one at a time).
    */
-  async removeLeftover(id: string): Promise<void> {
-    await this.running;
-    const paths = containerPaths(this.opts.workDir, id);
-    // Only a directory is ours to remove; anything else there (a file, a symlink) is left, and the launch will say so.
-    const found = await fsp.lstat(paths.dir).catch(() => null);
-    if (!found?.isDirectory() || this.opts.core.get(id)) return;
-    if (await wrapperRunsIn(paths)) throw conflict(`a process of an earlier container ${id} still runs in ${paths.dir}; choose another id`);
-    await removeContainerDir(paths.dir);
+  removeLeftover(id: string): Promise<void> {
+    return this.oneAtATime(id, async () => {
+      const paths = containerPaths(this.opts.workDir, id);
+      // Only a directory is ours to remove; anything else there (a file, a symlink) is left, and the launch will say so.
+      const found = await fsp.lstat(paths.dir).catch(() => null);
+      if (!found?.isDirectory() || this.opts.core.get(id)) return;
+      if (await wrapperRunsIn(paths)) throw conflict(`a process of an earlier container ${id} still runs in ${paths.dir}; choose another id`);
+      await removeContainerDir(paths.dir);
+    });
+  }
+
+  /** Removals of an id's directory, in order: a pass and a launch never remove the same one at once. */
+  private readonly removals = new Map<string, Promise<void>>();
+
+  private oneAtATime(id: string, removal: () => Promise<void>): Promise<void> {
+    const next = (this.removals.get(id) ?? Promise.resolve()).then(removal);
+    const tail = next.catch(() => undefined);
+    this.removals.set(id, tail);
+    void tail.then(() => {
+      if (this.removals.get(id) === tail) this.removals.delete(id);
+    });
+    return next;
   }
 
   /**
@@ -118,10 +134,12 @@ export class ContainerGc {
       // Only what a container id can name: anything else in there is not ours to delete.
       if (!ID_PATTERN.test(name) || this.opts.core.get(name) || this.closed) continue;
       const paths = containerPaths(this.opts.workDir, name);
-      // Asked again after each await: the id may have been launched anew meanwhile.
-      if ((await wrapperRunsIn(paths)) || this.opts.core.get(name)) continue;
       try {
-        await removeContainerDir(paths.dir);
+        await this.oneAtATime(name, async () => {
+          // Asked again in its turn and after each await: the id may have been launched anew meanwhile.
+          if (this.opts.core.get(name) || (await wrapperRunsIn(paths)) || this.opts.core.get(name)) return;
+          await removeContainerDir(paths.dir);
+        });
       } catch (err) {
         this.opts.log.warn({ err, container: name }, 'cannot remove the directory of a forgotten container; tried again next pass');
       }

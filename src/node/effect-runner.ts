@@ -19,6 +19,7 @@ import type { ContainerEntry, Dispatcher } from '../core/dispatcher.js';
 import { failpoint } from '../failpoints.js';
 import { localizeResource } from '../localizer/localizer.js';
 import { LaunchError, type ExitNotice, type ProcessLauncher, type WatchOptions } from '../launcher/process-launcher.js';
+import type { RunAs } from '../launcher/run-as.js';
 
 export const TERMINATED_BEFORE_LAUNCH = 'Container terminated before launch.';
 
@@ -95,10 +96,11 @@ export class EffectRunner {
   private async localize(entry: ContainerEntry): Promise<void> {
     const id = entry.spec.id;
     let dir: string;
+    let runAs: RunAs | null;
     try {
-      dir = (await this.launcher.prepareDir(id)).dir;
+      ({ dir, runAs } = await this.launcher.prepareLocalization(id, entry.spec.user));
     } catch (err) {
-      // No directory (disk full, permissions): the container fails, the daemon goes on.
+      // No directory (disk full, permissions), or its user gone: the container fails, the daemon goes on.
       const diagnostics = `cannot prepare the container directory: ${(err as Error).message}`;
       const first = entry.spec.localResources[0]!;
       this.send(id, { type: 'RESOURCE_FAILED', name: first.name, diagnostics });
@@ -107,7 +109,7 @@ export class EffectRunner {
     for (const r of entry.spec.localResources) {
       // A kill while localizing: stop copying, the machine has moved on.
       if (entry.actor.state !== 'LOCALIZING') return;
-      const result = await localizeResource(dir, r);
+      const result = await localizeResource(dir, r, runAs);
       if (result.ok) this.send(id, { type: 'RESOURCE_LOCALIZED', name: result.name });
       else {
         entry.log.warn({ resource: r.source }, result.diagnostics);

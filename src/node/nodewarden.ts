@@ -5,7 +5,7 @@
  *
  * Every request method resolves only once its effect on the state is durable.
  */
-import { callerRecord, mayAccess, runAsCaller, type Caller } from './caller.js';
+import { callerRecord, checkAccount, mayAccess, runAsCaller, type Caller } from './caller.js';
 import { checkUserLimits } from './user-limits.js';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -269,7 +269,9 @@ export class NodeWarden {
           `the node has ${this.config.node.memoryMb} MB and ${this.config.node.vcores} vcores`,
       );
     }
-    await checkRunAs(spec.user, this.config.runAs);
+    // Before anything is touched (a refused launch changes nothing), and again below after the last await.
+    checkUserLimits(spec, caller, this.core.all(), this.config.access.perUser);
+    checkAccount(spec, caller, await checkRunAs(spec.user, this.config.runAs));
     // An id used again: its forgotten container's directory is not handed on.
     await this.gc.removeLeftover(spec.id);
     // The user lookup took a turn of the event loop: the same id may have come in meanwhile.

@@ -30,6 +30,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who is calling, as the kernel says (SO_PEERCRED, read when the connection was accepted); null only before onRequest has run. */
     caller: Caller;
+    /** The caller as the user database says now (names and the admin group are cached 30 s): for a request that lasts, a followed stream. */
+    identifyAgain: () => Promise<Caller>;
   }
 }
 
@@ -168,13 +170,15 @@ export class ApiServer {
     const whoIs = opts.callers?.identify ?? identify;
     this.app.server.on('connection', (socket: Socket) => credentials.set(socket, credentialsOf(socket)));
     this.app.decorateRequest('caller', null as unknown as Caller);
+    this.app.decorateRequest('identifyAgain', null as unknown as () => Promise<Caller>);
     this.app.addHook('onRequest', async (request) => {
       const cred = credentials.get(request.raw.socket) ?? null;
       // Never taken as root's: a connection whose credentials cannot be read gets nothing.
       if (cred === null) throw forbidden('the credentials of this connection cannot be read (SO_PEERCRED), so it is refused');
       // Who they are by name, and whether they administer the node, is looked up per request (cached a while):
       // a user added to or taken out of the admin group is seen without reconnecting.
-      request.caller = await whoIs(cred, node.config.access.adminGroup).catch((err: Error) => {
+      request.identifyAgain = () => whoIs(cred, node.config.access.adminGroup);
+      request.caller = await request.identifyAgain().catch((err: Error) => {
         throw unavailable('USER_LOOKUP_FAILED', `cannot look up uid ${cred.uid} in the user database: ${err.message}; try again`);
       });
     });

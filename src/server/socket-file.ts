@@ -41,12 +41,17 @@ export async function checkAccess(access: AccessConfig, daemonUid = process.getu
 /** Directories other programs use: sharing the socket never changes their owner or mode. */
 const SHARED_DIRS = new Set(['/', '/run', '/var/run', '/var', '/tmp', '/var/tmp', '/srv', '/home', '/opt', '/etc', '/usr', '/var/lib', '/root']);
 
-/** The socket's directory, when it can be given to the group: one of its own, never a shared system directory. */
-export function shareableSocketDir(socketPath: string): string {
+/**
+ * The socket's directory, when it can be given to the group: one of its own,
+ * never a shared system directory, nor the work directory (the default
+ * `var/`), whose containers' files its members must not reach.
+ */
+export function shareableSocketDir(socketPath: string, workDir?: string): string {
   const dir = path.dirname(path.resolve(socketPath));
-  if (SHARED_DIRS.has(dir) || path.dirname(dir) === dir) {
+  const why = SHARED_DIRS.has(dir) || path.dirname(dir) === dir ? 'is shared with other programs' : workDir !== undefined && dir === path.resolve(workDir) ? 'is the work directory' : null;
+  if (why !== null) {
     throw new StartupError(
-      `nodewarden.socket.group: the socket's directory ${dir} is shared with other programs, and sharing the socket would make it 0750 root:<group>; ` +
+      `nodewarden.socket.group: the socket's directory ${dir} ${why}, and sharing the socket would make it 0750 root:<group>; ` +
         `give --socket a directory of its own (e.g. /run/nodewarden/nodewarden.sock)`,
     );
   }

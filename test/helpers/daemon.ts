@@ -52,12 +52,13 @@ export interface ApiTestDaemon extends TestDaemon {
   client: NodewardenClient;
 }
 
-/** The daemon as `nodewarden start` runs it, serving its socket API at `<dir>/var/nodewarden.sock`. */
+/** The daemon as `nodewarden start` runs it, serving its socket API at `<dir>/run/nodewarden.sock`. */
 export async function startApiDaemon(settings: Settings = {}, opts: { log?: Logger; callers?: ApiServerOptions['callers'] } = {}): Promise<ApiTestDaemon> {
   const setup = daemonSetup(settings);
   const { dir, dbPath, workDir, config } = setup;
   const log = opts.log ?? setup.log;
-  const socket = path.join(workDir, 'nodewarden.sock');
+  // A directory of its own, as a shared socket needs (never the work directory).
+  const socket = path.join(dir, 'run', 'nodewarden.sock');
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({ config, dbPath, workDir, log, socketPath: socket, callers: opts.callers });

@@ -30,6 +30,8 @@ export function addSocketUsers(tag: string): SocketUsers {
   const group = `nwg${tag}${suffix}`;
   const member = `nwm${tag}${suffix}`;
   const remove = () => {
+    // userdel refuses a user with a live process: the test's own user has none left to keep.
+    quiet('pkill', ['-KILL', '-u', member]);
     quiet('userdel', [member]);
     quiet('groupdel', [group]);
   };

@@ -26,8 +26,14 @@ function parseQuery(query: { since?: string; follow?: string }): EventsQuery {
   return { since: Number(since), follow: follow === 'true' || follow === '1' || follow === '' };
 }
 
-/** `stop` ends a followed stream: the daemon is closing or the client went away. */
-async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: AbortSignal, caller: Caller): AsyncGenerator<string> {
+/**
+ * `stop` ends a followed stream: the daemon is closing or the client went
+ * away. `who` is the caller now, asked again for each page: one taken out of
+ * the admin group stops seeing others' containers in a stream they follow
+ * (the lookup is cached 30 s); one the user database cannot tell any more
+ * gets the end of the stream.
+ */
+async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: AbortSignal, who: () => Promise<Caller>): AsyncGenerator<string> {
   let wake: (() => void) | null = null;
   const notify = () => {
     wake?.();
@@ -43,6 +49,8 @@ async function* records(node: NodeWarden, { since, follow }: EventsQuery, stop: 
       const page = node.outputsSince(last, PAGE);
       if (page.length > 0) {
         last = page.at(-1)!.seq;
+        const caller = await who().catch(() => null);
+        if (caller === null) return;
         // Another user's containers are not there for this caller (a forgotten one: not any more; an id used again: only the new one's).
         const seen = page.filter((record) => node.visibleTo(caller, record.container, record.ts));
         if (seen.length > 0) yield seen.map((record) => `${JSON.stringify(record)}\n`).join('');
@@ -86,6 +94,6 @@ export function eventRoutes(app: FastifyInstance, node: NodeWarden, open: OpenSt
     });
     if (res.destroyed || closing.aborted) end();
     else responses.add(res);
-    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, stop.signal, request.caller)));
+    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(records(node, query, stop.signal, request.identifyAgain)));
   });
 }
