@@ -6,16 +6,14 @@
  * SO_PEERCRED (test/helpers/member.ts) and whose containers are its own.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodewardenClient } from '../src/client/client.js';
-import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
+import type { ApiTestDaemon } from './helpers/daemon.js';
 import { curl } from './helpers/curl.js';
-import { addSocketUsers, linkAs, type SocketUsers, type UserLink } from './helpers/member.js';
+import { CALLERS, serveTo, type Served } from './helpers/member.js';
 
-const isRoot = process.getuid?.() === 0;
 
 afterAll(() => {
   for (const f of fs.readdirSync(os.tmpdir())) if (f.startsWith(`nw-body-${process.pid}-`)) fs.rmSync(path.join(os.tmpdir(), f));
@@ -108,27 +106,16 @@ const memberCases: Case[] = [
   launch('a launch naming another user', { ...good, user: 'nobody' }, /your containers run as you/, 403, 'FORBIDDEN'),
 ];
 
-const MODES = [
-  { as: 'root', member: false },
-  { as: "a member of the socket's group", member: true },
-].filter((m) => !m.member || isRoot);
-
-describe.each(MODES)('bad input over the socket, as $as', ({ member }) => {
+describe.each(CALLERS)('bad input over the socket, as $as', ({ member }) => {
+  let served: Served | undefined;
   let d: ApiTestDaemon;
-  let users: SocketUsers | undefined;
-  let link: UserLink | undefined;
   /** The socket the cases are sent on: the daemon's, or the member's relay to it. */
   let socket: string;
   let client: NodewardenClient;
 
   beforeAll(async () => {
-    users = member ? addSocketUsers('bad') : undefined;
-    // Should this fail half-way, afterAll still stops what was started and removes the users.
-    d = await startApiDaemon(users ? { 'nodewarden.socket.group': users.group } : {});
-    // The test's temp directory is root's (0700): the member must pass through it to the socket's.
-    if (users) fs.chmodSync(d.dir, 0o711);
-    link = users ? await linkAs(users.member, d.socket) : undefined;
-    socket = link?.socket ?? d.socket;
+    served = await serveTo(member, 'bad');
+    ({ d, socket } = served);
     client = new NodewardenClient(socket, { keepAlive: true });
     // Known containers in two states, the caller's own: one running, one finished. `running` must outlive every case
     // (each compares snapshots, which its exit would change): an hour, killed by d.stop(). `roots` is root's.
@@ -140,13 +127,8 @@ describe.each(MODES)('bad input over the socket, as $as', ({ member }) => {
     await d.until('roots', 'RUNNING');
   });
   afterAll(async () => {
-    try {
-      client?.close();
-      await link?.close();
-      await d?.stop();
-    } finally {
-      users?.remove();
-    }
+    client?.close();
+    await served?.stop();
   });
 
   /** Everything an observer can see, as root sees it: the views (without the monitor's moving figures) and the whole journal. */
@@ -173,7 +155,7 @@ describe.each(MODES)('bad input over the socket, as $as', ({ member }) => {
   });
 
   it('a connection that sends garbage instead of HTTP is dropped and the daemon carries on', async () => {
-    const sock = link ? await link.connect() : net.connect(d.socket);
+    const sock = await served!.connect();
     const answer = await new Promise<string>((resolve) => {
       let got = '';
       sock.on('data', (b) => (got += b.toString()));

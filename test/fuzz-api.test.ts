@@ -10,40 +10,26 @@
  * request changes nothing — the containers, the events and the journal's
  * last seq are as before; and the daemon still answers /healthz.
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiDaemon, type ApiTestDaemon } from './helpers/daemon.js';
+import type { ApiTestDaemon } from './helpers/daemon.js';
 import { waitFor } from './helpers/proc.js';
-import { addSocketUsers, linkAs, type SocketUsers, type UserLink } from './helpers/member.js';
+import { CALLERS, serveTo, type Served } from './helpers/member.js';
 
 let d: ApiTestDaemon;
 let db: Database.Database;
 /** A new connection to the daemon: root's, or the member's (test/helpers/member.ts). */
 let connect: () => Promise<net.Socket>;
 
-const isRoot = process.getuid?.() === 0;
-/** As root, and as a member of the group the socket is shared with (whose containers are its own). */
-const MODES = [
-  { as: 'root', member: false },
-  { as: "a member of the socket's group", member: true },
-].filter((m) => !m.member || isRoot);
-
 /** A daemon for the describe block this is called in, and the caller's connections to it. */
 function serve(member: boolean): void {
-  let users: SocketUsers | undefined;
-  let link: UserLink | undefined;
+  let served: Served | undefined;
   beforeAll(async () => {
-    users = member ? addSocketUsers('fz') : undefined;
-    // Should this fail half-way, afterAll still stops what was started and removes the users.
     // No monitor: its ticks would add journal records between two snapshots.
-    d = await startApiDaemon({ 'yarn.nodemanager.container-monitor.enabled': false, ...(users ? { 'nodewarden.socket.group': users.group } : {}) });
-    // The test's temp directory is root's (0700): the member must pass through it to the socket's.
-    if (users) fs.chmodSync(d.dir, 0o711);
-    link = users ? await linkAs(users.member, d.socket) : undefined;
-    connect = link ? () => link!.connect() : () => Promise.resolve(net.connect(d.socket));
+    served = await serveTo(member, 'fz', { 'yarn.nodemanager.container-monitor.enabled': false });
+    ({ d, connect } = served);
     // The caller's own: `running` must outlive every probe (its exit would change a snapshot): an hour, killed by d.stop().
     for (const launch of [
       { id: 'running', command: ['sleep', '3600'], resources: { memoryMb: 16, vcores: 1 } },
@@ -56,13 +42,8 @@ function serve(member: boolean): void {
     db = new Database(d.dbPath, { readonly: true, fileMustExist: true });
   });
   afterAll(async () => {
-    try {
-      db?.close();
-      await link?.close();
-      await d?.stop();
-    } finally {
-      users?.remove();
-    }
+    db?.close();
+    await served?.stop();
   });
 }
 
@@ -346,7 +327,7 @@ const launchBody = bodyText(fc.oneof({ weight: 3, arbitrary: nearValid }, { weig
 let launches = 0;
 const numRuns = Number(process.env.NW_PROPERTY_RUNS ?? 100);
 
-describe.each(MODES)('as $as', ({ member }) => {
+describe.each(CALLERS)('as $as', ({ member }) => {
   serve(member);
 
   describe('fuzzing the socket API', () => {

@@ -153,6 +153,9 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
       expect((await curlAs(BOB, d!.socket, ['-X', 'POST', `http://localhost/v1/containers/alice-1/${action}`])).status, action).toBe(404);
     }
     expect(d!.node.view('alice-1').state).toBe('RUNNING');
+    // The node's figures, for everyone.
+    const node = await curlAs(BOB, d!.socket, ['http://localhost/v1/node']);
+    expect([node.status, typeof node.json.capacity.memoryMb]).toEqual([200, 'number']);
     const yarn = await curlAs(BOB, d!.socket, ['http://localhost/ws/v1/node/containers']);
     expect(JSON.stringify(yarn.json)).toContain('bob-1');
     expect(JSON.stringify(yarn.json)).not.toContain('alice-1');
@@ -239,8 +242,11 @@ describe.runIf(isRoot)('a socket shared by a group: callers known by SO_PEERCRED
     expect(asBob.json.user).toBe(BOB);
     expect((await curlAs('root', d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/alice-1/kill'])).status).toBe(202);
     await d!.until('alice-1', 'DONE');
+    // An id that would forge a field of the tab-separated line is refused, and quoted in the audit line.
+    expect((await curlAs(ALICE, d!.socket, ['-X', 'POST', 'http://localhost/v1/containers/x%09RESULT=SUCCESS/kill'])).status).toBe(400);
 
-    const audit = logged.map((l) => JSON.parse(l) as { audit?: boolean; user?: string; operation?: string; result?: string; container?: string; caller?: { uid: number } }).filter((l) => l.audit);
+    const audit = logged.map((l) => JSON.parse(l) as { audit?: boolean; user?: string; operation?: string; result?: string; container?: string; caller?: { uid: number }; msg?: string }).filter((l) => l.audit);
+    expect(audit.find((l) => l.container === 'x\tRESULT=SUCCESS')!.msg).toBe(`USER=${ALICE}\tOPERATION=Stop Container Request\tTARGET=ContainerManagerImpl\tRESULT=FAILURE\tCONTAINERID="x\\tRESULT=SUCCESS"`);
     expect(audit).toContainEqual(expect.objectContaining({ user: ALICE, operation: 'Start Container Request', result: 'SUCCESS', container: 'alice-1', caller: expect.objectContaining({ uid: idOf(ALICE) }) }));
     expect(audit).toContainEqual(expect.objectContaining({ user: ALICE, operation: 'Start Container Request', result: 'FAILURE', caller: expect.objectContaining({ uid: idOf(ALICE) }) }));
     expect(audit).toContainEqual(expect.objectContaining({ user: 'root', operation: 'Stop Container Request', result: 'SUCCESS', container: 'alice-1' }));
@@ -374,22 +380,15 @@ describe('a connection the daemon cannot identify', () => {
   });
 
   it('a user database that cannot be read: 503 USER_LOOKUP_FAILED and nothing created; once it answers again, so does the daemon, on the same connection', async () => {
-    let failing = true;
-    const d = await startApiDaemon({}, {
-      callers: {
-        identify: async (cred, adminGroup) => {
-          if (failing) throw new Error('getent passwd: timed out');
-          return identify(cred, adminGroup);
-        },
-      },
-    });
+    const lookups = { failing: true };
+    const d = await startApiDaemon({}, { callers: { identify: flakyIdentify(lookups) } });
     try {
       const refused = await curl(d.socket, [...launchBody({ id: 'later' }), url]);
       expect(refused.status).toBe(503);
       expect(refused.json.error.code).toBe('USER_LOOKUP_FAILED');
       expect(refused.json.error.message).toMatch(/^cannot look up uid \d+ in the user database: getent passwd: timed out; try again$/);
       expect(d.node.list()).toEqual([]);
-      failing = false;
+      lookups.failing = false;
       expect((await curl(d.socket, [...launchBody({ id: 'later' }), url])).status).toBe(201);
     } finally {
       await d.stop();
@@ -400,15 +399,8 @@ describe('a connection the daemon cannot identify', () => {
 
 describe('who a caller is, asked again', () => {
   it('a followed event stream asks for each page: once the user database no longer answers for its caller, the stream ends', async () => {
-    let failing = false;
-    const d = await startApiDaemon({}, {
-      callers: {
-        identify: async (cred, adminGroup) => {
-          if (failing) throw new Error('getent passwd: timed out');
-          return identify(cred, adminGroup);
-        },
-      },
-    });
+    const lookups = { failing: false };
+    const d = await startApiDaemon({}, { callers: { identify: flakyIdentify(lookups) } });
     const spec = (id: string) => ({ id, command: ['sleep', '600'], resources: { memoryMb: 16, vcores: 1 } });
     try {
       await d.node.launch(spec('first'));
@@ -423,7 +415,7 @@ describe('who a caller is, asked again', () => {
           .on('error', reject);
       });
       await waitFor(() => got.includes('"container":"first"'), 15_000, 'the stream to show the first container');
-      failing = true;
+      lookups.failing = true;
       // The next page: the caller is asked again, cannot be told, and gets the end of the stream (not others' records).
       await d.node.launch(spec('second'));
       await ended;
@@ -481,6 +473,14 @@ describe('the socket directory a group is given', () => {
     expect(() => shareableSocketDir('/srv/nw/var/nodewarden.sock', '/srv/nw/var')).toThrow(/the socket's directory \/srv\/nw\/var is the work directory/);
   });
 });
+
+/** The daemon's user lookups, failing while `lookups.failing` (a name service that is down). */
+function flakyIdentify(lookups: { failing: boolean }): typeof identify {
+  return async (cred, adminGroup) => {
+    if (lookups.failing) throw new Error('getent passwd: timed out');
+    return identify(cred, adminGroup);
+  };
+}
 
 function spawnQuiet(cmd: string, args: string[]): void {
   try {

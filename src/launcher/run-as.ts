@@ -8,9 +8,9 @@
  * Users are looked up with `getent passwd`, so every name service the
  * machine uses (files, LDAP, sssd) is asked, as the login tools do.
  */
-import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { badRequest, forbidden } from '../core/errors.js';
+import { getent } from './getent.js';
 
 export interface RunAs {
   name: string;
@@ -27,17 +27,11 @@ export interface RunAsPolicy {
 }
 
 /** The passwd entry of `name`, or null when there is none. */
-export function lookupUser(name: string): Promise<RunAs | null> {
-  return new Promise((resolve, reject) => {
-    execFile('getent', ['passwd', '--', name], { timeout: 5000 }, (err, stdout) => {
-      // getent exits 2 for "no such key".
-      if (err) return (err as { code?: unknown }).code === 2 ? resolve(null) : reject(new Error(`getent passwd ${name}: ${err.message}`));
-      const line = stdout.split('\n').find((l) => l.startsWith(`${name}:`));
-      const f = line?.split(':');
-      if (!f || f.length < 7) return resolve(null);
-      resolve({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! });
-    });
-  });
+export async function lookupUser(name: string): Promise<RunAs | null> {
+  const f = await getent('passwd', name);
+  // A number is looked up as a uid by getent: only an entry of that very name will do.
+  if (!f || f.length < 7 || f[0] !== name) return null;
+  return { name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5]! };
 }
 
 /** The daemon's own user: the one every container runs as when the request names none. */

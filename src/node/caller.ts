@@ -11,7 +11,7 @@
  * - anyone else runs containers as themselves only, and sees and controls
  *   only their own: another user's container is 404, as if it were not there.
  */
-import { execFile } from 'node:child_process';
+import { getent } from '../launcher/getent.js';
 import os from 'node:os';
 import { forbidden } from '../core/errors.js';
 import type { PeerCredentials } from '../server/peer-credentials.js';
@@ -27,28 +27,22 @@ export interface Caller extends PeerCredentials {
   admin: boolean;
 }
 
-/** One `getent` line's fields, or null when there is no such entry. */
-function getent(db: 'passwd' | 'group', key: string): Promise<string[] | null> {
-  return new Promise((resolve, reject) => {
-    execFile('getent', [db, '--', key], { timeout: 5000 }, (err, stdout) => {
-      // getent exits 2 for "no such key".
-      if (err) return (err as { code?: unknown }).code === 2 ? resolve(null) : reject(new Error(`getent ${db} ${key}: ${err.message}`));
-      const f = stdout.split('\n')[0]?.split(':');
-      resolve(f && f.length >= 3 ? f : null);
-    });
-  });
+/** The daemon's own user, asked once: ownership is decided per container on every list, and it does not change. */
+let daemon: { uid: number; username: string } | null = null;
+function daemonUser(): { uid: number; username: string } {
+  daemon ??= os.userInfo();
+  return daemon;
+}
+
+/** A group entry's gid and members. */
+function groupOf(f: string[]): { gid: number; members: string[] } {
+  return { gid: Number(f[2]), members: (f[3] ?? '').split(',').filter((m) => m !== '') };
 }
 
 /** A group's gid and members, or null when the machine has no such group. */
 export async function lookupGroup(name: string): Promise<{ gid: number; members: string[] } | null> {
   const f = await getent('group', name);
-  return f ? { gid: Number(f[2]), members: (f[3] ?? '').split(',').filter((m) => m !== '') } : null;
-}
-
-/** A user's uid, or null when the machine has no such user. */
-export async function lookupUser(name: string): Promise<{ uid: number } | null> {
-  const f = await getent('passwd', name);
-  return f ? { uid: Number(f[2]) } : null;
+  return f ? groupOf(f) : null;
 }
 
 /** Lookups are kept this long: a connection each request (curl) must not cost a getent each; a renamed user or a changed group shows within it. */
@@ -69,14 +63,14 @@ function cachedGetent(db: 'passwd' | 'group', key: string): Promise<string[] | n
 /** Who the kernel says is calling, with their name and whether they administer the node. */
 export async function identify(cred: PeerCredentials, adminGroup: string | null): Promise<Caller> {
   // Root and the daemon's own user need no lookup: they administer the node.
-  const me = os.userInfo();
+  const me = daemonUser();
   if (cred.uid === 0) return { ...cred, user: 'root', admin: true };
   if (cred.uid === me.uid) return { ...cred, user: me.username, admin: true };
   const user = (await cachedGetent('passwd', String(cred.uid)))?.[0] ?? null;
   let admin = false;
   if (adminGroup !== null) {
     const f = await cachedGetent('group', adminGroup);
-    const group = f ? { gid: Number(f[2]), members: (f[3] ?? '').split(',') } : null;
+    const group = f ? groupOf(f) : null;
     admin = group !== null && (cred.gid === group.gid || (user !== null && group.members.includes(user)));
   }
   return { ...cred, user, admin };
@@ -84,7 +78,7 @@ export async function identify(cred: PeerCredentials, adminGroup: string | null)
 
 /** The user a container runs as, by name: the one its request named, or the daemon's own. */
 export function ownerOf(spec: ContainerSpec): string {
-  return spec.user ?? os.userInfo().username;
+  return spec.user ?? daemonUser().username;
 }
 
 /** Whether the caller may see and control a container (no caller: the daemon itself, a test). */
@@ -99,7 +93,7 @@ export function mayAccess(caller: Caller | undefined, spec: ContainerSpec): bool
  * non-secure local user when limit-users is on.
  */
 export function runAsCaller(spec: ContainerSpec, caller: Caller | undefined, nonsecure: { limitUsers: boolean; localUser: string }): ContainerSpec {
-  const me = os.userInfo();
+  const me = daemonUser();
   // Root and the daemon's own user: anything the run-as rules allow; unnamed, the daemon's user (or YARN's local-user).
   if (caller === undefined || caller.uid === 0 || caller.uid === me.uid) {
     return spec.user === undefined && nonsecure.limitUsers && caller !== undefined ? { ...spec, user: nonsecure.localUser } : spec;
@@ -128,7 +122,7 @@ export function runAsCaller(spec: ContainerSpec, caller: Caller | undefined, non
  * (`toor`) is root, and a caller's name must be their own uid's.
  */
 export function checkAccount(spec: ContainerSpec, caller: Caller | undefined, account: { uid: number } | null): void {
-  const me = os.userInfo();
+  const me = daemonUser();
   if (caller === undefined || caller.uid === 0 || caller.uid === me.uid || spec.user === undefined) return;
   const uid = account?.uid ?? me.uid;
   if (uid === 0 || uid === me.uid) {

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { StartupError } from '../core/errors.js';
-import { lookupGroup, lookupUser } from '../node/caller.js';
+import { lookupUser } from '../launcher/run-as.js';
+import { lookupGroup } from '../node/caller.js';
 import type { AccessConfig } from '../config/types.js';
 
 export const SOCKET_MODE = 0o660;

@@ -27,7 +27,7 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-type Settings = Record<string, string | number | boolean>;
+export type Settings = Record<string, string | number | boolean>;
 
 /** A temp directory with the daemon's paths, the test config and a quiet logger (NW_TEST_LOG=debug to see it). */
 function daemonSetup(settings: Settings) {

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startApiDaemon, type ApiTestDaemon, type Settings } from './daemon.js';
 
 export interface SocketUsers {
   /** The group the socket is shared with (nodewarden.socket.group). */
@@ -124,6 +125,55 @@ export async function linkAs(user: string, daemonSocket: string): Promise<UserLi
       await exited;
       fs.rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** As root, and as a member of the group the socket is shared with (the suites that run both ways). */
+export const CALLERS = [
+  { as: 'root', member: false },
+  { as: "a member of the socket's group", member: true },
+].filter((m) => !m.member || process.getuid?.() === 0);
+
+export interface Served {
+  d: ApiTestDaemon;
+  /** The socket the caller's requests go to: the daemon's, or the member's relay to it. */
+  socket: string;
+  /** A new connection of the caller's. */
+  connect(): Promise<net.Socket>;
+  /** The daemon stopped, the link closed and the users removed, whatever failed before. */
+  stop(): Promise<void>;
+}
+
+/** A daemon whose caller is root, or (`member`) a member of a group made for it that the socket is shared with. */
+export async function serveTo(member: boolean, tag: string, settings: Settings = {}): Promise<Served> {
+  const users = member ? addSocketUsers(tag) : null;
+  let d: ApiTestDaemon | undefined;
+  let link: UserLink | null = null;
+  const stop = async () => {
+    try {
+      await link?.close();
+      await d?.stop();
+    } finally {
+      users?.remove();
+    }
+  };
+  try {
+    d = await startApiDaemon({ ...settings, ...(users ? { 'nodewarden.socket.group': users.group } : {}) });
+    if (users) {
+      // The test's temp directory is root's (0700): the member must pass through it to the socket's.
+      fs.chmodSync(d.dir, 0o711);
+      link = await linkAs(users.member, d.socket);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const daemon = d;
+  return {
+    d: daemon,
+    socket: link?.socket ?? daemon.socket,
+    connect: link ? link.connect : () => Promise.resolve(net.connect(daemon.socket)),
+    stop,
   };
 }
 
